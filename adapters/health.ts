@@ -1,0 +1,130 @@
+/**
+ * Health probes for one host: a command over SSH, a TCP port, and a DICOM C-ECHO (Verification SOP
+ * class). Every probe has a deadline and reports its timing and, on failure, the reason.
+ */
+import { createConnection } from 'node:net';
+import dimse from 'dcmjs-dimse';
+import type { CheckResult, HealthCheck, HealthReport } from '../domain/schema.js';
+import { tail, type SshSession } from './ssh.js';
+
+dimse.log.setLevel('silent');
+
+/** Resolves when a TCP connection opens; rejects on refusal or after `timeoutMs` (the socket is destroyed). */
+export function probeTcp(address: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: address, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no TCP connection to ${address}:${port} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new Error(`TCP ${address}:${port}: ${err.message}`));
+    });
+  });
+}
+
+/**
+ * One C-ECHO. A TCP probe with a deadline goes first: dcmjs-dimse leaves its socket open against a
+ * black-holed address until the kernel gives up, minutes later.
+ */
+export async function dicomEcho(
+  address: string,
+  port: number,
+  callingAet: string,
+  calledAet: string,
+  timeoutMs: number,
+): Promise<void> {
+  await probeTcp(address, port, timeoutMs);
+  await new Promise<void>((resolve, reject) => {
+    const client = new dimse.Client();
+    const request = new dimse.requests.CEchoRequest();
+    let settled = false;
+    const finish = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => finish(new Error(`C-ECHO got no answer within ${timeoutMs} ms`)), timeoutMs);
+    request.on('response', (response: { getStatus(): number }) => {
+      const status = response.getStatus();
+      if (status === dimse.constants.Status.Success) finish();
+      else finish(new Error(`C-ECHO status 0x${status.toString(16).padStart(4, '0')}`));
+    });
+    client.on('associationRejected', (result: { reason?: number }) =>
+      finish(new Error(`association rejected (reason ${result.reason ?? '?'}); check the called AE title`)),
+    );
+    client.on('networkError', (e: Error) => finish(new Error(`DICOM network error: ${e.message.trim()}`)));
+    client.on('closed', () => finish(new Error('association closed before a C-ECHO response')));
+    client.addRequest(request);
+    client.send(address, port, callingAet, calledAet, {
+      connectTimeout: timeoutMs,
+      associationTimeout: timeoutMs,
+      pduTimeout: timeoutMs,
+    });
+  });
+}
+
+async function timed(name: string, probe: () => Promise<string>): Promise<CheckResult> {
+  const started = Date.now();
+  try {
+    const detail = await probe();
+    return { name, ok: true, durationMs: Date.now() - started, detail };
+  } catch (err) {
+    return { name, ok: false, durationMs: Date.now() - started, detail: (err as Error).message };
+  }
+}
+
+export async function runCheck(check: HealthCheck, address: string, ssh: SshSession | undefined): Promise<CheckResult> {
+  switch (check.kind) {
+    case 'command':
+      return timed(check.name, async () => {
+        if (!ssh) throw new Error('no SSH session');
+        const result = await ssh.run(check.command, check.timeout);
+        if (result.code !== check.expectExitCode)
+          throw new Error(`exit ${result.code ?? 'none (connection lost)'}, expected ${check.expectExitCode}: ${tail(result.stderr.trim(), 200)}`);
+        return `exit ${result.code}`;
+      });
+    case 'tcp':
+      return timed(check.name, async () => {
+        await probeTcp(address, check.port, check.timeout);
+        return `port ${check.port} open`;
+      });
+    case 'dicom-echo':
+      return timed(check.name, async () => {
+        await dicomEcho(address, check.port, check.callingAet, check.calledAet, check.timeout);
+        return `C-ECHO ${check.callingAet} -> ${check.calledAet}@${check.port} success`;
+      });
+  }
+}
+
+/** Runs every check; the SSH login itself counts as the first check. */
+export async function runHealthChecks(
+  address: string,
+  checks: HealthCheck[],
+  openSsh: () => Promise<SshSession>,
+  nowIso: () => string = () => new Date().toISOString(),
+): Promise<HealthReport> {
+  const results: CheckResult[] = [];
+  let ssh: SshSession | undefined;
+  results.push(
+    await timed('ssh-login', async () => {
+      ssh = await openSsh();
+      return 'logged in with pinned host key';
+    }),
+  );
+  try {
+    for (const check of checks) results.push(await runCheck(check, address, ssh));
+  } finally {
+    ssh?.close();
+  }
+  return { ok: results.every((r) => r.ok), at: nowIso(), checks: results };
+}

@@ -1,0 +1,55 @@
+/**
+ * Failure types raised by activities and read by workflows (`err.cause.type`). One map drives both the
+ * meaning of each type and the retry policy: `retryable: false` types go into `nonRetryableErrorTypes`.
+ */
+export const ERROR_TYPES = {
+  HostKeyMismatch: { retryable: false, meaning: 'the host presented a key that is not the pinned one' },
+  AuthenticationFailed: { retryable: false, meaning: 'the host refused our key' },
+  HostUnreachable: { retryable: true, meaning: 'no TCP/SSH connection could be made' },
+  HostNotUp: { retryable: true, meaning: 'the host has not come back from reboot yet' },
+  CommandTimeout: { retryable: false, meaning: 'a remote command ran past its timeout' },
+  ConnectionLost: { retryable: true, meaning: 'the SSH connection dropped mid-command' },
+  ArtifactChecksumMismatch: { retryable: false, meaning: 'the artifact on the host is not the approved one' },
+  SourceArtifactInvalid: { retryable: false, meaning: 'the artifact on the orchestrator does not match its checksum' },
+  InstallFailed: { retryable: false, meaning: 'the install command exited non-zero' },
+  VerifyFailed: { retryable: false, meaning: 'after install the host does not report the target version' },
+  HealthCheckFailed: { retryable: false, meaning: 'one or more health checks failed' },
+  ImageFailed: { retryable: false, meaning: 'the image provider could not snapshot, verify or restore' },
+  PowerFailed: { retryable: false, meaning: 'the power controller could not act' },
+  RebootNotObserved: { retryable: false, meaning: 'the host answered but its boot ID did not change' },
+  UnknownHost: { retryable: false, meaning: 'the host is not in the inventory' },
+  UnknownCredential: { retryable: false, meaning: 'no SSH key is configured for the credential name' },
+} as const;
+
+export type ErrorType = keyof typeof ERROR_TYPES;
+
+export const NON_RETRYABLE_ERROR_TYPES: ErrorType[] = (Object.keys(ERROR_TYPES) as ErrorType[]).filter(
+  (type) => !ERROR_TYPES[type].retryable,
+);
+
+/** Refusals of human actions (update validators) and of bad input. */
+export const REFUSAL_TYPES = [
+  'InvalidPhase',
+  'UnknownStage',
+  'NotAnApprover',
+  'FourEyes',
+  'StaleApproval',
+  'AlreadyDecided',
+  'InvalidInput',
+] as const;
+export type RefusalType = (typeof REFUSAL_TYPES)[number];
+
+/**
+ * An error that carries its type, thrown by adapters; activities turn it into an ApplicationFailure.
+ * Workflows never see this class, only the type string.
+ */
+export class RolloutError extends Error {
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = type;
+  }
+}

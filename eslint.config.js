@@ -1,0 +1,90 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import globals from 'globals';
+
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'crypto', 'http', 'https'];
+const pattern = (group, message) => ({ group, message });
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/resolver': { node: { extensions: ['.ts', '.js'] } } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'import-x/no-cycle': 'error',
+    },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            pattern(nodeBuiltins, 'domain/ is pure: no Node built-ins'),
+            pattern(['@temporalio/*'], 'domain/ must not depend on Temporal'),
+            pattern(['../*', '!../domain/*'], 'domain/ imports only zod and itself'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['workflows/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            pattern(nodeBuiltins, 'workflow code runs in the deterministic sandbox: no Node built-ins'),
+            pattern(['../adapters/*', '../workers/*', '../cli/*', '../client/*', 'pino', 'node-ssh'], 'not allowed in workflows'),
+            pattern(['@temporalio/activity', '@temporalio/client', '@temporalio/worker'], 'workflows use @temporalio/workflow only'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            pattern(['../workflows/*', '@temporalio/workflow'], 'activities must not import workflow code'),
+            pattern(['../cli/*', '../client/*', '../workers/*'], 'activities sit below the composition root'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            pattern(['@temporalio/*'], 'adapters/ know nothing of Temporal'),
+            pattern(['../workflows/*', '../activities/*', '../workers/*', '../cli/*', '../client/*'], 'adapters/ are the bottom layer'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['cli/**/*.ts', 'client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [pattern(['../activities/*', '../workflows/*.js', '!../workflows/contract.js'], 'use client/ and domain/')] },
+      ],
+    },
+  },
+);

@@ -1,0 +1,14 @@
+/** Where the project keeps its git-ignored state: server database, lab, tools. */
+import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+/** Campaign state, lab hosts and the dev server's SQLite file; override with ROLLOUT_DATA_DIR. */
+export function dataDir(): string {
+  return resolve(process.env.ROLLOUT_DATA_DIR ?? `${PROJECT_ROOT}/.data`);
+}
+
+/** Installed server binaries and the bind shim. */
+export const TOOLS_DIR = resolve(process.env.ROLLOUT_TOOLS_DIR ?? `${PROJECT_ROOT}/.tools`);
+export const BIND_SHIM = `${TOOLS_DIR}/bindaddr.so`;

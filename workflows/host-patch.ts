@@ -1,0 +1,149 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  proxyActivities,
+  setHandler,
+  sleep,
+} from '@temporalio/workflow';
+import type { HostActivities } from '../activities/host-activities.js';
+import type { HealthReport, HostOutcome, HostPatchInput, HostState, ImageRecord, StepTiming } from '../domain/schema.js';
+import { bootWaitOptions, CONTROLLER, installOptions, QUICK } from './activity-options.js';
+import { hostProgressQuery } from './contract.js';
+
+type Failure = NonNullable<HostOutcome['failure']>;
+
+/** Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never `instanceof`. */
+function describeFailure(step: string, err: unknown): Failure {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return { step, type: cause.type ?? 'Error', message: cause.message };
+  if (cause instanceof Error) return { step, type: cause.name, message: cause.message };
+  return { step, type: 'Error', message: String(err) };
+}
+
+class StepFailed extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+/**
+ * Patches one host: preflight → disk image → upload + checksum → install → reboot → wait for boot →
+ * version + health check. On any failure after the image is saved it restores the image out-of-band,
+ * power-cycles and health-checks the host ("rolled-back"); if that fails too, the host ends
+ * "needs-attention". Runs under the deterministic ID `patch-host/<host>`, so a host is in one campaign
+ * at a time. Never throws for a host failure: the outcome says what happened.
+ */
+export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutcome> {
+  const quick = proxyActivities<HostActivities>(QUICK);
+  const controller = proxyActivities<HostActivities>(CONTROLLER);
+  const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
+  const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
+
+  const startedAt = new Date().toISOString();
+  const timings: StepTiming[] = [];
+  let state: HostState = 'preflight';
+  let step = 'preflight';
+  setHandler(hostProgressQuery, () => ({ hostId: input.host.id, state, step }));
+
+  async function timed<T>(name: string, next: HostState, fn: () => Promise<T>): Promise<T> {
+    state = next;
+    step = name;
+    const began = Date.now();
+    try {
+      return await fn();
+    } catch (err) {
+      throw new StepFailed(describeFailure(name, err));
+    } finally {
+      timings.push({ step: name, startedAt: new Date(began).toISOString(), durationMs: Date.now() - began });
+    }
+  }
+
+  const finish = (final: HostState, extra: Partial<HostOutcome> = {}): HostOutcome => {
+    state = final;
+    step = 'done';
+    return {
+      hostId: input.host.id,
+      state: final,
+      timings,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      ...extra,
+    };
+  };
+
+  let preflight;
+  try {
+    preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
+  } catch (err) {
+    // Nothing was changed on the host; a person must look (unreachable, wrong key, refused login).
+    return finish('needs-attention', { failure: (err as StepFailed).failure });
+  }
+  const fromVersion = preflight.version;
+  if (preflight.alreadyPatched) return finish('already-patched', { fromVersion, toVersion: fromVersion });
+
+  let image: ImageRecord;
+  try {
+    image = await timed('image', 'imaging', () => controller.snapshotImage(input));
+  } catch (err) {
+    return finish('needs-attention', { fromVersion, failure: (err as StepFailed).failure });
+  }
+
+  let installOutputTail: string | undefined;
+  let health: HealthReport | undefined;
+  try {
+    const artifactPath = await timed('upload', 'uploading', () => quick.uploadArtifact(input));
+    const install = await timed('install', 'installing', () => installPatch(input, artifactPath));
+    installOutputTail = install.outputTail;
+    if (install.exitCode !== 0)
+      throw new StepFailed({ step: 'install', type: 'InstallFailed', message: `install exited ${install.exitCode}` });
+    if (input.patch.reboots) {
+      await timed('reboot', 'rebooting', async () => {
+        await quick.triggerReboot(input);
+        await sleep(input.patch.rebootGrace);
+        await waitForBoot(input, preflight.bootId);
+      });
+    }
+    const version = await timed('verify', 'health-check', () => quick.readVersion(input));
+    if (version !== input.patch.version)
+      throw new StepFailed({
+        step: 'verify',
+        type: 'VerifyFailed',
+        message: `host reports version ${version}, expected ${input.patch.version}`,
+      });
+    health = await timed('health', 'health-check', () => quick.checkHealth(input));
+    if (!health.ok)
+      throw new StepFailed({
+        step: 'health',
+        type: 'HealthCheckFailed',
+        message: health.checks
+          .filter((c) => !c.ok)
+          .map((c) => `${c.name}: ${c.detail}`)
+          .join('; '),
+      });
+    return finish('patched', { fromVersion, toVersion: version, image, installOutputTail, health });
+  } catch (err) {
+    const failure = err instanceof StepFailed ? err.failure : describeFailure(step, err);
+    return CancellationScope.nonCancellable(async () => {
+      try {
+        await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image.imageId));
+        await timed('power-cycle', 'rolling-back', () => controller.powerCycle(input));
+        await timed('wait-for-boot', 'rolling-back', () => waitForBoot(input, ''));
+        const after = await timed('health-after-rollback', 'rolling-back', () => quick.checkHealth(input));
+        if (!after.ok)
+          return finish('needs-attention', {
+            fromVersion,
+            image,
+            failure,
+            installOutputTail,
+            health: after,
+            rollbackFailure: { step: 'health-after-rollback', type: 'HealthCheckFailed', message: 'unhealthy after restore' },
+          });
+        return finish('rolled-back', { fromVersion, toVersion: fromVersion, image, failure, installOutputTail, health: after });
+      } catch (rollbackErr) {
+        const rollbackFailure = (rollbackErr as StepFailed).failure ?? describeFailure(step, rollbackErr);
+        return finish('needs-attention', { fromVersion, image, failure, installOutputTail, rollbackFailure });
+      }
+    });
+  }
+}
