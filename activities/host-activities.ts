@@ -147,7 +147,7 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
     /** Runs the host's health checks; the report says which failed. Read-only; never throws for a failed check. */
     async checkHealth(input: HostPatchInput): Promise<HealthReport> {
       return typed(() =>
-        runHealthChecks(input.host.address, input.healthChecks, () =>
+        runHealthChecks(input.host, input.healthChecks, () =>
           SshSession.open(hostTarget(input), keys, { readyTimeoutMs: 5_000 }),
         ),
       );

@@ -83,7 +83,13 @@ async function timed(name: string, probe: () => Promise<string>): Promise<CheckR
   }
 }
 
-export async function runCheck(check: HealthCheck, address: string, ssh: SshSession | undefined): Promise<CheckResult> {
+export interface ProbeTarget {
+  address: string;
+  dicomAet?: string;
+}
+
+export async function runCheck(check: HealthCheck, target: ProbeTarget, ssh: SshSession | undefined): Promise<CheckResult> {
+  const { address } = target;
   switch (check.kind) {
     case 'command':
       return timed(check.name, async () => {
@@ -100,15 +106,17 @@ export async function runCheck(check: HealthCheck, address: string, ssh: SshSess
       });
     case 'dicom-echo':
       return timed(check.name, async () => {
-        await dicomEcho(address, check.port, check.callingAet, check.calledAet, check.timeout);
-        return `C-ECHO ${check.callingAet} -> ${check.calledAet}@${check.port} success`;
+        const called = check.calledAet ?? target.dicomAet;
+        if (!called) throw new Error('no called AE title: set dicomAet on the host or calledAet on the check');
+        await dicomEcho(address, check.port, check.callingAet, called, check.timeout);
+        return `C-ECHO ${check.callingAet} -> ${called}@${check.port} success`;
       });
   }
 }
 
 /** Runs every check; the SSH login itself counts as the first check. */
 export async function runHealthChecks(
-  address: string,
+  target: ProbeTarget,
   checks: HealthCheck[],
   openSsh: () => Promise<SshSession>,
   nowIso: () => string = () => new Date().toISOString(),
@@ -122,7 +130,7 @@ export async function runHealthChecks(
     }),
   );
   try {
-    for (const check of checks) results.push(await runCheck(check, address, ssh));
+    for (const check of checks) results.push(await runCheck(check, target, ssh));
   } finally {
     ssh?.close();
   }

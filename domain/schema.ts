@@ -56,7 +56,8 @@ export const HealthCheck = z.discriminatedUnion('kind', [
     kind: z.literal('dicom-echo'),
     name: Name,
     port: z.number().int().min(1).max(65535).default(104),
-    calledAet: z.string().min(1).max(16),
+    /** Defaults to the host's own `dicomAet`. */
+    calledAet: z.string().min(1).max(16).optional(),
     callingAet: z.string().min(1).max(16).default('ROLLOUT'),
     timeout: Duration.default(5_000),
   }),
@@ -90,6 +91,8 @@ export const Host = z.strictObject({
   controller: Name,
   /** Prints an ID that changes on every boot; proves a reboot really happened. */
   bootIdCommand: z.string().min(1).default('cat /proc/sys/kernel/random/boot_id'),
+  /** The host's DICOM application entity title, the called AE of its C-ECHO check. */
+  dicomAet: z.string().min(1).max(16).optional(),
   healthChecks: z.array(Name).default([]),
 });
 export type Host = z.infer<typeof Host>;
@@ -188,7 +191,7 @@ export const CampaignFile = z
     );
     const hosts = new Set(file.fleet.hosts.map((h) => h.id));
     const controllers = new Set(file.fleet.controllers.map((c) => c.id));
-    const checks = new Set(file.fleet.healthChecks.map((c) => c.name));
+    const checks = new Map(file.fleet.healthChecks.map((c) => [c.name, c]));
     file.fleet.hosts.forEach((host, i) => {
       if (!controllers.has(host.controller))
         ctx.addIssue({
@@ -197,11 +200,18 @@ export const CampaignFile = z
           message: `unknown controller "${host.controller}"`,
         });
       host.healthChecks.forEach((name, j) => {
-        if (!checks.has(name))
+        const check = checks.get(name);
+        if (!check)
           ctx.addIssue({
             code: 'custom',
             path: ['fleet', 'hosts', i, 'healthChecks', j],
             message: `unknown health check "${name}"`,
+          });
+        else if (check.kind === 'dicom-echo' && !check.calledAet && !host.dicomAet)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fleet', 'hosts', i, 'dicomAet'],
+            message: `health check "${name}" needs the host's DICOM AE title (or calledAet on the check)`,
           });
       });
     });

@@ -6,6 +6,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { ApprovalDecision, ApprovalRecord, CampaignStatus, HostState } from '../domain/schema.js';
 
 export interface HostProgress {
+  campaignId: string;
   hostId: string;
   state: HostState;
   step: string;

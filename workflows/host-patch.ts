@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  TimeoutFailure,
   proxyActivities,
   setHandler,
   sleep,
@@ -16,6 +17,10 @@ type Failure = NonNullable<HostOutcome['failure']>;
 /** Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never `instanceof`. */
 function describeFailure(step: string, err: unknown): Failure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) {
+    const last = cause.cause instanceof ApplicationFailure ? `; last attempt: ${cause.cause.message}` : '';
+    return { step, type: 'Timeout', message: `${step} timed out (${cause.timeoutType ?? 'timeout'})${last}` };
+  }
   if (cause instanceof ApplicationFailure) return { step, type: cause.type ?? 'Error', message: cause.message };
   if (cause instanceof Error) return { step, type: cause.name, message: cause.message };
   return { step, type: 'Error', message: String(err) };
@@ -44,7 +49,7 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
   const timings: StepTiming[] = [];
   let state: HostState = 'preflight';
   let step = 'preflight';
-  setHandler(hostProgressQuery, () => ({ hostId: input.host.id, state, step }));
+  setHandler(hostProgressQuery, () => ({ campaignId: input.campaignId, hostId: input.host.id, state, step }));
 
   async function timed<T>(name: string, next: HostState, fn: () => Promise<T>): Promise<T> {
     state = next;

@@ -1,0 +1,99 @@
+/** A campaign file for the running lab: its hosts, pinned keys, controller, checks, and the demo patch. */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { z } from 'zod';
+import type { CampaignFile, Role } from '../domain/schema.js';
+import { PROJECT_ROOT } from '../runtime/paths.js';
+import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL, type LabInventory } from './lab.js';
+
+export const DEMO_ARTIFACT = `${PROJECT_ROOT}/examples/artifacts/pacs-secfix-1.1.0.sh`;
+export const DEMO_OPERATOR = 'operator@radiology.hospital.example';
+export const DEMO_VENDOR = 'field-engineer@pacs-vendor.example';
+
+export interface LabCampaignOptions {
+  soak: string;
+  probeInterval: string;
+  rebootGrace: string;
+  bootTimeout: string;
+  concurrency: number;
+}
+
+export const DEMO_TIMINGS: LabCampaignOptions = {
+  soak: '20s',
+  probeInterval: '4s',
+  rebootGrace: '1s',
+  bootTimeout: '20s',
+  concurrency: 4,
+};
+
+/** The campaign file as written (input form, durations as text), ready to print as YAML or validate. */
+export function labCampaign(inventory: LabInventory, options: LabCampaignOptions = DEMO_TIMINGS): z.input<typeof CampaignFile> {
+  const sha256 = createHash('sha256').update(readFileSync(DEMO_ARTIFACT)).digest('hex');
+  const testHost = inventory.hosts.find((h) => h.role === 'test-system');
+  if (!testHost) throw new Error('the lab has no test-system host');
+  return {
+    apiVersion: 'rollout/v1',
+    fleet: {
+      controllers: [
+        {
+          id: 'lab-controller',
+          address: inventory.controller.address,
+          port: inventory.controller.port,
+          user: inventory.controller.user,
+          hostKey: inventory.controller.hostKey,
+          credential: CONTROLLER_CREDENTIAL,
+          commands: {
+            snapshot: 'labctl snapshot {host}',
+            verify: 'labctl verify {host} {image}',
+            restore: 'labctl restore {host} {image}',
+            delete: 'labctl delete {host} {image}',
+            powerCycle: 'labctl power-cycle {host}',
+            powerStatus: 'labctl power-status {host}',
+          },
+        },
+      ],
+      healthChecks: [
+        { kind: 'command', name: 'pacs-version-file', command: 'test -s "$PACS_ROOT/opt/pacs/VERSION"' },
+        { kind: 'command', name: 'dicom-scp-running', command: 'pgrep -x storescp >/dev/null' },
+        { kind: 'tcp', name: 'dicom-port', port: 104 },
+        { kind: 'dicom-echo', name: 'dicom-echo', port: 104, callingAet: 'ROLLOUT' },
+      ],
+      hosts: inventory.hosts.map((h) => ({
+        id: h.id,
+        address: h.address,
+        port: h.port,
+        user: 'pacsadm',
+        hostKey: h.hostKey,
+        credential: HOST_CREDENTIAL,
+        role: h.role as Role,
+        site: 'main-campus',
+        controller: 'lab-controller',
+        bootIdCommand: 'cat "$PACS_ROOT/run/boot_id"',
+        dicomAet: h.dicomAet,
+        healthChecks: ['pacs-version-file', 'dicom-scp-running', 'dicom-port', 'dicom-echo'],
+      })),
+    },
+    patch: {
+      id: 'pacs-secfix',
+      version: '1.1.0',
+      artifact: { path: DEMO_ARTIFACT, sha256 },
+      installCommand: 'sh {artifact}',
+      versionCommand: 'cat "$PACS_ROOT/opt/pacs/VERSION"',
+      reboots: true,
+      installTimeout: '2m',
+      rebootGrace: options.rebootGrace,
+      bootTimeout: options.bootTimeout,
+    },
+    campaign: {
+      name: 'pacs-secfix 1.1.0 lab rollout',
+      testHosts: [testHost.id],
+      soak: { duration: options.soak, probeInterval: options.probeInterval },
+      approval: { stage: 'production', approvers: [{ identity: DEMO_VENDOR, role: 'vendor' }] },
+      waves: [
+        { name: 'canary', size: 1 },
+        { name: 'rest', size: '100%' },
+      ],
+      concurrency: options.concurrency,
+    },
+  };
+}

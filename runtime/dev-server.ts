@@ -1,0 +1,111 @@
+/**
+ * The embedded Temporal dev server (`temporal server start-dev`), bound to loopback and persisted to a
+ * SQLite file so a restart keeps running campaigns.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { createServer, createConnection } from 'node:net';
+import { dirname } from 'node:path';
+import { requireBinary } from './temporal-binaries.js';
+
+export interface DevServerOptions {
+  port: number;
+  dbFile: string;
+  logFile: string;
+  ip?: string;
+  /** Extra `--dynamic-config-value KEY=JSON` pairs, e.g. a low continue-as-new threshold for tests. */
+  dynamicConfig?: Record<string, unknown>;
+}
+
+export interface DevServer {
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on loopback, chosen by the kernel. */
+export function freePort(ip = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, ip, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export function waitForTcp(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = createConnection({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', () => {
+      clearTimeout(killer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
+  const ip = options.ip ?? '127.0.0.1';
+  const binary = requireBinary('cli');
+  mkdirSync(dirname(options.dbFile), { recursive: true });
+  mkdirSync(dirname(options.logFile), { recursive: true });
+  const dynamic = {
+    'frontend.enableUpdateWorkflowExecution': true,
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted': true,
+    ...options.dynamicConfig,
+  };
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(options.port),
+    '--http-port',
+    String(await freePort(ip)),
+    '--metrics-port',
+    String(await freePort(ip)),
+    '--headless',
+    '--db-filename',
+    options.dbFile,
+    '--log-level',
+    'warn',
+    ...Object.entries(dynamic).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
+  ];
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(binary, args, { stdio: ['ignore', log, log] });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) =>
+      reject(new Error(`the Temporal dev server exited (code ${code}) during start-up; see ${options.logFile}`)),
+    ),
+  );
+  try {
+    await Promise.race([waitForTcp(ip, options.port, 30_000), exited]);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  exited.catch(() => undefined);
+  return { address: `${ip}:${options.port}`, stop: () => stopChild(child) };
+}

@@ -1,0 +1,22 @@
+/** pino for everything outside workflows; JSON on stderr so `--json` output on stdout stays clean. */
+import { pino, type Logger } from 'pino';
+
+/** Paths that could carry secrets; pino replaces their values before anything is written. */
+export const REDACTED_PATHS = [
+  'key',
+  'privateKey',
+  'passphrase',
+  'password',
+  'token',
+  'apiKey',
+  '*.key',
+  '*.privateKey',
+  '*.passphrase',
+  '*.password',
+  '*.token',
+  '*.apiKey',
+];
+
+export function createLogger(level = process.env.ROLLOUT_LOG_LEVEL ?? 'info', destination = 2): Logger {
+  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, pino.destination(destination));
+}

@@ -1,0 +1,58 @@
+/** Composition root of a worker: config -> logger -> adapters -> activities -> Worker. */
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createHostActivities } from '../activities/host-activities.js';
+import { createControllerClient } from '../adapters/controller.js';
+import { directoryKeyStore } from '../adapters/ssh.js';
+import { tlsOptions, type TemporalConfig } from '../client/connection.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+let runtimeInstalled = false;
+
+/** Routes the SDK's own logs through pino. Must run once, before any connection or worker exists. */
+export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN'): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({
+    logger: new DefaultLogger(sdkLevel, (entry) => {
+      const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
+      const method = level === 'trace' ? 'trace' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
+      logger[method]({ ...entry.meta, sdk: true }, entry.message);
+    }),
+  });
+}
+
+export interface WorkerOptions {
+  config: TemporalConfig;
+  /** Directory of SSH private keys named by credential (e.g. the lab's .data/lab/keys). */
+  keyDir: string;
+  logger: Logger;
+  /** The SDK's own log threshold; each retried attempt of a polling activity logs at WARN. */
+  sdkLogLevel?: LogLevel;
+  /** Defaults to 100 concurrent activities (SSH sessions) per worker process. */
+  maxConcurrentActivities?: number;
+}
+
+export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+  installRuntime(options.logger, options.sdkLogLevel);
+  const connection = await NativeConnection.connect({
+    address: options.config.address,
+    tls: tlsOptions(options.config),
+    apiKey: options.config.apiKey,
+  });
+  const keys = directoryKeyStore(options.keyDir);
+  const activities = createHostActivities({ keys, controllers: createControllerClient(keys), logger: options.logger });
+  const worker = await Worker.create({
+    connection,
+    namespace: options.config.namespace,
+    taskQueue: options.config.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    activities,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,
+    // Installs re-attach after a restart, but give in-flight steps a chance to finish on SIGTERM.
+    shutdownGraceTime: '20s',
+  });
+  return { worker, connection };
+}
