@@ -88,7 +88,10 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
     /** Saves the host's disk image through its controller, out-of-band. Idempotent per tag. Throws ImageFailed. */
     async snapshotImage(input: HostPatchInput): Promise<ImageRecord> {
       const image = await typed(() => controllers.snapshot(input.controller, input.host.id));
-      logger.info({ campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId }, 'image saved');
+      logger.info(
+        { campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId },
+        'image saved',
+      );
       return image;
     },
 
@@ -102,12 +105,20 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
      * running or finished install instead of starting it again. Heartbeats while it waits.
      */
     async installPatch(input: HostPatchInput, artifactPath: string): Promise<InstallOutcome> {
-      const runKey = `${input.campaignId}-${input.patch.id}-${input.patch.version}`.replace(/[^A-Za-z0-9._-]/g, '_');
+      const runKey = `${input.campaignId}-${input.patch.id}-${input.patch.version}`.replace(
+        /[^A-Za-z0-9._-]/g,
+        '_',
+      );
       const result = await ssh(input, (s) =>
         runInstall(s, input.patch, runKey, artifactPath, (progress) => Context.current().heartbeat(progress)),
       );
       logger.info(
-        { campaignId: input.campaignId, hostId: input.host.id, exitCode: result.exitCode, reattached: result.reattached },
+        {
+          campaignId: input.campaignId,
+          hostId: input.host.id,
+          exitCode: result.exitCode,
+          reattached: result.reattached,
+        },
         'install finished',
       );
       return result;
@@ -130,11 +141,15 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
             readyTimeoutMs: 5_000,
           });
         } catch (err) {
-          if (err instanceof RolloutError && (err.type === 'HostUnreachable' || err.type === 'ConnectionLost'))
+          if (
+            err instanceof RolloutError &&
+            (err.type === 'HostUnreachable' || err.type === 'ConnectionLost')
+          )
             throw new RolloutError('HostNotUp', `${input.host.id} is not up yet`);
           throw err;
         }
-        if (bootId === previousBootId) throw new RolloutError('HostNotUp', `${input.host.id} has not rebooted yet`);
+        if (bootId === previousBootId)
+          throw new RolloutError('HostNotUp', `${input.host.id} has not rebooted yet`);
         return bootId;
       });
     },

@@ -28,7 +28,10 @@ async function invoke<T>(
   return withSsh(targetOf(controller), keys, async (ssh) => {
     const result = await ssh.run(renderCommand(template, values), CONTROLLER_COMMAND_MS);
     if (result.code !== 0)
-      throw new RolloutError(failure, `controller ${controller.id} exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
+      throw new RolloutError(
+        failure,
+        `controller ${controller.id} exited ${result.code}: ${result.stderr.trim().slice(-500)}`,
+      );
     const last = result.stdout.trim().split('\n').pop() ?? '';
     let parsed: unknown;
     try {
@@ -37,7 +40,8 @@ async function invoke<T>(
       throw new RolloutError(failure, `controller ${controller.id} printed no JSON: ${last.slice(0, 200)}`);
     }
     const checked = schema.safeParse(parsed);
-    if (!checked.success) throw new RolloutError(failure, `controller ${controller.id} answered ${last.slice(0, 200)}`);
+    if (!checked.success)
+      throw new RolloutError(failure, `controller ${controller.id} answered ${last.slice(0, 200)}`);
     return checked.data;
   });
 }
@@ -47,7 +51,14 @@ export function createControllerClient(keys: KeyStore) {
     snapshot: (c: Controller, host: string) =>
       invoke(c, keys, c.commands.snapshot, { host }, ImageRecord, 'ImageFailed'),
     verify: (c: Controller, host: string, image: string) =>
-      invoke(c, keys, c.commands.verify, { host, image }, z.object({ ok: z.boolean(), sha256: z.string() }), 'ImageFailed'),
+      invoke(
+        c,
+        keys,
+        c.commands.verify,
+        { host, image },
+        z.object({ ok: z.boolean(), sha256: z.string() }),
+        'ImageFailed',
+      ),
     restore: (c: Controller, host: string, image: string) =>
       invoke(c, keys, c.commands.restore, { host, image }, z.object({ ok: z.boolean() }), 'ImageFailed'),
     remove: (c: Controller, host: string, image: string) =>

@@ -53,7 +53,10 @@ export async function dicomEcho(
       if (err) reject(err);
       else resolve();
     };
-    const timer = setTimeout(() => finish(new Error(`C-ECHO got no answer within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`C-ECHO got no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     request.on('response', (response: { getStatus(): number }) => {
       const status = response.getStatus();
       if (status === dimse.constants.Status.Success) finish();
@@ -88,7 +91,11 @@ export interface ProbeTarget {
   dicomAet?: string;
 }
 
-export async function runCheck(check: HealthCheck, target: ProbeTarget, ssh: SshSession | undefined): Promise<CheckResult> {
+export async function runCheck(
+  check: HealthCheck,
+  target: ProbeTarget,
+  ssh: SshSession | undefined,
+): Promise<CheckResult> {
   const { address } = target;
   switch (check.kind) {
     case 'command':
@@ -96,7 +103,9 @@ export async function runCheck(check: HealthCheck, target: ProbeTarget, ssh: Ssh
         if (!ssh) throw new Error('no SSH session');
         const result = await ssh.run(check.command, check.timeout);
         if (result.code !== check.expectExitCode)
-          throw new Error(`exit ${result.code ?? 'none (connection lost)'}, expected ${check.expectExitCode}: ${tail(result.stderr.trim(), 200)}`);
+          throw new Error(
+            `exit ${result.code ?? 'none (connection lost)'}, expected ${check.expectExitCode}: ${tail(result.stderr.trim(), 200)}`,
+          );
         return `exit ${result.code}`;
       });
     case 'tcp':
@@ -107,7 +116,8 @@ export async function runCheck(check: HealthCheck, target: ProbeTarget, ssh: Ssh
     case 'dicom-echo':
       return timed(check.name, async () => {
         const called = check.calledAet ?? target.dicomAet;
-        if (!called) throw new Error('no called AE title: set dicomAet on the host or calledAet on the check');
+        if (!called)
+          throw new Error('no called AE title: set dicomAet on the host or calledAet on the check');
         await dicomEcho(address, check.port, check.callingAet, called, check.timeout);
         return `C-ECHO ${check.callingAet} -> ${called}@${check.port} success`;
       });

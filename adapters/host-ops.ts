@@ -20,7 +20,10 @@ export async function sha256File(path: string): Promise<string> {
 /** The source artifact must match the checksum in the campaign file before any host is touched. */
 export async function verifySourceArtifact(patch: Patch): Promise<void> {
   const actual = await sha256File(patch.artifact.path).catch((err: Error) => {
-    throw new RolloutError('SourceArtifactInvalid', `cannot read artifact ${patch.artifact.path}: ${err.message}`);
+    throw new RolloutError(
+      'SourceArtifactInvalid',
+      `cannot read artifact ${patch.artifact.path}: ${err.message}`,
+    );
   });
   if (actual !== patch.artifact.sha256)
     throw new RolloutError(
@@ -54,10 +57,14 @@ export async function uploadArtifact(ssh: SshSession, patch: Patch): Promise<str
     const uploaded = (await ssh.run(sumCommand, QUICK_MS)).stdout.trim();
     if (uploaded !== patch.artifact.sha256) {
       await ssh.run(`rm -f ${shellQuote(remote)}`, QUICK_MS);
-      throw new RolloutError('ArtifactChecksumMismatch', `${ssh.target.name}: uploaded artifact has SHA-256 ${uploaded}`, {
-        actual: uploaded,
-        expected: patch.artifact.sha256,
-      });
+      throw new RolloutError(
+        'ArtifactChecksumMismatch',
+        `${ssh.target.name}: uploaded artifact has SHA-256 ${uploaded}`,
+        {
+          actual: uploaded,
+          expected: patch.artifact.sha256,
+        },
+      );
     }
   }
   return remote;
@@ -114,7 +121,10 @@ export async function runInstall(
       return { exitCode: Number(status.slice(5)), outputTail: tail(output.stdout, 4000), reattached };
     }
     if (status === 'vanished')
-      throw new RolloutError('InstallFailed', `${ssh.target.name}: the install process ended without an exit code`);
+      throw new RolloutError(
+        'InstallFailed',
+        `${ssh.target.name}: the install process ended without an exit code`,
+      );
     onTick({ state: reattached ? 'attached' : 'started' });
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
@@ -126,9 +136,13 @@ export async function runInstall(
  */
 export async function triggerReboot(ssh: SshSession, command = 'reboot'): Promise<void> {
   const result = await ssh.run(command, QUICK_MS).catch((err: RolloutError) => {
-    if (err.type === 'ConnectionLost' || err.type === 'CommandTimeout') return { code: null, stdout: '', stderr: '' };
+    if (err.type === 'ConnectionLost' || err.type === 'CommandTimeout')
+      return { code: null, stdout: '', stderr: '' };
     throw err;
   });
   if (result.code !== null && result.code !== 0)
-    throw new RolloutError('InstallFailed', `${ssh.target.name}: reboot command exited ${result.code}: ${result.stderr}`);
+    throw new RolloutError(
+      'InstallFailed',
+      `${ssh.target.name}: reboot command exited ${result.code}: ${result.stderr}`,
+    );
 }

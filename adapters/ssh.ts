@@ -36,7 +36,10 @@ export function directoryKeyStore(dir: string): KeyStore {
       if (!/^[a-z0-9][a-z0-9._-]*$/.test(credential))
         throw new RolloutError('UnknownCredential', `invalid credential name ${credential}`);
       const key = await readFile(`${dir}/${credential}`, 'utf8').catch(() => {
-        throw new RolloutError('UnknownCredential', `no SSH key for credential "${credential}" in the key directory`);
+        throw new RolloutError(
+          'UnknownCredential',
+          `no SSH key for credential "${credential}" in the key directory`,
+        );
       });
       const passphrase = await readFile(`${dir}/${credential}.passphrase`, 'utf8').catch(() => undefined);
       return passphrase === undefined ? { key } : { key, passphrase: passphrase.trim() };
@@ -98,13 +101,20 @@ export class SshSession {
       ssh.dispose();
       const message = (err as Error).message ?? String(err);
       if (presented !== undefined && presented !== target.hostKey)
-        throw new RolloutError('HostKeyMismatch', `${target.name} presented host key ${presented}, pinned is ${target.hostKey}`, {
-          presented,
-          pinned: target.hostKey,
-        });
+        throw new RolloutError(
+          'HostKeyMismatch',
+          `${target.name} presented host key ${presented}, pinned is ${target.hostKey}`,
+          {
+            presented,
+            pinned: target.hostKey,
+          },
+        );
       if (/authentication methods failed/i.test(message))
         throw new RolloutError('AuthenticationFailed', `${target.name} refused the key for ${target.user}`);
-      throw new RolloutError('HostUnreachable', `cannot reach ${target.name} at ${target.address}:${target.port}: ${message}`);
+      throw new RolloutError(
+        'HostUnreachable',
+        `cannot reach ${target.name} at ${target.address}:${target.port}: ${message}`,
+      );
     }
     const session = new SshSession(ssh, target);
     options.signal?.addEventListener('abort', () => session.close(), { once: true });
@@ -120,7 +130,9 @@ export class SshSession {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.close();
-        reject(new RolloutError('CommandTimeout', `${this.target.name}: command ran longer than ${timeoutMs} ms`));
+        reject(
+          new RolloutError('CommandTimeout', `${this.target.name}: command ran longer than ${timeoutMs} ms`),
+        );
       }, timeoutMs);
     });
     try {
@@ -140,9 +152,13 @@ export class SshSession {
   /** Runs a command that must exit 0; returns its trimmed stdout. */
   async check(command: string, timeoutMs: number, what: string): Promise<string> {
     const result = await this.run(command, timeoutMs);
-    if (result.code === null) throw new RolloutError('ConnectionLost', `${this.target.name}: connection lost during ${what}`);
+    if (result.code === null)
+      throw new RolloutError('ConnectionLost', `${this.target.name}: connection lost during ${what}`);
     if (result.code !== 0)
-      throw new RolloutError('InstallFailed', `${this.target.name}: ${what} exited ${result.code}: ${tail(result.stderr, 300)}`);
+      throw new RolloutError(
+        'InstallFailed',
+        `${this.target.name}: ${what} exited ${result.code}: ${tail(result.stderr, 300)}`,
+      );
     return result.stdout.trim();
   }
 
@@ -150,7 +166,10 @@ export class SshSession {
     try {
       await this.ssh.putFile(localPath, remotePath);
     } catch (err) {
-      throw new RolloutError('ConnectionLost', `${this.target.name}: upload failed: ${(err as Error).message}`);
+      throw new RolloutError(
+        'ConnectionLost',
+        `${this.target.name}: upload failed: ${(err as Error).message}`,
+      );
     }
   }
 

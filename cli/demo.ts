@@ -47,13 +47,19 @@ async function drive(client: Client, campaignId: string, say: (line: string) => 
     };
     note('campaign', status.state, `campaign: ${status.state}`);
     for (const [host, state] of Object.entries(status.hosts))
-      note(host, state, `  ${host.padEnd(12)} ${state}${status.steps[host] ? ` (${status.steps[host]})` : ''}`);
+      note(
+        host,
+        state,
+        `  ${host.padEnd(12)} ${state}${status.steps[host] ? ` (${status.steps[host]})` : ''}`,
+      );
     for (const probe of status.soak.probes.slice(probes))
       say(`  soak probe ${probe.at}: ${probe.ok ? 'healthy' : `FAILED ${probe.failed.join(', ')}`}`);
     probes = status.soak.probes.length;
     if (status.state === 'awaiting-approval' && !approved) {
       approved = true;
-      say(`  evidence for the vendor: soak ${status.soak.verdict}, ${probes} probes; patch sha256 ${status.patch.sha256}`);
+      say(
+        `  evidence for the vendor: soak ${status.soak.verdict}, ${probes} probes; patch sha256 ${status.patch.sha256}`,
+      );
       const record = await approveStage(client, campaignId, {
         stage: 'production',
         identity: DEMO_VENDOR,
@@ -67,17 +73,23 @@ async function drive(client: Client, campaignId: string, say: (line: string) => 
   }
 }
 
-function judge(status: CampaignStatus, report: CampaignReport, labVersions: Record<string, string>): string[] {
+function judge(
+  status: CampaignStatus,
+  report: CampaignReport,
+  labVersions: Record<string, string>,
+): string[] {
   const problems: string[] = [];
   if (status.state !== 'completed') problems.push(`campaign ended ${status.state}, expected completed`);
   for (const host of report.hosts) {
     if (host.role === 'nas') {
       if (host.state !== 'rolled-back') problems.push(`${host.id}: ${host.state}, expected rolled-back`);
       if (!host.healthyAtEnd) problems.push(`${host.id}: not healthy after rollback`);
-      if (labVersions[host.id] !== '1.0.0') problems.push(`${host.id}: disk holds ${labVersions[host.id]}, expected 1.0.0`);
+      if (labVersions[host.id] !== '1.0.0')
+        problems.push(`${host.id}: disk holds ${labVersions[host.id]}, expected 1.0.0`);
     } else {
       if (host.state !== 'patched') problems.push(`${host.id}: ${host.state}, expected patched`);
-      if (labVersions[host.id] !== '1.1.0') problems.push(`${host.id}: disk holds ${labVersions[host.id]}, expected 1.1.0`);
+      if (labVersions[host.id] !== '1.1.0')
+        problems.push(`${host.id}: disk holds ${labVersions[host.id]}, expected 1.1.0`);
     }
   }
   return problems;
@@ -98,17 +110,34 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
   process.once('SIGTERM', onSignal);
   try {
     const port = await freePort();
-    const server = await startDevServer({ port, dbFile: `${dir}/temporal.sqlite`, logFile: `${dir}/temporal.log` });
+    const server = await startDevServer({
+      port,
+      dbFile: `${dir}/temporal.sqlite`,
+      logFile: `${dir}/temporal.log`,
+    });
     cleanup.push(() => server.stop());
     say(`temporal dev server on ${server.address} (state in ${dir}/temporal.sqlite)`);
 
-    const inventory = await labUp({ dir: labDir, hosts: options.hosts, net: options.net, sshPort: 2222, bootDelayMs: 1500 });
+    const inventory = await labUp({
+      dir: labDir,
+      hosts: options.hosts,
+      net: options.net,
+      sshPort: 2222,
+      bootDelayMs: 1500,
+    });
     cleanup.push(() => labDown(labDir));
-    say(`lab: ${inventory.hosts.length} hosts (${inventory.hosts.map((h) => `${h.id}@${h.address}`).join(', ')}), controller ${inventory.controller.address}`);
+    say(
+      `lab: ${inventory.hosts.length} hosts (${inventory.hosts.map((h) => `${h.id}@${h.address}`).join(', ')}), controller ${inventory.controller.address}`,
+    );
 
     const config = TemporalConfig.parse({ address: server.address });
     const logger = createLogger(process.env.ROLLOUT_LOG_LEVEL ?? 'warn');
-    const { worker, connection } = await createWorker({ config, keyDir: inventory.keyDir, logger, sdkLogLevel: 'ERROR' });
+    const { worker, connection } = await createWorker({
+      config,
+      keyDir: inventory.keyDir,
+      logger,
+      sdkLogLevel: 'ERROR',
+    });
     cleanup.push(() => connection.close());
     const client = await connectClient(config);
     cleanup.push(() => client.connection.close());

@@ -41,14 +41,20 @@ function reportHost(outcome: HostOutcome, roles: Record<string, string>): Report
     imageId: outcome.image?.imageId,
     imageSha256: outcome.image?.sha256,
     durationMs: Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt),
-    failure: outcome.failure && `${outcome.failure.step}: ${outcome.failure.type}: ${outcome.failure.message}`,
-    rollbackFailure: outcome.rollbackFailure && `${outcome.rollbackFailure.step}: ${outcome.rollbackFailure.message}`,
+    failure:
+      outcome.failure && `${outcome.failure.step}: ${outcome.failure.type}: ${outcome.failure.message}`,
+    rollbackFailure:
+      outcome.rollbackFailure && `${outcome.rollbackFailure.step}: ${outcome.rollbackFailure.message}`,
     healthyAtEnd: outcome.health?.ok,
     steps: outcome.timings.map((t) => ({ step: t.step, durationMs: t.durationMs })),
   };
 }
 
-export function buildReport(status: CampaignStatus, roles: Record<string, string> = {}, wallTimeMs?: number): CampaignReport {
+export function buildReport(
+  status: CampaignStatus,
+  roles: Record<string, string> = {},
+  wallTimeMs?: number,
+): CampaignReport {
   const byHost = new Map(status.outcomes.map((o) => [o.hostId, o]));
   const hosts = Object.keys(status.hosts).map((id) => {
     const outcome = byHost.get(id);
@@ -63,7 +69,11 @@ export function buildReport(status: CampaignStatus, roles: Record<string, string
       state: status.state,
       startedBy: status.startedBy,
       patch: status.patch,
-      soak: { verdict: status.soak.verdict, probes: status.soak.probes.length, durationMs: status.soak.durationMs },
+      soak: {
+        verdict: status.soak.verdict,
+        probes: status.soak.probes.length,
+        durationMs: status.soak.durationMs,
+      },
       approvals: status.approvals,
       wallTimeMs,
     },
@@ -81,8 +91,10 @@ export function formatStatus(status: CampaignStatus & { steps?: Record<string, s
     `started:  by ${status.startedBy}`,
     `soak:     ${status.soak.verdict ?? 'running'}  ${status.soak.probes.length} probes (${status.soak.probes.filter((p) => !p.ok).length} failed), duration ${formatDuration(status.soak.durationMs)}, every ${formatDuration(status.soak.probeIntervalMs)}`,
   ];
-  for (const a of status.approvals) lines.push(`approved: stage ${a.stage} by ${a.identity} (${a.role}) at ${a.at}`);
-  if (status.state === 'awaiting-approval') lines.push('waiting:  for a vendor approval (rollout approve <id> --stage <stage> --as <identity>)');
+  for (const a of status.approvals)
+    lines.push(`approved: stage ${a.stage} by ${a.identity} (${a.role}) at ${a.at}`);
+  if (status.state === 'awaiting-approval')
+    lines.push('waiting:  for a vendor approval (rollout approve <id> --stage <stage> --as <identity>)');
   const section = (title: string, hosts: string[]) => {
     lines.push(title);
     for (const h of hosts) {
@@ -91,7 +103,9 @@ export function formatStatus(status: CampaignStatus & { steps?: Record<string, s
     }
   };
   section('test system:', status.testHosts);
-  status.waves.forEach((w, i) => section(`wave ${i + 1} "${w.name}"${i === status.currentWave ? ' (current)' : ''}:`, w.hosts));
+  status.waves.forEach((w, i) =>
+    section(`wave ${i + 1} "${w.name}"${i === status.currentWave ? ' (current)' : ''}:`, w.hosts),
+  );
   return lines.join('\n');
 }
 
@@ -102,13 +116,19 @@ export function formatReport(report: CampaignReport): string {
     `=== campaign report: ${c.id} ===`,
     `state: ${c.state}   patch: ${c.patch.id} ${c.patch.version} (sha256 ${c.patch.sha256.slice(0, 16)}…)`,
     `soak: ${c.soak.verdict ?? '-'} after ${c.soak.probes} probes over ${formatDuration(c.soak.durationMs)}`,
-    ...c.approvals.map((a) => `approval: ${a.stage} by ${a.identity} (${a.role}) at ${a.at}, saw ${a.probesSeen} probes, verdict ${a.soakVerdict}`),
+    ...c.approvals.map(
+      (a) =>
+        `approval: ${a.stage} by ${a.identity} (${a.role}) at ${a.at}, saw ${a.probesSeen} probes, verdict ${a.soakVerdict}`,
+    ),
     ...(c.wallTimeMs !== undefined ? [`wall time: ${formatDuration(c.wallTimeMs)}`] : []),
     '',
     `${pad('host', 14)}${pad('role', 24)}${pad('state', 17)}${pad('version', 16)}${pad('time', 8)}image`,
   ];
   for (const h of report.hosts) {
-    const version = h.toVersion && h.toVersion !== h.fromVersion ? `${h.fromVersion}->${h.toVersion}` : (h.fromVersion ?? '-');
+    const version =
+      h.toVersion && h.toVersion !== h.fromVersion
+        ? `${h.fromVersion}->${h.toVersion}`
+        : (h.fromVersion ?? '-');
     lines.push(
       `${pad(h.id, 14)}${pad(h.role ?? '-', 24)}${pad(h.state, 17)}${pad(version, 16)}${pad(formatDuration(h.durationMs), 8)}${h.imageId ?? '-'}`,
     );

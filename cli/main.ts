@@ -22,7 +22,15 @@ import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
 import { formatStatus } from './format.js';
 
-export const EXIT = { ok: 0, notAsExpected: 1, usage: 2, refused: 3, notFound: 4, unreachable: 5, internal: 70 } as const;
+export const EXIT = {
+  ok: 0,
+  notAsExpected: 1,
+  usage: 2,
+  refused: 3,
+  notFound: 4,
+  unreachable: 5,
+  internal: 70,
+} as const;
 
 class UsageError extends Error {}
 
@@ -87,7 +95,8 @@ async function main(argv: string[]): Promise<number> {
     return command || flags.help ? EXIT.ok : EXIT.usage;
   }
   const hostCount = flags.hosts === undefined ? 8 : Number(flags.hosts);
-  if (!Number.isInteger(hostCount) || hostCount < 2 || hostCount > 200) throw new UsageError('--hosts must be 2..200');
+  if (!Number.isInteger(hostCount) || hostCount < 2 || hostCount > 200)
+    throw new UsageError('--hosts must be 2..200');
 
   switch (command) {
     case 'setup':
@@ -95,7 +104,10 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
 
     case 'demo': {
-      const result = await runDemo({ json: flags.json, hosts: hostCount, net: flags.net ?? '127.0.20' }, say(false));
+      const result = await runDemo(
+        { json: flags.json, hosts: hostCount, net: flags.net ?? '127.0.20' },
+        say(false),
+      );
       printDemo(result, flags.json);
       for (const problem of result.problems) process.stderr.write(`demo: ${problem}\n`);
       return result.asExpected ? EXIT.ok : EXIT.notAsExpected;
@@ -108,7 +120,9 @@ async function main(argv: string[]): Promise<number> {
         dbFile: `${dataDir()}/temporal/dev.sqlite`,
         logFile: `${dataDir()}/temporal/dev.log`,
       });
-      process.stderr.write(`Temporal dev server on ${server.address}; state in ${dataDir()}/temporal/dev.sqlite. Ctrl-C stops it.\n`);
+      process.stderr.write(
+        `Temporal dev server on ${server.address}; state in ${dataDir()}/temporal/dev.sqlite. Ctrl-C stops it.\n`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -122,7 +136,10 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger();
       const keyDir = process.env.ROLLOUT_KEY_DIR ?? `${labDir()}/keys`;
       const { worker, connection } = await createWorker({ config, keyDir, logger });
-      logger.info({ address: config.address, namespace: config.namespace, taskQueue: config.taskQueue }, 'worker started');
+      logger.info(
+        { address: config.address, namespace: config.namespace, taskQueue: config.taskQueue },
+        'worker started',
+      );
       const stop = () => worker.shutdown();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -134,8 +151,16 @@ async function main(argv: string[]): Promise<number> {
     case 'lab': {
       const [sub] = rest;
       if (sub === 'up') {
-        const inventory = await labUp({ dir: labDir(), hosts: hostCount, net: flags.net ?? '127.0.10', sshPort: 2222, bootDelayMs: 1500 });
-        process.stdout.write(`lab up: ${inventory.hosts.length} hosts, controller ${inventory.controller.address}; state in ${labDir()}\n`);
+        const inventory = await labUp({
+          dir: labDir(),
+          hosts: hostCount,
+          net: flags.net ?? '127.0.10',
+          sshPort: 2222,
+          bootDelayMs: 1500,
+        });
+        process.stdout.write(
+          `lab up: ${inventory.hosts.length} hosts, controller ${inventory.controller.address}; state in ${labDir()}\n`,
+        );
         return EXIT.ok;
       }
       if (sub === 'down') {
@@ -149,7 +174,9 @@ async function main(argv: string[]): Promise<number> {
         else {
           process.stdout.write(`lab ${status.running ? 'running' : 'not running'} in ${labDir()}\n`);
           for (const h of status.hosts)
-            process.stdout.write(`  ${h.id.padEnd(12)} ${h.address.padEnd(14)} ${h.role.padEnd(24)} power ${h.power.padEnd(4)} ${h.booted ? 'booted' : 'down  '} version ${h.version}\n`);
+            process.stdout.write(
+              `  ${h.id.padEnd(12)} ${h.address.padEnd(14)} ${h.role.padEnd(24)} power ${h.power.padEnd(4)} ${h.booted ? 'booted' : 'down  '} version ${h.version}\n`,
+            );
         }
         return EXIT.ok;
       }
@@ -168,7 +195,9 @@ async function main(argv: string[]): Promise<number> {
       if (flags.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       else {
         process.stdout.write(`test systems: ${plan.testHosts.join(', ')}\n`);
-        plan.waves.forEach((w, i) => process.stdout.write(`wave ${i + 1} "${w.name}" (${w.hosts.length}): ${w.hosts.join(', ')}\n`));
+        plan.waves.forEach((w, i) =>
+          process.stdout.write(`wave ${i + 1} "${w.name}" (${w.hosts.length}): ${w.hosts.join(', ')}\n`),
+        );
         for (const e of plan.excluded) process.stdout.write(`excluded ${e.hostId}: ${e.reason}\n`);
       }
       return EXIT.ok;
@@ -203,7 +232,11 @@ async function main(argv: string[]): Promise<number> {
         artifactSha256: checksum,
         comment: flags.comment ?? '',
       });
-      process.stdout.write(flags.json ? `${JSON.stringify(record)}\n` : `approved stage ${record.stage} as ${record.identity} at ${record.at}\n`);
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(record)}\n`
+          : `approved stage ${record.stage} as ${record.identity} at ${record.at}\n`,
+      );
       return EXIT.ok;
     }
 
@@ -214,7 +247,9 @@ async function main(argv: string[]): Promise<number> {
 
 function isUnreachable(err: unknown): boolean {
   const text = `${(err as Error)?.name} ${(err as Error)?.message}`;
-  return /ServiceError|TransportError|Failed to connect|UNAVAILABLE|DEADLINE_EXCEEDED|deadline|ECONNREFUSED/i.test(text);
+  return /ServiceError|TransportError|Failed to connect|UNAVAILABLE|DEADLINE_EXCEEDED|deadline|ECONNREFUSED/i.test(
+    text,
+  );
 }
 
 /** Runs the CLI and maps failures to exit codes; only bugs print a stack. */
@@ -235,7 +270,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (err instanceof WorkflowNotFoundError) return fail(EXIT.notFound, `no such campaign: ${err.message}`);
     if (isUnreachable(err))
-      return fail(EXIT.unreachable, `cannot reach Temporal or no worker answered in time (${(err as Error).message})`);
+      return fail(
+        EXIT.unreachable,
+        `cannot reach Temporal or no worker answered in time (${(err as Error).message})`,
+      );
     process.stderr.write(`rollout: internal error\n${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.internal;
   }

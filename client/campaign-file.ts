@@ -1,6 +1,6 @@
 /** Parsing and validating the operator's campaign file: every error names the field and the reason. */
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { CampaignFile } from '../domain/schema.js';
 
 export class CampaignFileError extends Error {
@@ -31,7 +31,9 @@ export function parseCampaignFile(text: string, source = 'campaign file'): Campa
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new CampaignFileError(source, [`(file): not YAML or JSON: ${(err as Error).message.split('\n')[0]}`]);
+    throw new CampaignFileError(source, [
+      `(file): not YAML or JSON: ${(err as Error).message.split('\n')[0]}`,
+    ]);
   }
   const result = CampaignFile.safeParse(raw);
   if (!result.success) throw new CampaignFileError(source, describeIssues(result.error));

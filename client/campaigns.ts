@@ -33,14 +33,23 @@ export async function startCampaign(
 }
 
 /** The campaign's status, with in-flight hosts' live step read from their own workflows. */
-export async function campaignStatus(client: Client, campaignId: string): Promise<CampaignStatus & { steps: Record<string, string> }> {
-  const status = await within(client, () => client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignStatusQuery));
+export async function campaignStatus(
+  client: Client,
+  campaignId: string,
+): Promise<CampaignStatus & { steps: Record<string, string> }> {
+  const status = await within(client, () =>
+    client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignStatusQuery),
+  );
   const steps: Record<string, string> = {};
   const inFlight = Object.entries(status.hosts).filter(([, state]) => state === 'preflight');
   await Promise.all(
     inFlight.map(async ([hostId]) => {
       try {
-        const progress = await within(client, () => client.workflow.getHandle(hostWorkflowId(hostId)).query(hostProgressQuery), 5_000);
+        const progress = await within(
+          client,
+          () => client.workflow.getHandle(hostWorkflowId(hostId)).query(hostProgressQuery),
+          5_000,
+        );
         if (progress.campaignId !== campaignId) return;
         status.hosts[hostId] = progress.state;
         steps[hostId] = progress.step;
@@ -53,9 +62,15 @@ export async function campaignStatus(client: Client, campaignId: string): Promis
 }
 
 /** Sends an approval through the gate's validator; a refusal comes back as WorkflowUpdateFailedError. */
-export async function approveStage(client: Client, campaignId: string, decision: ApprovalDecision): Promise<ApprovalRecord> {
+export async function approveStage(
+  client: Client,
+  campaignId: string,
+  decision: ApprovalDecision,
+): Promise<ApprovalRecord> {
   return within(client, () =>
-    client.workflow.getHandle(campaignWorkflowId(campaignId)).executeUpdate(approveStageUpdate, { args: [decision] }),
+    client.workflow
+      .getHandle(campaignWorkflowId(campaignId))
+      .executeUpdate(approveStageUpdate, { args: [decision] }),
   );
 }
 

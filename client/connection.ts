@@ -33,7 +33,8 @@ export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
     tlsServerName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
     apiKey: env.TEMPORAL_API_KEY || undefined,
   });
-  if (!parsed.success) throw new Error(`bad Temporal settings: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+  if (!parsed.success)
+    throw new Error(`bad Temporal settings: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
   return parsed.data;
 }
 

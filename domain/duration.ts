@@ -31,14 +31,12 @@ export function formatDuration(ms: number): string {
 }
 
 /** A duration written as text ("48h") or a number of milliseconds; parsed to milliseconds. */
-export const Duration = z
-  .union([z.number().int().nonnegative(), z.string()])
-  .transform((value, ctx) => {
-    if (typeof value === 'number') return value;
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; use e.g. 30s, 15m, 48h, 2d` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const Duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; use e.g. 30s, 15m, 48h, 2d` });
+    return z.NEVER;
+  }
+  return ms;
+});

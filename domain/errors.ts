@@ -10,7 +10,10 @@ export const ERROR_TYPES = {
   CommandTimeout: { retryable: false, meaning: 'a remote command ran past its timeout' },
   ConnectionLost: { retryable: true, meaning: 'the SSH connection dropped mid-command' },
   ArtifactChecksumMismatch: { retryable: false, meaning: 'the artifact on the host is not the approved one' },
-  SourceArtifactInvalid: { retryable: false, meaning: 'the artifact on the orchestrator does not match its checksum' },
+  SourceArtifactInvalid: {
+    retryable: false,
+    meaning: 'the artifact on the orchestrator does not match its checksum',
+  },
   InstallFailed: { retryable: false, meaning: 'the install command exited non-zero' },
   VerifyFailed: { retryable: false, meaning: 'after install the host does not report the target version' },
   HealthCheckFailed: { retryable: false, meaning: 'one or more health checks failed' },

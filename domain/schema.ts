@@ -151,10 +151,13 @@ export const CampaignSpec = z.strictObject({
     stage: Name.default('production'),
     approvers: z.array(Approver).min(1, 'name at least one approver'),
   }),
-  waves: z.array(WaveSpec).min(1).default([
-    { name: 'canary', size: 1 },
-    { name: 'rest', size: '100%' },
-  ]),
+  waves: z
+    .array(WaveSpec)
+    .min(1)
+    .default([
+      { name: 'canary', size: 1 },
+      { name: 'rest', size: '100%' },
+    ]),
   concurrency: z.number().int().positive().max(500).default(5),
 });
 export type CampaignSpec = z.infer<typeof CampaignSpec>;
@@ -175,7 +178,8 @@ export const CampaignFile = z
     const unique = (ids: string[], path: (string | number)[], what: string) => {
       const seen = new Set<string>();
       ids.forEach((id, i) => {
-        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [...path, i, 'id'], message: `duplicate ${what} "${id}"` });
+        if (seen.has(id))
+          ctx.addIssue({ code: 'custom', path: [...path, i, 'id'], message: `duplicate ${what} "${id}"` });
         seen.add(id);
       });
     };
@@ -221,9 +225,16 @@ export const CampaignFile = z
     });
     file.campaign.targets.hosts?.forEach((id, i) => {
       if (!hosts.has(id))
-        ctx.addIssue({ code: 'custom', path: ['campaign', 'targets', 'hosts', i], message: `unknown host "${id}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['campaign', 'targets', 'hosts', i],
+          message: `unknown host "${id}"`,
+        });
     });
-    if (file.campaign.soak.probeInterval <= 0 || file.campaign.soak.probeInterval > file.campaign.soak.duration)
+    if (
+      file.campaign.soak.probeInterval <= 0 ||
+      file.campaign.soak.probeInterval > file.campaign.soak.duration
+    )
       ctx.addIssue({
         code: 'custom',
         path: ['campaign', 'soak', 'probeInterval'],

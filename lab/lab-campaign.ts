@@ -27,7 +27,10 @@ export const DEMO_TIMINGS: LabCampaignOptions = {
 };
 
 /** The campaign file as written (input form, durations as text), ready to print as YAML or validate. */
-export function labCampaign(inventory: LabInventory, options: LabCampaignOptions = DEMO_TIMINGS): z.input<typeof CampaignFile> {
+export function labCampaign(
+  inventory: LabInventory,
+  options: LabCampaignOptions = DEMO_TIMINGS,
+): z.input<typeof CampaignFile> {
   const sha256 = createHash('sha256').update(readFileSync(DEMO_ARTIFACT)).digest('hex');
   const testHost = inventory.hosts.find((h) => h.role === 'test-system');
   if (!testHost) throw new Error('the lab has no test-system host');

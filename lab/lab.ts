@@ -122,7 +122,16 @@ exec sleep 600
 `;
 
 function populateDisk(root: string, id: string, role: Role, authorizedKey: string): void {
-  for (const sub of ['opt/pacs', 'boot', 'etc', 'run', 'sbin', 'var/lib/pacs/incoming', 'var/lib/pacs/studies', `home/${LAB_USER}/.ssh`])
+  for (const sub of [
+    'opt/pacs',
+    'boot',
+    'etc',
+    'run',
+    'sbin',
+    'var/lib/pacs/incoming',
+    'var/lib/pacs/studies',
+    `home/${LAB_USER}/.ssh`,
+  ])
     mkdirSync(`${root}/${sub}`, { recursive: true });
   writeFileSync(`${root}/opt/pacs/VERSION`, '1.0.0\n');
   writeFileSync(`${root}/etc/pacs-role`, `${role}\n`);
@@ -191,9 +200,11 @@ function startDetached(command: string, args: string[], pidFile: string, logFile
 
 /** Brings the lab up from nothing; refuses if a lab is already running in `dir`. */
 export async function labUp(options: LabOptions): Promise<LabInventory> {
-  if (process.getuid?.() !== 0) throw new Error('the lab needs root (namespaces, bind mounts, sshd on loopback addresses)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the lab needs root (namespaces, bind mounts, sshd on loopback addresses)');
   const { dir } = options;
-  if (pidAlive(`${dir}/run/watch.pid`)) throw new Error(`a lab is already running in ${dir}; run \`rollout lab down\` first`);
+  if (pidAlive(`${dir}/run/watch.pid`))
+    throw new Error(`a lab is already running in ${dir}; run \`rollout lab down\` first`);
   if (existsSync(dir)) await labDown(dir);
   rmSync(dir, { recursive: true, force: true });
   for (const sub of ['bin', 'keys', 'hosts', 'images', 'run', 'log', 'controller/etc', 'controller/run'])
@@ -266,7 +277,10 @@ export async function labUp(options: LabOptions): Promise<LabInventory> {
   const deadline = Date.now() + 20_000;
   await Promise.all([
     waitForPort(controllerAddress, options.sshPort, deadline),
-    ...hosts.flatMap((h) => [waitForPort(h.address, h.port, deadline), waitForPort(h.address, h.dicomPort, deadline)]),
+    ...hosts.flatMap((h) => [
+      waitForPort(h.address, h.port, deadline),
+      waitForPort(h.address, h.dicomPort, deadline),
+    ]),
   ]);
   const inventory: LabInventory = {
     dir,
@@ -325,10 +339,20 @@ export function labStatus(dir: string): { running: boolean; hosts: LabHostStatus
   const inventory = readInventory(dir);
   if (!inventory) return { running: false, hosts: [] };
   const hosts = inventory.hosts.map((h) => {
-    const status = JSON.parse(sh(labctlPath(dir), ['power-status', h.id])) as { power: string; booted: boolean };
+    const status = JSON.parse(sh(labctlPath(dir), ['power-status', h.id])) as {
+      power: string;
+      booted: boolean;
+    };
     const versionFile = `${dir}/hosts/${h.id}/root/opt/pacs/VERSION`;
     const version = existsSync(versionFile) ? readFileSync(versionFile, 'utf8').trim() : '?';
-    return { id: h.id, address: h.address, role: h.role, power: status.power, booted: status.booted, version };
+    return {
+      id: h.id,
+      address: h.address,
+      role: h.role,
+      power: status.power,
+      booted: status.booted,
+      version,
+    };
   });
   return { running: pidAlive(`${dir}/run/watch.pid`), hosts };
 }

@@ -29,7 +29,9 @@ export function freePort(ip = '127.0.0.1'): Promise<number> {
     server.once('error', reject);
     server.listen(0, ip, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -45,7 +47,8 @@ export function waitForTcp(host: string, port: number, timeoutMs: number): Promi
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`));
         else setTimeout(attempt, 100);
       });
     };
@@ -91,13 +94,18 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     options.dbFile,
     '--log-level',
     'warn',
-    ...Object.entries(dynamic).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${JSON.stringify(value)}`]),
+    ...Object.entries(dynamic).flatMap(([key, value]) => [
+      '--dynamic-config-value',
+      `${key}=${JSON.stringify(value)}`,
+    ]),
   ];
   const log = openSync(options.logFile, 'a');
   const child = spawn(binary, args, { stdio: ['ignore', log, log] });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
-      reject(new Error(`the Temporal dev server exited (code ${code}) during start-up; see ${options.logFile}`)),
+      reject(
+        new Error(`the Temporal dev server exited (code ${code}) during start-up; see ${options.logFile}`),
+      ),
     ),
   );
   try {

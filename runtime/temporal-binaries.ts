@@ -77,7 +77,8 @@ export function locateBinary(kind: BinaryKind): { path?: string; tried: string[]
 /** The binary to use, or a BinaryNotFoundError that lists every place tried. */
 export function requireBinary(kind: BinaryKind): string {
   const { path, tried } = locateBinary(kind);
-  if (!path) throw new BinaryNotFoundError(kind, [...tried, "the SDK's download (this machine cannot download it)"]);
+  if (!path)
+    throw new BinaryNotFoundError(kind, [...tried, "the SDK's download (this machine cannot download it)"]);
   return path;
 }
 

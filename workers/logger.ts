@@ -18,5 +18,8 @@ export const REDACTED_PATHS = [
 ];
 
 export function createLogger(level = process.env.ROLLOUT_LOG_LEVEL ?? 'info', destination = 2): Logger {
-  return pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, pino.destination(destination));
+  return pino(
+    { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
+    pino.destination(destination),
+  );
 }

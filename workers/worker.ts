@@ -18,7 +18,16 @@ export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN'): voi
   Runtime.install({
     logger: new DefaultLogger(sdkLevel, (entry) => {
       const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
-      const method = level === 'trace' ? 'trace' : level === 'warn' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
+      const method =
+        level === 'trace'
+          ? 'trace'
+          : level === 'warn'
+            ? 'warn'
+            : level === 'error'
+              ? 'error'
+              : level === 'debug'
+                ? 'debug'
+                : 'info';
       logger[method]({ ...entry.meta, sdk: true }, entry.message);
     }),
   });
@@ -35,7 +44,9 @@ export interface WorkerOptions {
   maxConcurrentActivities?: number;
 }
 
-export async function createWorker(options: WorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createWorker(
+  options: WorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   installRuntime(options.logger, options.sdkLogLevel);
   const connection = await NativeConnection.connect({
     address: options.config.address,
@@ -43,7 +54,11 @@ export async function createWorker(options: WorkerOptions): Promise<{ worker: Wo
     apiKey: options.config.apiKey,
   });
   const keys = directoryKeyStore(options.keyDir);
-  const activities = createHostActivities({ keys, controllers: createControllerClient(keys), logger: options.logger });
+  const activities = createHostActivities({
+    keys,
+    controllers: createControllerClient(keys),
+    logger: options.logger,
+  });
   const worker = await Worker.create({
     connection,
     namespace: options.config.namespace,

@@ -26,17 +26,27 @@ import { hostPatchWorkflow } from './host-patch.js';
 const quick = proxyActivities<HostActivities>(QUICK);
 
 /** Checks an approval against the gate's rules; throws the refusal a client sees. Pure: no state changes. */
-export function validateApproval(status: CampaignStatus, approvers: CampaignInput['file']['campaign']['approval'], d: ApprovalDecision): void {
+export function validateApproval(
+  status: CampaignStatus,
+  approvers: CampaignInput['file']['campaign']['approval'],
+  d: ApprovalDecision,
+): void {
   const refuse = (type: string, message: string) => {
     throw ApplicationFailure.create({ type, message, nonRetryable: true });
   };
-  if (status.state !== 'awaiting-approval') refuse('InvalidPhase', `campaign is ${status.state}, not awaiting approval`);
-  if (d.stage !== approvers.stage) refuse('UnknownStage', `the open gate is "${approvers.stage}", not "${d.stage}"`);
+  if (status.state !== 'awaiting-approval')
+    refuse('InvalidPhase', `campaign is ${status.state}, not awaiting approval`);
+  if (d.stage !== approvers.stage)
+    refuse('UnknownStage', `the open gate is "${approvers.stage}", not "${d.stage}"`);
   if (!approvers.approvers.some((a) => a.identity === d.identity))
     refuse('NotAnApprover', `${d.identity} may not approve stage ${d.stage}`);
-  if (d.identity === status.startedBy) refuse('FourEyes', `${d.identity} started this campaign and cannot approve it`);
+  if (d.identity === status.startedBy)
+    refuse('FourEyes', `${d.identity} started this campaign and cannot approve it`);
   if (d.artifactSha256 !== status.patch.sha256)
-    refuse('StaleApproval', `approval names checksum ${d.artifactSha256}, the campaign installs ${status.patch.sha256}`);
+    refuse(
+      'StaleApproval',
+      `approval names checksum ${d.artifactSha256}, the campaign installs ${status.patch.sha256}`,
+    );
 }
 
 /**
@@ -55,7 +65,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     startedBy: input.startedBy,
     patch: { id: file.patch.id, version: file.patch.version, sha256: file.patch.artifact.sha256 },
     testHosts: plan.testHosts,
-    soak: { durationMs: file.campaign.soak.duration, probeIntervalMs: file.campaign.soak.probeInterval, probes: [] },
+    soak: {
+      durationMs: file.campaign.soak.duration,
+      probeIntervalMs: file.campaign.soak.probeInterval,
+      probes: [],
+    },
     approvals: [],
     waves: plan.waves,
     currentWave: -1,
@@ -71,7 +85,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       const record: ApprovalRecord = {
         stage: decision.stage,
         identity: decision.identity,
-        role: file.campaign.approval.approvers.find((a) => a.identity === decision.identity)?.role ?? 'vendor',
+        role:
+          file.campaign.approval.approvers.find((a) => a.identity === decision.identity)?.role ?? 'vendor',
         artifactSha256: decision.artifactSha256,
         comment: decision.comment ?? '',
         at: new Date().toISOString(),
@@ -124,7 +139,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     const queue = [...hostIds];
     const results: HostOutcome[] = [];
     const lane = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift()) results.push(await patchHost(next));
+      for (let next = queue.shift(); next !== undefined; next = queue.shift())
+        results.push(await patchHost(next));
     };
     await Promise.all(Array.from({ length: Math.min(limit, hostIds.length) }, lane));
     return results;
@@ -134,7 +150,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
 
   // 1. Test system.
   const testOutcomes = await runPool(plan.testHosts, plan.testHosts.length);
-  if (testOutcomes.some((o) => o.state !== 'patched' && o.state !== 'already-patched')) return finish('test-failed');
+  if (testOutcomes.some((o) => o.state !== 'patched' && o.state !== 'already-patched'))
+    return finish('test-failed');
 
   // 2. Soak: probe every interval for the whole duration; the timeline is the approver's evidence.
   status.state = 'soaking';

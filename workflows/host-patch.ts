@@ -8,7 +8,14 @@ import {
   sleep,
 } from '@temporalio/workflow';
 import type { HostActivities } from '../activities/host-activities.js';
-import type { HealthReport, HostOutcome, HostPatchInput, HostState, ImageRecord, StepTiming } from '../domain/schema.js';
+import type {
+  HealthReport,
+  HostOutcome,
+  HostPatchInput,
+  HostState,
+  ImageRecord,
+  StepTiming,
+} from '../domain/schema.js';
 import { bootWaitOptions, CONTROLLER, installOptions, QUICK } from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
 
@@ -17,11 +24,17 @@ type Failure = NonNullable<HostOutcome['failure']>;
 /** Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never `instanceof`. */
 function describeFailure(step: string, err: unknown): Failure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
+  // A polling activity whose next retry would pass its deadline fails with its last error, retry state TIMEOUT.
+  if (err instanceof ActivityFailure && err.retryState === 'TIMEOUT') {
+    const last = cause instanceof Error ? `; last attempt: ${cause.message}` : '';
+    return { step, type: 'Timeout', message: `${step} did not succeed before its deadline${last}` };
+  }
   if (cause instanceof TimeoutFailure) {
     const last = cause.cause instanceof ApplicationFailure ? `; last attempt: ${cause.cause.message}` : '';
     return { step, type: 'Timeout', message: `${step} timed out (${cause.timeoutType ?? 'timeout'})${last}` };
   }
-  if (cause instanceof ApplicationFailure) return { step, type: cause.type ?? 'Error', message: cause.message };
+  if (cause instanceof ApplicationFailure)
+    return { step, type: cause.type ?? 'Error', message: cause.message };
   if (cause instanceof Error) return { step, type: cause.name, message: cause.message };
   return { step, type: 'Error', message: String(err) };
 }
@@ -101,7 +114,11 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
     const install = await timed('install', 'installing', () => installPatch(input, artifactPath));
     installOutputTail = install.outputTail;
     if (install.exitCode !== 0)
-      throw new StepFailed({ step: 'install', type: 'InstallFailed', message: `install exited ${install.exitCode}` });
+      throw new StepFailed({
+        step: 'install',
+        type: 'InstallFailed',
+        message: `install exited ${install.exitCode}`,
+      });
     if (input.patch.reboots) {
       await timed('reboot', 'rebooting', async () => {
         await quick.triggerReboot(input);
@@ -142,9 +159,20 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
             failure,
             installOutputTail,
             health: after,
-            rollbackFailure: { step: 'health-after-rollback', type: 'HealthCheckFailed', message: 'unhealthy after restore' },
+            rollbackFailure: {
+              step: 'health-after-rollback',
+              type: 'HealthCheckFailed',
+              message: 'unhealthy after restore',
+            },
           });
-        return finish('rolled-back', { fromVersion, toVersion: fromVersion, image, failure, installOutputTail, health: after });
+        return finish('rolled-back', {
+          fromVersion,
+          toVersion: fromVersion,
+          image,
+          failure,
+          installOutputTail,
+          health: after,
+        });
       } catch (rollbackErr) {
         const rollbackFailure = (rollbackErr as StepFailed).failure ?? describeFailure(step, rollbackErr);
         return finish('needs-attention', { fromVersion, image, failure, installOutputTail, rollbackFailure });

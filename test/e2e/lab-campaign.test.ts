@@ -1,0 +1,183 @@
+/**
+ * End to end: the real Temporal dev server, a real worker with the real activities, a lab of real
+ * OpenSSH hosts. The patch breaks the NAS host's boot; it must come back from its saved image.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { createHostActivities } from '../../activities/host-activities.js';
+import { createControllerClient } from '../../adapters/controller.js';
+import { directoryKeyStore } from '../../adapters/ssh.js';
+import { approveStage, campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
+import { CampaignFile } from '../../domain/schema.js';
+import { labStatus } from '../../lab/lab.js';
+import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../../lab/lab-campaign.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
+import { createLogger } from '../../workers/logger.js';
+import { WORKFLOWS_PATH } from '../../workers/worker.js';
+import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { devServerEnv } from '../helpers/temporal.js';
+
+const run = promisify(execFile);
+const TASK_QUEUE = 'e2e-lab';
+let env: TestWorkflowEnvironment;
+let lab: TestLab;
+let worker: Worker;
+let running: Promise<void>;
+
+function rollout(args: string[]) {
+  return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], {
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE },
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+beforeAll(async () => {
+  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.42', 4)]);
+  const keys = directoryKeyStore(lab.inventory.keyDir);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: TASK_QUEUE,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: createHostActivities({
+      keys,
+      controllers: createControllerClient(keys),
+      logger: createLogger('error'),
+    }),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+  await lab?.stop();
+});
+
+function fastCampaign() {
+  return CampaignFile.parse(
+    labCampaign(lab.inventory, {
+      soak: '4s',
+      probeInterval: '2s',
+      rebootGrace: '500ms',
+      bootTimeout: '8s',
+      concurrency: 3,
+    }),
+  );
+}
+
+describe('a campaign on the lab, end to end', () => {
+  it('patches the fleet, and restores the NAS whose boot the patch broke from its saved image', async () => {
+    const file = fastCampaign();
+    const id = await startCampaign(env.client, TASK_QUEUE, file, DEMO_OPERATOR);
+    let gate;
+    for (let i = 0; i < 120; i++) {
+      gate = await campaignStatus(env.client, id);
+      if (gate.state === 'awaiting-approval') break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(gate?.state).toBe('awaiting-approval');
+    expect(gate?.soak.verdict).toBe('pass');
+    expect(gate?.soak.probes.length).toBeGreaterThanOrEqual(3);
+    await approveStage(env.client, id, {
+      stage: 'production',
+      identity: DEMO_VENDOR,
+      artifactSha256: file.patch.artifact.sha256,
+    });
+    const result = await campaignResult(env.client, id);
+
+    expect(result.state).toBe('completed');
+    expect(result.hosts).toEqual({
+      'test-01': 'patched',
+      'archive-01': 'patched',
+      'db-01': 'patched',
+      'nas-01': 'rolled-back',
+    });
+    const nas = result.outcomes.find((o) => o.hostId === 'nas-01')!;
+    expect(nas.failure).toMatchObject({ step: 'reboot', type: 'Timeout' });
+    expect(nas.health?.ok).toBe(true);
+    expect(existsSync(`${lab.dir}/images/${nas.image!.imageId}.tar.zst`)).toBe(true);
+    // What the disks say, read directly rather than through the orchestrator.
+    const disks = Object.fromEntries(
+      labStatus(lab.dir).hosts.map((h) => [h.id, `${h.version}/${h.power}/${h.booted}`]),
+    );
+    expect(disks).toEqual({
+      'test-01': '1.1.0/on/true',
+      'archive-01': '1.1.0/on/true',
+      'db-01': '1.1.0/on/true',
+      'nas-01': '1.0.0/on/true',
+    });
+    expect(readFileSync(`${lab.dir}/hosts/nas-01/log/console.log`, 'utf8')).toMatch(
+      /boot failed[\s\S]*disk restored from nas-01-/,
+    );
+
+    // A second campaign with the same patch installs nothing twice: patched hosts are skipped.
+    const again = await startCampaign(env.client, TASK_QUEUE, file, DEMO_OPERATOR);
+    for (let i = 0; i < 120 && (await campaignStatus(env.client, again)).state !== 'awaiting-approval'; i++)
+      await new Promise((r) => setTimeout(r, 250));
+    await approveStage(env.client, again, {
+      stage: 'production',
+      identity: DEMO_VENDOR,
+      artifactSha256: file.patch.artifact.sha256,
+    });
+    const second = await campaignResult(env.client, again);
+    expect(second.hosts['test-01']).toBe('already-patched');
+    expect(second.hosts['archive-01']).toBe('already-patched');
+    expect(second.hosts['db-01']).toBe('already-patched');
+  });
+});
+
+describe('the CLI against the dev server', () => {
+  it('refuses a broken campaign file, naming the field, and starts nothing', async () => {
+    const raw = labCampaign(lab.inventory);
+    raw.fleet.hosts[1]!.hostKey = 'not-a-key';
+    const path = `${mkdtempSync(`${tmpdir()}/rollout-cli-`)}/broken.yaml`;
+    writeFileSync(path, stringify(raw));
+    const before = await env.client.workflow.count();
+    const result = await rollout(['start', '-f', path, '--as', DEMO_OPERATOR]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('fleet.hosts[1].hostKey: must be a SHA256 fingerprint');
+    expect((await env.client.workflow.count()).count).toBe(before.count);
+  });
+
+  it('starts a campaign, shows its status, and refuses an approval from a stranger with exit code 3', async () => {
+    const path = `${mkdtempSync(`${tmpdir()}/rollout-cli-`)}/campaign.yaml`;
+    writeFileSync(
+      path,
+      stringify(
+        labCampaign(lab.inventory, {
+          soak: '1h',
+          probeInterval: '30m',
+          rebootGrace: '1s',
+          bootTimeout: '10s',
+          concurrency: 2,
+        }),
+      ),
+    );
+    const started = await rollout(['start', '-f', path, '--as', DEMO_OPERATOR]);
+    expect(started.code).toBe(0);
+    const id = started.stdout.trim();
+    expect(id).toMatch(/^campaign-pacs-secfix-1-1-0-lab-rollout-/);
+    const status = await rollout(['status', id, '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ campaignId: id, startedBy: DEMO_OPERATOR });
+    const refused = await rollout(['approve', id, '--stage', 'production', '--as', 'stranger@example.com']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/refused \((InvalidPhase|NotAnApprover)\)/);
+    await env.client.workflow.getHandle(id).terminate('test done');
+    const missing = await rollout(['status', 'campaign-does-not-exist']);
+    expect(missing.code).toBe(4);
+  });
+});

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { CampaignFileError, parseCampaignFile } from '../../client/campaign-file.js';
+import { parseDuration } from '../../domain/duration.js';
+import { validCampaign } from '../fixtures/campaign.js';
+
+function problemsOf(file: unknown): string[] {
+  try {
+    parseCampaignFile(typeof file === 'string' ? file : stringify(file), 'test.yaml');
+  } catch (err) {
+    if (err instanceof CampaignFileError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('campaign file validation', () => {
+  it('accepts a valid file in YAML and in JSON, with defaults filled in', () => {
+    const yaml = parseCampaignFile(stringify(validCampaign()));
+    const json = parseCampaignFile(JSON.stringify(validCampaign()));
+    expect(json).toEqual(yaml);
+    expect(yaml.campaign.soak.duration).toBe(48 * 3_600_000);
+    expect(yaml.campaign.soak.probeInterval).toBe(15 * 60_000);
+    expect(yaml.fleet.hosts[0]?.port).toBe(22);
+    expect(yaml.campaign.waves.map((w) => w.name)).toEqual(['canary', 'rest']);
+  });
+
+  it('names the field and the reason for a bad host key fingerprint', () => {
+    const file = validCampaign();
+    file.fleet.hosts[2]!.hostKey = 'AAAA-not-a-fingerprint';
+    expect(problemsOf(file)).toEqual([
+      'fleet.hosts[2].hostKey: must be a SHA256 fingerprint as printed by ssh-keygen -lf',
+    ]);
+  });
+
+  it('names unknown references: controller, health check, test host', () => {
+    const file = validCampaign();
+    file.fleet.hosts[1]!.controller = 'nope';
+    file.fleet.hosts[3]!.healthChecks = ['missing-check'];
+    file.campaign.testHosts = ['ghost'];
+    expect(problemsOf(file)).toEqual([
+      'fleet.hosts[1].controller: unknown controller "nope"',
+      'fleet.hosts[3].healthChecks[0]: unknown health check "missing-check"',
+      'campaign.testHosts[0]: unknown host "ghost"',
+    ]);
+  });
+
+  it('refuses bad durations, unknown fields, duplicate hosts and a bad checksum', () => {
+    const file = validCampaign() as unknown as {
+      campaign: { soak: { duration: string }; surprise?: boolean };
+      fleet: { hosts: Array<{ id: string }> };
+      patch: { artifact: { sha256: string } };
+    };
+    file.campaign.soak.duration = 'two days';
+    file.campaign.surprise = true;
+    file.fleet.hosts[1]!.id = 'h0';
+    file.patch.artifact.sha256 = 'abc';
+    const problems = problemsOf(file);
+    expect(problems).toContain('patch.artifact.sha256: must be 64 lower-case hex digits');
+    expect(problems).toContain(
+      'campaign.soak.duration: "two days" is not a duration; use e.g. 30s, 15m, 48h, 2d',
+    );
+    expect(problems.some((p) => p.startsWith('campaign: Unrecognized key') && p.includes('surprise'))).toBe(
+      true,
+    );
+  });
+
+  it('reports the duplicate host ID once the shape is valid', () => {
+    const file = validCampaign();
+    file.fleet.hosts[1]!.id = 'h0';
+    expect(problemsOf(file)).toEqual(['fleet.hosts[1].id: duplicate host id "h0"']);
+  });
+
+  it('refuses text that is not YAML at all', () => {
+    expect(problemsOf('{ unclosed: [')[0]).toMatch(/^\(file\): not YAML or JSON/);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('48h')).toBe(172_800_000);
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('1.5m')).toBe(90_000);
+    expect(parseDuration('soon')).toBeUndefined();
+  });
+});
