@@ -1,0 +1,82 @@
+/**
+ * Durability: a worker that stops in the middle of an install loses nothing, and the next worker
+ * re-attaches to the running install instead of starting it again. Real dev server, real sshd host.
+ */
+import { readFileSync } from 'node:fs';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHostActivities } from '../../activities/host-activities.js';
+import { createControllerClient } from '../../adapters/controller.js';
+import { directoryKeyStore } from '../../adapters/ssh.js';
+import { hostWorkflowId } from '../../domain/ids.js';
+import { hostPatchInput } from '../../domain/planner.js';
+import { CampaignFile } from '../../domain/schema.js';
+import { labCampaign } from '../../lab/lab-campaign.js';
+import { createLogger } from '../../workers/logger.js';
+import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
+import { hostProgressQuery } from '../../workflows/contract.js';
+import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+
+const TASK_QUEUE = 'e2e-restart';
+let env: TestWorkflowEnvironment;
+let lab: TestLab;
+
+beforeAll(async () => {
+  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.43', 2)]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+  await lab?.stop();
+});
+
+describe('worker restart mid-install', () => {
+  it('re-attaches to the running install: the host is patched and the install ran once', async () => {
+    const bundle = await bundleWorkflows();
+    const keys = directoryKeyStore(lab.inventory.keyDir);
+    const newWorker = () =>
+      Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: TASK_QUEUE,
+        workflowBundle: bundle,
+        activities: createHostActivities({ keys, controllers: createControllerClient(keys), logger: createLogger('error') }),
+      });
+    const file = CampaignFile.parse(labCampaign(lab.inventory));
+    const host = lab.inventory.hosts[1]!;
+    const input = hostPatchInput(file, 'campaign-restart', host.id);
+    input.patch = {
+      ...input.patch,
+      reboots: false,
+      installCommand: 'echo run >> "$PACS_ROOT/install-runs"; sleep 4; sh {artifact}',
+    };
+
+    const first = await newWorker();
+    const firstRun = first.run();
+    const handle = await env.client.workflow.start<typeof hostPatchWorkflow>('hostPatchWorkflow', {
+      taskQueue: TASK_QUEUE,
+      workflowId: hostWorkflowId(host.id),
+      args: [input],
+    });
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'installing'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = (await handle.query(hostProgressQuery).catch(() => ({ state: '' }))).state;
+    }
+    expect(state).toBe('installing');
+    await new Promise((r) => setTimeout(r, 500));
+    first.shutdown();
+    await firstRun;
+
+    const second = await newWorker();
+    const outcome = await second.runUntil(handle.result());
+    expect(outcome.state).toBe('patched');
+    expect(outcome.toVersion).toBe('1.1.0');
+    const runs = readFileSync(`${lab.dir}/hosts/${host.id}/root/install-runs`, 'utf8');
+    expect(runs).toBe('run\n');
+    const history = await handle.fetchHistory();
+    const installAttempts = history.events?.filter((e) => e.activityTaskStartedEventAttributes && e.activityTaskStartedEventAttributes.attempt && e.activityTaskStartedEventAttributes.attempt > 1);
+    expect(installAttempts?.length).toBeGreaterThanOrEqual(1);
+  });
+});
