@@ -6,9 +6,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { z } from 'zod';
 import type { Role } from '../domain/schema.js';
+import { waitForTcp } from '../runtime/dev-server.js';
 import { BIND_SHIM, PROJECT_ROOT } from '../runtime/paths.js';
 
 /** Every lab host sees its own disk at this one path, bound privately inside its mount namespace. */
@@ -147,24 +147,6 @@ function populateDisk(root: string, id: string, role: Role, authorizedKey: strin
   chmodSync(`${root}/home/${LAB_USER}/.ssh`, 0o700);
 }
 
-function waitForPort(address: string, port: number, deadline: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = createConnection({ host: address, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`${address}:${port} did not open`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
-}
-
 export function labctlPath(dir: string): string {
   return `${dir}/bin/labctl`;
 }
@@ -274,12 +256,12 @@ export async function labUp(options: LabOptions): Promise<LabInventory> {
   startDetached(labctlPath(dir), ['watch'], `${dir}/run/watch.pid`, `${dir}/log/watch.log`);
   for (const host of hosts) sh(labctlPath(dir), ['power-on', host.id]);
 
-  const deadline = Date.now() + 20_000;
+  const bootTimeoutMs = 20_000;
   await Promise.all([
-    waitForPort(controllerAddress, options.sshPort, deadline),
+    waitForTcp(controllerAddress, options.sshPort, bootTimeoutMs),
     ...hosts.flatMap((h) => [
-      waitForPort(h.address, h.port, deadline),
-      waitForPort(h.address, h.dicomPort, deadline),
+      waitForTcp(h.address, h.port, bootTimeoutMs),
+      waitForTcp(h.address, h.dicomPort, bootTimeoutMs),
     ]),
   ]);
   const inventory: LabInventory = {
