@@ -85,7 +85,7 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       });
     },
 
-    /** Saves the host's disk image through its controller, out-of-band. Idempotent per tag. Throws ImageFailed. */
+    /** Saves the host's disk image through its controller, out-of-band. A retry saves a fresh image (harmless). Throws ImageFailed. */
     async snapshotImage(input: HostPatchInput): Promise<ImageRecord> {
       const image = await typed(() => controllers.snapshot(input.controller, input.host.id));
       logger.info(

@@ -170,12 +170,9 @@ function pidAlive(pidFile: string): boolean {
   }
 }
 
-function startDetached(command: string, args: string[], pidFile: string, logFile: string): void {
-  const child = spawn('setsid', [command, ...args], {
-    detached: false,
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: { ...process.env, LOG_FILE: logFile },
-  });
+/** Starts a process as its own session leader, so its pid is the process group `labDown` kills. */
+function startDetached(command: string, args: string[], pidFile: string): void {
+  const child = spawn('setsid', [command, ...args], { stdio: ['ignore', 'ignore', 'ignore'] });
   writeFileSync(pidFile, `${child.pid}\n`);
   child.unref();
 }
@@ -251,9 +248,8 @@ export async function labUp(options: LabOptions): Promise<LabInventory> {
     '/usr/sbin/sshd',
     ['-D', '-f', `${controllerDir}/etc/sshd_config`, '-E', `${dir}/log/controller-sshd.log`],
     `${dir}/run/controller.pid`,
-    `${dir}/log/controller.log`,
   );
-  startDetached(labctlPath(dir), ['watch'], `${dir}/run/watch.pid`, `${dir}/log/watch.log`);
+  startDetached(labctlPath(dir), ['watch'], `${dir}/run/watch.pid`);
   for (const host of hosts) sh(labctlPath(dir), ['power-on', host.id]);
 
   const bootTimeoutMs = 20_000;

@@ -116,6 +116,14 @@ function campaignFile(overrides: (raw: ReturnType<typeof validCampaign>) => void
   return CampaignFile.parse(raw);
 }
 
+function startCampaignWorkflow(id: string, taskQueue: string, file: CampaignFile) {
+  return env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
+    taskQueue,
+    workflowId: id,
+    args: [{ campaignId: id, startedBy: STARTER, file }],
+  });
+}
+
 async function waitForState(id: string, state: CampaignStatus['state']): Promise<CampaignStatus> {
   const handle = env.client.workflow.getHandle(id);
   for (let i = 0; i < 400; i++) {
@@ -144,11 +152,7 @@ describe('campaign workflow (time-skipping)', () => {
     const file = campaignFile();
     const id = 'campaign-time-skip-1';
     const status = await withWorker(fleet, 'tq-soak-pass', async () => {
-      const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
-        taskQueue: 'tq-soak-pass',
-        workflowId: id,
-        args: [{ campaignId: id, startedBy: STARTER, file }],
-      });
+      const handle = await startCampaignWorkflow(id, 'tq-soak-pass', file);
       const approve = (identity: string, sha = SHA, stage = 'production') =>
         handle.executeUpdate(approveStageUpdate, { args: [{ stage, identity, artifactSha256: sha }] });
 
@@ -203,11 +207,7 @@ describe('campaign workflow (time-skipping)', () => {
     });
     const id = 'campaign-four-eyes';
     await withWorker(fleet, 'tq-four-eyes', async () => {
-      const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
-        taskQueue: 'tq-four-eyes',
-        workflowId: id,
-        args: [{ campaignId: id, startedBy: STARTER, file }],
-      });
+      const handle = await startCampaignWorkflow(id, 'tq-four-eyes', file);
       await waitForState(id, 'awaiting-approval');
       const type = await refusal(
         handle.executeUpdate(approveStageUpdate, {
@@ -224,11 +224,7 @@ describe('campaign workflow (time-skipping)', () => {
     const file = campaignFile();
     const id = 'campaign-soak-fail';
     const status = await withWorker(fleet, 'tq-soak-fail', async () => {
-      const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
-        taskQueue: 'tq-soak-fail',
-        workflowId: id,
-        args: [{ campaignId: id, startedBy: STARTER, file }],
-      });
+      const handle = await startCampaignWorkflow(id, 'tq-soak-fail', file);
       return handle.result();
     });
     expect(status.state).toBe('soak-failed');
