@@ -42,7 +42,7 @@ function hostTarget(input: HostPatchInput): SshTarget {
 }
 
 /** Runs `fn`, turning adapter errors into typed ApplicationFailures the workflow can branch on. */
-async function typed<T>(fn: () => Promise<T>): Promise<T> {
+export async function typed<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
@@ -87,7 +87,7 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
 
     /** Saves the host's disk image through its controller, out-of-band. A retry saves a fresh image (harmless). Throws ImageFailed. */
     async snapshotImage(input: HostPatchInput): Promise<ImageRecord> {
-      const image = await typed(() => controllers.snapshot(input.controller, input.host.id));
+      const image = await typed(() => controllers.snapshot(input.imageProvider, input.host.id));
       logger.info(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId },
         'image saved',
@@ -171,16 +171,16 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
     /** Restores the saved image out-of-band (works on a host that does not boot). Idempotent. Throws ImageFailed. */
     async restoreImage(input: HostPatchInput, imageId: string): Promise<void> {
       await typed(async () => {
-        const verified = await controllers.verify(input.controller, input.host.id, imageId);
+        const verified = await controllers.verify(input.imageProvider, input.host.id, imageId);
         if (!verified.ok) throw new RolloutError('ImageFailed', `image ${imageId} fails its checksum`);
-        await controllers.restore(input.controller, input.host.id, imageId);
+        await controllers.restore(input.imageProvider, input.host.id, imageId);
       });
       logger.warn({ campaignId: input.campaignId, hostId: input.host.id, imageId }, 'image restored');
     },
 
     /** Power-cycles the host out-of-band. Throws PowerFailed. */
     async powerCycle(input: HostPatchInput): Promise<void> {
-      await typed(() => controllers.powerCycle(input.controller, input.host.id));
+      await typed(() => controllers.powerCycle(input.powerController, input.host.id));
     },
   };
 }

@@ -6,9 +6,24 @@
  */
 import { rmSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { approveStage, campaignResult, campaignStatus, startCampaign } from '../client/campaigns.js';
+import { fileCampaignStore } from '../adapters/campaign-store.js';
+import {
+  approveStage,
+  campaignResult,
+  campaignStatus,
+  hostOutcomes,
+  startCampaign,
+} from '../client/campaigns.js';
 import { connectClient, TemporalConfig } from '../client/connection.js';
-import { CampaignFile, type CampaignStatus } from '../domain/schema.js';
+import {
+  CampaignFile,
+  TERMINAL_CAMPAIGN_STATES,
+  type CampaignState,
+  type CampaignStatus,
+} from '../domain/schema.js';
+import { planCampaign } from '../domain/planner.js';
+
+const isTerminal = (state: CampaignState) => TERMINAL_CAMPAIGN_STATES.includes(state);
 import { labDown, labStatus, labUp } from '../lab/lab.js';
 import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../lab/lab-campaign.js';
 import { startDevServer, freePort } from '../runtime/dev-server.js';
@@ -53,22 +68,26 @@ async function drive(client: Client, campaignId: string, say: (line: string) => 
         `  ${host.padEnd(12)} ${state}${status.steps[host] ? ` (${status.steps[host]})` : ''}`,
       );
     for (const probe of status.soak.probes.slice(probes))
-      say(`  soak probe ${probe.at}: ${probe.ok ? 'healthy' : `FAILED ${probe.failed.join(', ')}`}`);
+      say(
+        `  soak probe ${probe.at}: ${probe.result === 'ok' ? 'healthy' : `${probe.result.toUpperCase()} ${probe.failed.join(', ')}`}`,
+      );
     probes = status.soak.probes.length;
     if (status.state === 'awaiting-approval' && !approved) {
       approved = true;
+      const gate = status.gates.find((g) => g.state === 'open');
       say(
-        `  evidence for the vendor: soak ${status.soak.verdict}, ${probes} probes; patch sha256 ${status.patch.sha256}`,
+        `  evidence for the vendor: soak ${status.soak.verdict} (${status.soak.reason}); patch sha256 ${status.patch.sha256}; ${gate?.hostCount} hosts, host-set ${gate?.hostSetDigest.slice(0, 16)}…`,
       );
       const record = await approveStage(client, campaignId, {
-        stage: 'production',
+        stage: gate?.stage ?? 'production',
         identity: DEMO_VENDOR,
         artifactSha256: status.patch.sha256,
+        ...(gate ? { hostSetDigest: gate.hostSetDigest } : {}),
         comment: 'Soak evidence reviewed; approved for production (demo vendor).',
       });
-      say(`  approved by ${record.identity} (${record.role}) at ${record.at}`);
+      say(`  approved by ${record.identity} (${record.roles.join('/')}) at ${record.at}`);
     }
-    if (!['test-install', 'soaking', 'awaiting-approval', 'rolling-out'].includes(status.state)) return;
+    if (isTerminal(status.state)) return;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
@@ -132,9 +151,11 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
 
     const config = TemporalConfig.parse({ address: server.address });
     const logger = createLogger(process.env.ROLLOUT_LOG_LEVEL ?? 'warn');
+    const store = fileCampaignStore(`${dir}/store`);
     const { worker, connection } = await createWorker({
       config,
       keyDir: inventory.keyDir,
+      storeDir: store.dir,
       logger,
       sdkLogLevel: 'ERROR',
     });
@@ -144,13 +165,16 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
 
     const file = CampaignFile.parse(labCampaign(inventory));
     const status = await worker.runUntil(async () => {
-      const campaignId = await startCampaign(client, config.taskQueue, file, DEMO_OPERATOR);
+      const campaignId = await startCampaign(client, config.taskQueue, store, file, DEMO_OPERATOR);
       say(`campaign ${campaignId} started by ${DEMO_OPERATOR}`);
       await drive(client, campaignId, say);
       return campaignResult(client, campaignId);
     });
     const roles = Object.fromEntries(inventory.hosts.map((h) => [h.id, h.role]));
-    const report = buildReport(status, roles, Date.now() - started);
+    const plan = planCampaign(file);
+    const hostIds = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
+    const outcomes = await hostOutcomes(client, status.campaignId, hostIds);
+    const report = buildReport(status, hostIds, outcomes, roles, Date.now() - started);
     const labVersions = Object.fromEntries(labStatus(labDir).hosts.map((h) => [h.id, h.version]));
     const problems = judge(status, report, labVersions);
     return { report, asExpected: problems.length === 0, problems };

@@ -1,6 +1,6 @@
 /** Human output for the terminal: campaign status and the final report. */
 import { formatDuration } from '../domain/duration.js';
-import type { CampaignStatus, HostOutcome } from '../domain/schema.js';
+import type { ApprovalRecord, CampaignStatus, HostOutcome } from '../domain/schema.js';
 
 export interface ReportHost {
   id: string;
@@ -24,8 +24,11 @@ export interface CampaignReport {
     state: string;
     startedBy: string;
     patch: CampaignStatus['patch'];
-    soak: { verdict?: string; probes: number; durationMs: number };
-    approvals: CampaignStatus['approvals'];
+    reason?: string;
+    soak: { verdict?: string; reason?: string; probes: number; durationMs: number };
+    approvals: ApprovalRecord[];
+    decisions: CampaignStatus['decisions'];
+    counts: CampaignStatus['counts'];
     wallTimeMs?: number;
   };
   hosts: ReportHost[];
@@ -50,31 +53,48 @@ function reportHost(outcome: HostOutcome, roles: Record<string, string>): Report
   };
 }
 
+/** The report: campaign facts plus one line per host, from each host's own workflow outcome. */
 export function buildReport(
   status: CampaignStatus,
+  hostIds: string[],
+  outcomes: Map<string, HostOutcome>,
   roles: Record<string, string> = {},
   wallTimeMs?: number,
 ): CampaignReport {
-  const byHost = new Map(status.outcomes.map((o) => [o.hostId, o]));
-  const hosts = Object.keys(status.hosts).map((id) => {
-    const outcome = byHost.get(id);
-    return outcome
-      ? reportHost(outcome, roles)
-      : { id, state: status.hosts[id] ?? 'pending', role: roles[id], durationMs: 0, steps: [] };
+  const hosts = hostIds.map((id) => {
+    const outcome = outcomes.get(id);
+    const final = status.failed.find((f) => f.hostId === id)?.state;
+    if (!outcome)
+      return {
+        id,
+        state: final ?? status.hosts[id] ?? 'not started',
+        role: roles[id],
+        durationMs: 0,
+        steps: [],
+      };
+    // A person's word (skip, mark-fixed) after the host's last run is the host's state.
+    return {
+      ...reportHost(outcome, roles),
+      ...(final === 'skipped' || final === 'marked-fixed' ? { state: final } : {}),
+    };
   });
   return {
     campaign: {
       id: status.campaignId,
       name: status.name,
       state: status.state,
+      ...(status.reason ? { reason: status.reason } : {}),
       startedBy: status.startedBy,
       patch: status.patch,
       soak: {
         verdict: status.soak.verdict,
+        reason: status.soak.reason,
         probes: status.soak.probes.length,
         durationMs: status.soak.durationMs,
       },
-      approvals: status.approvals,
+      approvals: status.gates.flatMap((g) => g.decisions),
+      decisions: status.decisions,
+      counts: status.counts,
       wallTimeMs,
     },
     hosts,
@@ -86,26 +106,49 @@ const pad = (text: string, width: number) => text.padEnd(width);
 export function formatStatus(status: CampaignStatus & { steps?: Record<string, string> }): string {
   const lines = [
     `campaign ${status.campaignId}  (${status.name})`,
-    `state:    ${status.state}`,
+    `state:    ${status.state}${status.paused ? ' (paused)' : ''}${status.reason ? `: ${status.reason}` : ''}`,
+    ...(status.waitingFor ? [`waiting:  ${status.waitingFor}`] : []),
     `patch:    ${status.patch.id} ${status.patch.version}  sha256 ${status.patch.sha256}`,
-    `started:  by ${status.startedBy}`,
-    `soak:     ${status.soak.verdict ?? 'running'}  ${status.soak.probes.length} probes (${status.soak.probes.filter((p) => !p.ok).length} failed), duration ${formatDuration(status.soak.durationMs)}, every ${formatDuration(status.soak.probeIntervalMs)}`,
+    `started:  by ${status.startedBy}; file ${status.fileSha256.slice(0, 16)}…; run ${status.runs}`,
+    `soak:     ${status.soak.verdict ?? 'running'}${status.soak.reason ? ` (${status.soak.reason})` : ''}  ${status.soak.probes.length} probes (${status.soak.probes.filter((p) => p.result !== 'ok').length} not ok), duration ${formatDuration(status.soak.durationMs)}, every ${formatDuration(status.soak.probeIntervalMs)}`,
+    `budget:   ${status.budget.failed} failed (${status.budget.failed - status.budget.baseline} since last decision), ${status.budget.allowed} allowed`,
+    `counts:   ${
+      Object.entries(status.counts)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || '-'
+    }`,
   ];
-  for (const a of status.approvals)
-    lines.push(`approved: stage ${a.stage} by ${a.identity} (${a.role}) at ${a.at}`);
-  if (status.state === 'awaiting-approval')
-    lines.push('waiting:  for a vendor approval (rollout approve <id> --stage <stage> --as <identity>)');
-  const section = (title: string, hosts: string[]) => {
-    lines.push(title);
-    for (const h of hosts) {
-      const step = status.steps?.[h];
-      lines.push(`  ${pad(h, 16)} ${pad(status.hosts[h] ?? 'pending', 16)}${step ? ` step ${step}` : ''}`);
-    }
-  };
-  section('test system:', status.testHosts);
+  for (const g of status.gates) {
+    lines.push(
+      `gate:     ${g.stage} before wave ${g.beforeWave + 1}: ${g.state}, ${g.hostCount} hosts, host-set ${g.hostSetDigest.slice(0, 16)}…${g.expiresAt && g.state === 'open' ? `, expires ${g.expiresAt}` : ''}`,
+    );
+    for (const d of g.decisions)
+      lines.push(
+        `          ${d.decision} by ${d.identity} (${d.roles.join('/') || 'named'}) at ${d.at}${d.comment ? `: ${d.comment}` : ''}`,
+      );
+  }
+  for (const d of status.decisions.slice(-10))
+    lines.push(
+      `decision: ${d.at} ${d.identity} ${d.action}${d.hostId ? ` ${d.hostId}` : ''}${d.note ? `: ${d.note}` : ''}`,
+    );
+  lines.push('test system:');
+  for (const h of status.testHosts) lines.push(`  ${pad(h, 16)} ${status.hosts[h] ?? 'pending'}`);
   status.waves.forEach((w, i) =>
-    section(`wave ${i + 1} "${w.name}"${i === status.currentWave ? ' (current)' : ''}:`, w.hosts),
+    lines.push(
+      `wave ${i + 1} "${w.name}" (${w.size} hosts)${i === status.currentWave ? ' (current)' : i < status.currentWave ? ' (done)' : ''}`,
+    ),
   );
+  const current = Object.entries(status.hosts).filter(([h]) => !status.testHosts.includes(h));
+  if (current.length) lines.push('hosts (current wave and failed):');
+  for (const [h, state] of current) {
+    const step = status.steps?.[h];
+    const failed = status.failed.find((f) => f.hostId === h);
+    const why = failed?.rollbackFailure ?? failed?.failure;
+    lines.push(
+      `  ${pad(h, 16)} ${pad(state, 16)}${step ? ` step ${step}` : ''}${why ? ` ${why.step}: ${why.type}: ${why.message}` : ''}`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -114,11 +157,15 @@ export function formatReport(report: CampaignReport): string {
   const lines = [
     '',
     `=== campaign report: ${c.id} ===`,
-    `state: ${c.state}   patch: ${c.patch.id} ${c.patch.version} (sha256 ${c.patch.sha256.slice(0, 16)}…)`,
-    `soak: ${c.soak.verdict ?? '-'} after ${c.soak.probes} probes over ${formatDuration(c.soak.durationMs)}`,
+    `state: ${c.state}${c.reason ? ` (${c.reason})` : ''}   patch: ${c.patch.id} ${c.patch.version} (sha256 ${c.patch.sha256.slice(0, 16)}…)`,
+    `soak: ${c.soak.verdict ?? '-'} after ${c.soak.probes} probes over ${formatDuration(c.soak.durationMs)}${c.soak.reason ? ` (${c.soak.reason})` : ''}`,
     ...c.approvals.map(
       (a) =>
-        `approval: ${a.stage} by ${a.identity} (${a.role}) at ${a.at}, saw ${a.probesSeen} probes, verdict ${a.soakVerdict}`,
+        `${a.decision}: ${a.stage} by ${a.identity} (${a.roles.join('/') || 'named'}) at ${a.at}, saw ${a.probesSeen} probes, verdict ${a.soakVerdict}, ${a.hostCount} hosts`,
+    ),
+    ...c.decisions.map(
+      (d) =>
+        `decision: ${d.at} ${d.identity} ${d.action}${d.hostId ? ` ${d.hostId}` : ''}${d.note ? `: ${d.note}` : ''}`,
     ),
     ...(c.wallTimeMs !== undefined ? [`wall time: ${formatDuration(c.wallTimeMs)}`] : []),
     '',

@@ -8,19 +8,34 @@ import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify as toYaml } from 'yaml';
-import { approveStage, campaignStatus, startCampaign } from '../client/campaigns.js';
+import { fileCampaignStore } from '../adapters/campaign-store.js';
+import {
+  actOnHost,
+  approveStage,
+  BadInput,
+  campaignStatus,
+  controlCampaign,
+  hostOutcomes,
+  Refused,
+  rejectStage,
+  reviewSoak,
+  startCampaign,
+} from '../client/campaigns.js';
 import { CampaignFileError, parseCampaignFile } from '../client/campaign-file.js';
 import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
-import { planCampaign } from '../domain/planner.js';
+import { formatDuration } from '../domain/duration.js';
+import { PlanInfeasible, planCampaign } from '../domain/planner.js';
+import { campaignFileJsonSchema, HostAction } from '../domain/schema.js';
+import { windowState } from '../domain/windows.js';
 import { labDown, labStatus, labUp, readInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
 import { startDevServer } from '../runtime/dev-server.js';
-import { dataDir } from '../runtime/paths.js';
+import { dataDir, storeDir } from '../runtime/paths.js';
 import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
-import { formatStatus } from './format.js';
+import { buildReport, formatReport, formatStatus } from './format.js';
 
 export const EXIT = {
   ok: 0,
@@ -42,10 +57,16 @@ const USAGE = `usage: rollout <command> [options]
   worker                               run a worker (TEMPORAL_ADDRESS etc., ROLLOUT_KEY_DIR)
   lab up [--hosts N] [--net 127.0.10]  start the lab fleet;   lab status [--json];   lab down
   lab campaign                         print a campaign file (YAML) for the running lab
-  plan -f FILE [--json]                dry run: test systems, waves, excluded hosts
+  schema                               print the campaign file's JSON Schema
+  plan -f FILE [--json]                dry run: test systems, waves, gates, windows, budgets, exclusions
   start -f FILE --as IDENTITY          validate FILE and start a campaign; prints its ID
-  status ID [--json]                   stage, waves and per-host states
-  approve ID --stage NAME --as IDENTITY [--checksum SHA256] [--comment TEXT]
+  status ID [--json]                   phase, gates, budget, current wave and failed hosts
+  report ID [--json]                   every host's outcome (version, image, failure) and every decision
+  approve ID --stage NAME --as IDENTITY [--checksum SHA256] [--host-set SHA256] [--comment TEXT]
+  reject ID --stage NAME --as IDENTITY --reason TEXT
+  review-soak ID accept|fail --as IDENTITY --reason TEXT     decide an inconclusive soak
+  pause|resume|abort ID --as IDENTITY [--reason TEXT]        operator controls
+  host ID HOST retry|rollback|mark-fixed|skip --as IDENTITY [--note TEXT]   on-call actions
 `;
 
 const say = (quiet: boolean) => (line: string) => {
@@ -85,7 +106,10 @@ async function main(argv: string[]): Promise<number> {
       as: { type: 'string' },
       stage: { type: 'string' },
       checksum: { type: 'string' },
+      'host-set': { type: 'string' },
       comment: { type: 'string' },
+      reason: { type: 'string' },
+      note: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -135,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
       const config = temporalConfigFromEnv();
       const logger = createLogger();
       const keyDir = process.env.ROLLOUT_KEY_DIR ?? `${labDir()}/keys`;
-      const { worker, connection } = await createWorker({ config, keyDir, logger });
+      const { worker, connection } = await createWorker({ config, keyDir, storeDir: storeDir(), logger });
       logger.info(
         { address: config.address, namespace: config.namespace, taskQueue: config.taskQueue },
         'worker started',
@@ -189,26 +213,57 @@ async function main(argv: string[]): Promise<number> {
       throw new UsageError('usage: rollout lab up|down|status|campaign');
     }
 
+    case 'schema':
+      process.stdout.write(`${JSON.stringify(campaignFileJsonSchema(), null, 2)}\n`);
+      return EXIT.ok;
+
     case 'plan': {
       const file = readCampaign(requireFlag(flags.file, '-f FILE'));
       const plan = planCampaign(file);
-      if (flags.json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
-      else {
-        process.stdout.write(`test systems: ${plan.testHosts.join(', ')}\n`);
-        plan.waves.forEach((w, i) =>
-          process.stdout.write(`wave ${i + 1} "${w.name}" (${w.hosts.length}): ${w.hosts.join(', ')}\n`),
-        );
-        for (const e of plan.excluded) process.stdout.write(`excluded ${e.hostId}: ${e.reason}\n`);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+        return EXIT.ok;
       }
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      out(`test systems: ${plan.testHosts.join(', ')}`);
+      out(
+        `soak: ${formatDuration(file.campaign.soak.duration)}, a probe every ${formatDuration(file.campaign.soak.probeInterval)}`,
+      );
+      plan.waves.forEach((w, i) => {
+        for (const gate of plan.gates.filter((g) => g.beforeWave === i))
+          out(
+            `gate "${gate.stage}": ${gate.required} approval(s) by ${[...gate.roles.map((r) => `role ${r}`), ...gate.identities].join(', ')}; expires after ${formatDuration(gate.expiresAfterMs)}; releases ${gate.hosts.length} hosts`,
+          );
+        out(`wave ${i + 1} "${w.name}" (${w.hosts.length}): ${w.hosts.map((h) => h.id).join(', ')}`);
+      });
+      out(
+        `concurrency ${file.campaign.concurrency}; failure budget ${plan.failuresAllowed} host(s), then pause for a decision`,
+      );
+      for (const [group, budget] of Object.entries(plan.groupBudgets))
+        out(`redundancy group ${group}: at most ${budget} unavailable at once`);
+      for (const w of file.campaign.maintenanceWindows) {
+        const state = windowState(w, Date.now());
+        out(
+          `window ${w.name}: ${w.days.join(',')} ${w.start}-${w.end} ${w.timeZone}; ${state.open ? 'open now' : `next opens ${state.nextOpen}`}`,
+        );
+      }
+      for (const e of plan.excluded) out(`excluded ${e.hostId}: ${e.reason}`);
       return EXIT.ok;
     }
 
     case 'start': {
       const file = readCampaign(requireFlag(flags.file, '-f FILE'));
       const startedBy = requireFlag(flags.as, '--as IDENTITY');
+      planCampaign(file);
       const config = temporalConfigFromEnv();
       const client = await connectClient(config);
-      const id = await startCampaign(client, config.taskQueue, file, startedBy);
+      const id = await startCampaign(
+        client,
+        config.taskQueue,
+        fileCampaignStore(storeDir()),
+        file,
+        startedBy,
+      );
       process.stdout.write(flags.json ? `${JSON.stringify({ campaignId: id })}\n` : `${id}\n`);
       return EXIT.ok;
     }
@@ -221,21 +276,98 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
 
+    case 'report': {
+      const id = requireFlag(rest[0], 'campaign ID');
+      const client = await connectClient(temporalConfigFromEnv());
+      const status = await campaignStatus(client, id);
+      const file = fileCampaignStore(storeDir()).get(status.fileSha256);
+      const plan = planCampaign(file);
+      const hostIds = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
+      const roles = Object.fromEntries(file.fleet.hosts.map((h) => [h.id, h.role]));
+      const report = buildReport(status, hostIds, await hostOutcomes(client, id, hostIds), roles);
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+      return EXIT.ok;
+    }
+
     case 'approve': {
       const id = requireFlag(rest[0], 'campaign ID');
       const client = await connectClient(temporalConfigFromEnv());
-      // The approver approves what they were shown: by default, the checksum the campaign reports now.
-      const checksum = flags.checksum ?? (await campaignStatus(client, id)).patch.sha256;
       const record = await approveStage(client, id, {
         stage: requireFlag(flags.stage, '--stage NAME'),
         identity: requireFlag(flags.as, '--as IDENTITY'),
-        artifactSha256: checksum,
+        ...(flags.checksum ? { artifactSha256: flags.checksum } : {}),
+        ...(flags['host-set'] ? { hostSetDigest: flags['host-set'] } : {}),
         comment: flags.comment ?? '',
       });
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(record)}\n`
-          : `approved stage ${record.stage} as ${record.identity} at ${record.at}\n`,
+          : `approved stage ${record.stage} as ${record.identity} at ${record.at} (${record.hostCount} hosts)\n`,
+      );
+      return EXIT.ok;
+    }
+
+    case 'reject': {
+      const id = requireFlag(rest[0], 'campaign ID');
+      const client = await connectClient(temporalConfigFromEnv());
+      const record = await rejectStage(client, id, {
+        stage: requireFlag(flags.stage, '--stage NAME'),
+        identity: requireFlag(flags.as, '--as IDENTITY'),
+        reason: requireFlag(flags.reason, '--reason TEXT'),
+      });
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(record)}\n` : `rejected stage ${record.stage} as ${record.identity}\n`,
+      );
+      return EXIT.ok;
+    }
+
+    case 'review-soak': {
+      const [id, decision] = rest;
+      if (decision !== 'accept' && decision !== 'fail')
+        throw new UsageError('usage: rollout review-soak ID accept|fail');
+      const client = await connectClient(temporalConfigFromEnv());
+      const record = await reviewSoak(client, requireFlag(id, 'campaign ID'), {
+        decision,
+        identity: requireFlag(flags.as, '--as IDENTITY'),
+        reason: requireFlag(flags.reason, '--reason TEXT'),
+      });
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(record)}\n` : `soak ${record.action} recorded at ${record.at}\n`,
+      );
+      return EXIT.ok;
+    }
+
+    case 'pause':
+    case 'resume':
+    case 'abort': {
+      const id = requireFlag(rest[0], 'campaign ID');
+      const client = await connectClient(temporalConfigFromEnv());
+      const record = await controlCampaign(client, id, command, {
+        identity: requireFlag(flags.as, '--as IDENTITY'),
+        reason: flags.reason ?? '',
+      });
+      process.stdout.write(
+        flags.json ? `${JSON.stringify(record)}\n` : `${record.action} recorded at ${record.at}\n`,
+      );
+      return EXIT.ok;
+    }
+
+    case 'host': {
+      const [id, hostId, action] = rest;
+      const parsed = HostAction.shape.action.safeParse(action);
+      if (!parsed.success)
+        throw new UsageError('usage: rollout host ID HOST retry|rollback|mark-fixed|skip --as IDENTITY');
+      const client = await connectClient(temporalConfigFromEnv());
+      const record = await actOnHost(client, requireFlag(id, 'campaign ID'), {
+        hostId: requireFlag(hostId, 'HOST'),
+        action: parsed.data,
+        identity: requireFlag(flags.as, '--as IDENTITY'),
+        note: flags.note ?? '',
+      });
+      process.stdout.write(
+        flags.json
+          ? `${JSON.stringify(record)}\n`
+          : `${record.action} ${record.hostId} recorded at ${record.at}\n`,
       );
       return EXIT.ok;
     }
@@ -261,7 +393,9 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`rollout: ${message}\n`);
       return code;
     };
-    if (err instanceof CampaignFileError) return fail(EXIT.usage, err.message);
+    if (err instanceof CampaignFileError || err instanceof PlanInfeasible || err instanceof BadInput)
+      return fail(EXIT.usage, err.message);
+    if (err instanceof Refused) return fail(EXIT.refused, `refused (${err.type}): ${err.message}`);
     if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
       return fail(EXIT.usage, (err as Error).message);
     if (err instanceof WorkflowUpdateFailedError) {

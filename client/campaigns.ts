@@ -1,32 +1,140 @@
 /**
- * The typed client every interface uses (CLI, demo, later the API): start, status, approve, wait.
- * Every call carries a deadline, so a missing worker or server gives an error instead of a hang.
+ * The typed client every interface uses (CLI, demo, later the API): start, status, decisions, controls,
+ * report. Every call carries a deadline, so a missing worker or server gives an error instead of a hang.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import type { CampaignStore } from '../adapters/campaign-store.js';
+import { verifySourceArtifact } from '../adapters/host-ops.js';
+import { isOperator } from '../domain/access.js';
+import { RolloutError } from '../domain/errors.js';
 import { campaignWorkflowId, hostWorkflowId, newCampaignId } from '../domain/ids.js';
-import type { ApprovalDecision, ApprovalRecord, CampaignFile, CampaignStatus } from '../domain/schema.js';
+import { planCampaign, summarizePlan } from '../domain/planner.js';
+import type {
+  ApprovalRecord,
+  CampaignFile,
+  CampaignInput,
+  CampaignStatus,
+  Decision,
+  HostAction,
+  HostOutcome,
+  OperatorControl,
+  Rejection,
+  SoakReview,
+} from '../domain/schema.js';
 import type { campaignWorkflow } from '../workflows/campaign.js';
-import { approveStageUpdate, campaignStatusQuery, hostProgressQuery } from '../workflows/contract.js';
+import {
+  abortUpdate,
+  approveStageUpdate,
+  campaignStatusQuery,
+  hostActionUpdate,
+  hostProgressQuery,
+  pauseUpdate,
+  rejectStageUpdate,
+  resumeUpdate,
+  reviewSoakUpdate,
+} from '../workflows/contract.js';
 
 export const CALL_DEADLINE_MS = 15_000;
+
+/** The request was understood and refused (who asks, or what it conflicts with); nothing changed. */
+export class Refused extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Refused';
+  }
+}
+
+/** The request is malformed or names something that is not valid (corrupt artifact); nothing changed. */
+export class BadInput extends Error {
+  override name = 'BadInput';
+}
 
 function within<T>(client: Client, fn: () => Promise<T>, ms = CALL_DEADLINE_MS): Promise<T> {
   return client.withDeadline(Date.now() + ms, fn);
 }
 
+const handle = (client: Client, campaignId: string) =>
+  client.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId));
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Stores the file and builds the campaign workflow's input: references and the inventory-free plan. */
+export function campaignInput(
+  store: CampaignStore,
+  file: CampaignFile,
+  campaignId: string,
+  startedBy: string,
+): CampaignInput {
+  const fileSha256 = store.put(file);
+  return { campaignId, startedBy, fileSha256, plan: summarizePlan(file, planCampaign(file), sha256Hex) };
+}
+
+/** Running campaigns that hold any of `hosts`, with the hosts they share. */
+export async function conflictingCampaigns(
+  client: Client,
+  store: CampaignStore,
+  hosts: Set<string>,
+): Promise<{ campaignId: string; hosts: string[] }[]> {
+  const conflicts: { campaignId: string; hosts: string[] }[] = [];
+  await within(client, async () => {
+    for await (const wf of client.workflow.list({
+      query: `WorkflowType = 'campaignWorkflow' AND ExecutionStatus = 'Running'`,
+    })) {
+      const status = await handle(client, wf.workflowId).query(campaignStatusQuery);
+      const plan = planCampaign(store.get(status.fileSha256));
+      const theirs = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
+      const shared = theirs.filter((h) => hosts.has(h));
+      if (shared.length) conflicts.push({ campaignId: status.campaignId, hosts: shared });
+    }
+  });
+  return conflicts;
+}
+
+/**
+ * Validates everything that can be checked before anything changes (plan feasible, starter may operate,
+ * artifact matches its checksum, no host already in a running campaign), stores the file and starts
+ * the campaign. Throws PlanInfeasible, BadInput or Refused; nothing is started then.
+ */
 export async function startCampaign(
   client: Client,
   taskQueue: string,
+  store: CampaignStore,
   file: CampaignFile,
   startedBy: string,
 ): Promise<string> {
+  const plan = planCampaign(file);
+  const operators = file.campaign.people.filter((p) => p.roles.includes('operator'));
+  if (operators.length && !isOperator(file.campaign.people, '', startedBy))
+    throw new Refused('NotAnOperator', `${startedBy} is not an operator in campaign.people`);
+  try {
+    await verifySourceArtifact(file.patch);
+  } catch (err) {
+    if (err instanceof RolloutError) throw new BadInput(err.message);
+    throw err;
+  }
+  const hosts = new Set([...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))]);
+  const conflicts = await conflictingCampaigns(client, store, hosts);
+  if (conflicts.length)
+    throw new Refused(
+      'HostBusy',
+      conflicts
+        .map(
+          (c) =>
+            `${c.hosts.length} host(s) already in running campaign ${c.campaignId}: ${c.hosts.slice(0, 10).join(', ')}`,
+        )
+        .join('; '),
+    );
   const campaignId = newCampaignId(file.campaign.name, Date.now(), randomBytes(3).toString('hex'));
+  const input = campaignInput(store, file, campaignId, startedBy);
   await within(client, () =>
     client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
       workflowId: campaignWorkflowId(campaignId),
       taskQueue,
-      args: [{ campaignId, startedBy, file }],
+      args: [input],
     }),
   );
   return campaignId;
@@ -37,11 +145,11 @@ export async function campaignStatus(
   client: Client,
   campaignId: string,
 ): Promise<CampaignStatus & { steps: Record<string, string> }> {
-  const status = await within(client, () =>
-    client.workflow.getHandle(campaignWorkflowId(campaignId)).query(campaignStatusQuery),
-  );
+  const status = await within(client, () => handle(client, campaignId).query(campaignStatusQuery));
   const steps: Record<string, string> = {};
-  const inFlight = Object.entries(status.hosts).filter(([, state]) => state === 'preflight');
+  const inFlight = Object.entries(status.hosts)
+    .filter(([, state]) => state === 'preflight' || state === 'rolling-back')
+    .slice(0, 200);
   await Promise.all(
     inFlight.map(async ([hostId]) => {
       try {
@@ -61,20 +169,98 @@ export async function campaignStatus(
   return { ...status, steps };
 }
 
+export interface ApproveRequest {
+  stage: string;
+  identity: string;
+  comment?: string;
+  /** What the approver was shown; by default what the campaign reports now. */
+  artifactSha256?: string;
+  hostSetDigest?: string;
+}
+
 /** Sends an approval through the gate's validator; a refusal comes back as WorkflowUpdateFailedError. */
 export async function approveStage(
   client: Client,
   campaignId: string,
-  decision: ApprovalDecision,
+  request: ApproveRequest,
+): Promise<ApprovalRecord> {
+  const status = await within(client, () => handle(client, campaignId).query(campaignStatusQuery));
+  const gate = status.gates.find((g) => g.stage === request.stage);
+  return within(client, () =>
+    handle(client, campaignId).executeUpdate(approveStageUpdate, {
+      args: [
+        {
+          stage: request.stage,
+          identity: request.identity,
+          comment: request.comment ?? '',
+          artifactSha256: request.artifactSha256 ?? status.patch.sha256,
+          hostSetDigest: request.hostSetDigest ?? gate?.hostSetDigest ?? '0'.repeat(64),
+        },
+      ],
+    }),
+  );
+}
+
+export function rejectStage(
+  client: Client,
+  campaignId: string,
+  rejection: Rejection,
 ): Promise<ApprovalRecord> {
   return within(client, () =>
-    client.workflow
-      .getHandle(campaignWorkflowId(campaignId))
-      .executeUpdate(approveStageUpdate, { args: [decision] }),
+    handle(client, campaignId).executeUpdate(rejectStageUpdate, { args: [rejection] }),
   );
+}
+
+export function reviewSoak(client: Client, campaignId: string, review: SoakReview): Promise<Decision> {
+  return within(client, () => handle(client, campaignId).executeUpdate(reviewSoakUpdate, { args: [review] }));
+}
+
+const CONTROLS = { pause: pauseUpdate, resume: resumeUpdate, abort: abortUpdate } as const;
+
+export function controlCampaign(
+  client: Client,
+  campaignId: string,
+  action: keyof typeof CONTROLS,
+  control: OperatorControl,
+): Promise<Decision> {
+  return within(client, () =>
+    handle(client, campaignId).executeUpdate(CONTROLS[action], { args: [control] }),
+  );
+}
+
+export function actOnHost(client: Client, campaignId: string, action: HostAction): Promise<Decision> {
+  return within(client, () => handle(client, campaignId).executeUpdate(hostActionUpdate, { args: [action] }));
 }
 
 /** Waits for the campaign to end and returns its final status (the report). No deadline: campaigns are long. */
 export async function campaignResult(client: Client, campaignId: string): Promise<CampaignStatus> {
-  return client.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId)).result();
+  return handle(client, campaignId).result();
+}
+
+/**
+ * The latest outcome of each host's workflow for this campaign (hosts never started, or last run by
+ * another campaign, are left out).
+ */
+export async function hostOutcomes(
+  client: Client,
+  campaignId: string,
+  hostIds: string[],
+): Promise<Map<string, HostOutcome>> {
+  const outcomes = new Map<string, HostOutcome>();
+  const queue = [...hostIds];
+  const lane = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      try {
+        const h = client.workflow.getHandle(hostWorkflowId(id));
+        const description = await within(client, () => h.describe(), 5_000);
+        if (description.status.name !== 'COMPLETED') continue;
+        const outcome = (await within(client, () => h.result(), 5_000)) as HostOutcome;
+        if (outcome.campaignId === campaignId) outcomes.set(id, outcome);
+      } catch {
+        // No such workflow: the host was never started by any campaign.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+  return outcomes;
 }

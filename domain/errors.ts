@@ -22,6 +22,9 @@ export const ERROR_TYPES = {
   RebootNotObserved: { retryable: false, meaning: 'the host answered but its boot ID did not change' },
   UnknownHost: { retryable: false, meaning: 'the host is not in the inventory' },
   UnknownCredential: { retryable: false, meaning: 'no SSH key is configured for the credential name' },
+  CampaignFileMissing: { retryable: false, meaning: 'the campaign store has no file with this checksum' },
+  CampaignFileCorrupt: { retryable: false, meaning: 'the stored campaign file does not match its checksum' },
+  PlanInfeasible: { retryable: false, meaning: 'no order of waves can satisfy the campaign file' },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_TYPES;
@@ -39,6 +42,10 @@ export const REFUSAL_TYPES = [
   'StaleApproval',
   'AlreadyDecided',
   'InvalidInput',
+  'NotAnOperator',
+  'NotOnCall',
+  'UnknownHost',
+  'StaleHostSet',
 ] as const;
 export type RefusalType = (typeof REFUSAL_TYPES)[number];
 

@@ -86,9 +86,21 @@ export const Host = z.strictObject({
   id: Name,
   ...SshEndpoint,
   role: Role,
+  /** Operating system and service-pack level, checked against the patch's prerequisites. */
+  os: z.string().min(1).optional(),
+  servicePack: z.number().int().min(0).optional(),
   site: z.string().optional(),
   redundancyGroup: Name.optional(),
+  /** Default out-of-band controller: image provider and power controller unless set separately. */
   controller: Name,
+  /** Controller that saves and restores this host's disk image; defaults to `controller`. */
+  imageProvider: Name.optional(),
+  /** Controller that power-cycles this host; defaults to `controller`. */
+  powerController: Name.optional(),
+  /** Name of a campaign maintenance window; defaults to the campaign's `defaultMaintenanceWindow`. */
+  maintenanceWindow: Name.optional(),
+  /** Patch IDs the inventory already records as installed; the planner leaves such hosts out. */
+  installedPatches: z.array(Name).default([]),
   /** Prints an ID that changes on every boot; proves a reboot really happened. */
   bootIdCommand: z.string().min(1).default('cat /proc/sys/kernel/random/boot_id'),
   /** The host's DICOM application entity title, the called AE of its C-ECHO check. */
@@ -108,6 +120,13 @@ export const Patch = z.strictObject({
   installCommand: z.string().min(1),
   /** Prints the installed version; equal to `version` means the host is patched. */
   versionCommand: z.string().min(1),
+  /** Hosts that do not meet these are left out of the plan, with the reason. */
+  prerequisites: z
+    .strictObject({
+      minServicePack: z.number().int().min(0).optional(),
+      os: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .default({}),
   reboots: z.boolean().default(true),
   installTimeout: Duration.default(1_800_000),
   /** Time given to a host to go down after the reboot trigger, before polling starts. */
@@ -116,11 +135,31 @@ export const Patch = z.strictObject({
 });
 export type Patch = z.infer<typeof Patch>;
 
-export const Approver = z.strictObject({
-  identity: z.string().min(1),
-  role: z.enum(['vendor', 'operator']).default('vendor'),
+export const PersonRole = z.enum(['vendor', 'operator', 'on-call', 'auditor']);
+export type PersonRole = z.infer<typeof PersonRole>;
+
+/** A person who may act on the campaign, and in which roles. Identities are e-mail-like names. */
+export const Person = z.strictObject({
+  identity: z.string().min(1).max(200),
+  roles: z.array(PersonRole).min(1),
 });
-export type Approver = z.infer<typeof Approver>;
+export type Person = z.infer<typeof Person>;
+
+/**
+ * An approval gate: before `beforeWave` starts (default: the first wave), `required` distinct people
+ * allowed by `roles` or `identities` must approve. The gate expires `expiresAfter` after it opens;
+ * reminders go out at each offset in `reminders`.
+ */
+export const ApprovalStage = z.strictObject({
+  stage: Name,
+  beforeWave: Name.optional(),
+  roles: z.array(PersonRole).default(['vendor']),
+  identities: z.array(z.string().min(1)).default([]),
+  required: z.number().int().min(1).max(10).default(1),
+  expiresAfter: Duration.default(259_200_000),
+  reminders: z.array(Duration).default([86_400_000]),
+});
+export type ApprovalStage = z.infer<typeof ApprovalStage>;
 
 export const WaveSpec = z.strictObject({
   name: Name,
@@ -137,20 +176,70 @@ export const TargetSelector = z.strictObject({
 });
 export type TargetSelector = z.infer<typeof TargetSelector>;
 
+export const Weekday = z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']);
+export type Weekday = z.infer<typeof Weekday>;
+
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'use 24-hour HH:MM');
+
+/** Hosts may start patching only while their window is open. `end` before `start` crosses midnight. */
+export const MaintenanceWindow = z
+  .strictObject({
+    name: Name,
+    days: z.array(Weekday).min(1, 'name at least one day'),
+    start: ClockTime,
+    end: ClockTime,
+    timeZone: z.string().refine(isTimeZone, 'unknown IANA time zone'),
+  })
+  .refine((w) => w.start !== w.end, { path: ['end'], message: 'must differ from start' });
+export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>;
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** How many members of a redundancy group may be unavailable (in flight or needing attention) at once. */
+export const RedundancyGroup = z
+  .strictObject({
+    name: Name,
+    maxUnavailable: z.number().int().min(0).optional(),
+    minAvailable: z.number().int().min(0).optional(),
+  })
+  .refine((g) => g.maxUnavailable === undefined || g.minAvailable === undefined, {
+    message: 'give maxUnavailable or minAvailable, not both',
+  });
+export type RedundancyGroup = z.infer<typeof RedundancyGroup>;
+
+export const SoakCriteria = z.strictObject({
+  /** Failed probes tolerated for a pass. */
+  maxFailedProbes: z.number().int().min(0).default(0),
+  /** This many failed probes in a row end the soak at once with "fail". */
+  failAfterConsecutive: z.number().int().min(1).default(3),
+  /** Share of the scheduled probes that must have run (0-1); fewer makes the verdict inconclusive. */
+  minCoverage: z.number().min(0).max(1).default(0.9),
+});
+export type SoakCriteria = z.infer<typeof SoakCriteria>;
+
+const SOAK_DEFAULT = { duration: 172_800_000, probeInterval: 900_000 };
+
 export const CampaignSpec = z.strictObject({
   name: z.string().min(1).max(80),
+  /** Who may approve, operate and handle failed hosts. The campaign's starter is always an operator. */
+  people: z.array(Person).default([]),
   targets: TargetSelector.default({}),
   testHosts: z.array(Name).min(1, 'name at least one test system'),
   soak: z
     .strictObject({
-      duration: Duration.default(172_800_000),
-      probeInterval: Duration.default(900_000),
+      duration: Duration.default(SOAK_DEFAULT.duration),
+      probeInterval: Duration.default(SOAK_DEFAULT.probeInterval),
+      passCriteria: SoakCriteria.default(SoakCriteria.parse({})),
     })
-    .default({ duration: 172_800_000, probeInterval: 900_000 }),
-  approval: z.strictObject({
-    stage: Name.default('production'),
-    approvers: z.array(Approver).min(1, 'name at least one approver'),
-  }),
+    .default({ ...SOAK_DEFAULT, passCriteria: SoakCriteria.parse({}) }),
+  approvals: z.array(ApprovalStage).min(1, 'name at least one approval stage'),
   waves: z
     .array(WaveSpec)
     .min(1)
@@ -159,6 +248,30 @@ export const CampaignSpec = z.strictObject({
       { name: 'rest', size: '100%' },
     ]),
   concurrency: z.number().int().positive().max(500).default(5),
+  /** Failed hosts tolerated before the campaign pauses in needs-decision (the lower limit wins). */
+  failureBudget: z
+    .strictObject({
+      maxFailures: z.number().int().min(0).optional(),
+      maxFailedPercent: z.number().min(0).max(100).optional(),
+    })
+    .default({ maxFailures: 1 }),
+  redundancy: z
+    .strictObject({
+      defaultMaxUnavailable: z.number().int().min(0).default(1),
+      groups: z.array(RedundancyGroup).default([]),
+    })
+    .default({ defaultMaxUnavailable: 1, groups: [] }),
+  maintenanceWindows: z.array(MaintenanceWindow).default([]),
+  /** Window for hosts that name none; without it such hosts may start at any time. */
+  defaultMaintenanceWindow: Name.optional(),
+  rollback: z
+    .strictObject({
+      /** automatic: restore the saved image at once; manual: leave the host for on-call. */
+      onHostFailure: z.enum(['automatic', 'manual']).default('automatic'),
+      /** Restore the test system's image when its soak fails. */
+      testSystemOnSoakFailure: z.boolean().default(true),
+    })
+    .default({ onHostFailure: 'automatic', testSystemOnSoakFailure: true }),
 });
 export type CampaignSpec = z.infer<typeof CampaignSpec>;
 
@@ -175,11 +288,11 @@ export const CampaignFile = z
     campaign: CampaignSpec,
   })
   .superRefine((file, ctx) => {
-    const unique = (ids: string[], path: (string | number)[], what: string) => {
+    const unique = (ids: string[], path: (string | number)[], what: string, key = 'id') => {
       const seen = new Set<string>();
       ids.forEach((id, i) => {
         if (seen.has(id))
-          ctx.addIssue({ code: 'custom', path: [...path, i, 'id'], message: `duplicate ${what} "${id}"` });
+          ctx.addIssue({ code: 'custom', path: [...path, i, key], message: `duplicate ${what} "${id}"` });
         seen.add(id);
       });
     };
@@ -196,13 +309,21 @@ export const CampaignFile = z
     const hosts = new Set(file.fleet.hosts.map((h) => h.id));
     const controllers = new Set(file.fleet.controllers.map((c) => c.id));
     const checks = new Map(file.fleet.healthChecks.map((c) => [c.name, c]));
+    const windows = new Set(file.campaign.maintenanceWindows.map((w) => w.name));
+    const waveNames = new Set(file.campaign.waves.map((w) => w.name));
+    const issue = (path: (string | number)[], message: string) =>
+      ctx.addIssue({ code: 'custom', path, message });
     file.fleet.hosts.forEach((host, i) => {
-      if (!controllers.has(host.controller))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['fleet', 'hosts', i, 'controller'],
-          message: `unknown controller "${host.controller}"`,
-        });
+      for (const key of ['controller', 'imageProvider', 'powerController'] as const) {
+        const id = host[key];
+        if (id !== undefined && !controllers.has(id))
+          issue(['fleet', 'hosts', i, key], `unknown controller "${id}"`);
+      }
+      if (host.maintenanceWindow && !windows.has(host.maintenanceWindow))
+        issue(
+          ['fleet', 'hosts', i, 'maintenanceWindow'],
+          `unknown maintenance window "${host.maintenanceWindow}"`,
+        );
       host.healthChecks.forEach((name, j) => {
         const check = checks.get(name);
         if (!check)
@@ -231,6 +352,60 @@ export const CampaignFile = z
           message: `unknown host "${id}"`,
         });
     });
+    unique(
+      file.campaign.maintenanceWindows.map((w) => w.name),
+      ['campaign', 'maintenanceWindows'],
+      'window name',
+      'name',
+    );
+    unique(
+      file.campaign.waves.map((w) => w.name),
+      ['campaign', 'waves'],
+      'wave name',
+      'name',
+    );
+    unique(
+      file.campaign.approvals.map((a) => a.stage),
+      ['campaign', 'approvals'],
+      'stage',
+      'stage',
+    );
+    unique(
+      file.campaign.people.map((p) => p.identity),
+      ['campaign', 'people'],
+      'identity',
+      'identity',
+    );
+    unique(
+      file.campaign.redundancy.groups.map((g) => g.name),
+      ['campaign', 'redundancy', 'groups'],
+      'group',
+      'name',
+    );
+    const { defaultMaintenanceWindow } = file.campaign;
+    if (defaultMaintenanceWindow && !windows.has(defaultMaintenanceWindow))
+      issue(
+        ['campaign', 'defaultMaintenanceWindow'],
+        `unknown maintenance window "${defaultMaintenanceWindow}"`,
+      );
+    const gateWaves = new Set<string>();
+    file.campaign.approvals.forEach((gate, i) => {
+      const wave = gate.beforeWave ?? file.campaign.waves[0]?.name;
+      if (gate.beforeWave && !waveNames.has(gate.beforeWave))
+        issue(['campaign', 'approvals', i, 'beforeWave'], `unknown wave "${gate.beforeWave}"`);
+      else if (wave && gateWaves.has(wave))
+        issue(['campaign', 'approvals', i, 'beforeWave'], `wave "${wave}" already has a gate`);
+      if (wave) gateWaves.add(wave);
+      if (i === 0 && gate.beforeWave && gate.beforeWave !== file.campaign.waves[0]?.name)
+        issue(['campaign', 'approvals', 0, 'beforeWave'], 'the first gate must open before the first wave');
+      gate.reminders.forEach((at, j) => {
+        if (at <= 0 || at >= gate.expiresAfter)
+          issue(
+            ['campaign', 'approvals', i, 'reminders', j],
+            'must fall after the gate opens and before it expires',
+          );
+      });
+    });
     if (
       file.campaign.soak.probeInterval <= 0 ||
       file.campaign.soak.probeInterval > file.campaign.soak.duration
@@ -258,19 +433,48 @@ export const HostState = z.enum([
   'rolling-back',
   'rolled-back',
   'needs-attention',
+  'skipped',
+  'marked-fixed',
 ]);
 export type HostState = z.infer<typeof HostState>;
+
+/** Host states after which the campaign will not touch the host again (unless on-call retries it). */
+export const FINAL_HOST_STATES: readonly HostState[] = [
+  'patched',
+  'already-patched',
+  'rolled-back',
+  'needs-attention',
+  'skipped',
+  'marked-fixed',
+];
 
 export const CampaignState = z.enum([
   'test-install',
   'soaking',
+  'soak-review',
   'awaiting-approval',
   'rolling-out',
+  'paused',
+  'needs-decision',
+  'needs-attention',
+  'aborting',
   'completed',
   'test-failed',
   'soak-failed',
+  'rejected',
+  'approval-expired',
+  'aborted',
 ]);
 export type CampaignState = z.infer<typeof CampaignState>;
+
+export const TERMINAL_CAMPAIGN_STATES: readonly CampaignState[] = [
+  'completed',
+  'test-failed',
+  'soak-failed',
+  'rejected',
+  'approval-expired',
+  'aborted',
+];
 
 export const ImageRecord = z.strictObject({
   imageId: z.string(),
@@ -297,15 +501,20 @@ export type HealthReport = z.infer<typeof HealthReport>;
 export const StepTiming = z.strictObject({ step: z.string(), startedAt: z.string(), durationMs: z.number() });
 export type StepTiming = z.infer<typeof StepTiming>;
 
-/** The outcome of one host's workflow: what the campaign report and the ledger record. */
+export const StepFailure = z.strictObject({ step: z.string(), type: z.string(), message: z.string() });
+export type StepFailure = z.infer<typeof StepFailure>;
+
+/** The outcome of one host workflow run: what the campaign report and the ledger record. */
 export const HostOutcome = z.strictObject({
+  campaignId: z.string(),
   hostId: z.string(),
+  mode: z.enum(['patch', 'rollback']),
   state: HostState,
   fromVersion: z.string().optional(),
   toVersion: z.string().optional(),
   image: ImageRecord.optional(),
-  failure: z.strictObject({ step: z.string(), type: z.string(), message: z.string() }).optional(),
-  rollbackFailure: z.strictObject({ step: z.string(), type: z.string(), message: z.string() }).optional(),
+  failure: StepFailure.optional(),
+  rollbackFailure: StepFailure.optional(),
   installOutputTail: z.string().optional(),
   health: HealthReport.optional(),
   timings: z.array(StepTiming),
@@ -314,43 +523,156 @@ export const HostOutcome = z.strictObject({
 });
 export type HostOutcome = z.infer<typeof HostOutcome>;
 
-export const ApprovalDecision = z.strictObject({
-  stage: Name,
-  identity: z.string().min(1),
-  /** The patch checksum the approver saw; refused if it is not the campaign's. */
-  artifactSha256: Sha256,
-  comment: z.string().max(2000).default(''),
+/** What one host workflow starts with: references only; it loads its host record from the store. */
+export const HostRun = z.strictObject({
+  campaignId: z.string(),
+  fileSha256: Sha256,
+  hostId: z.string(),
+  mode: z.enum(['patch', 'rollback']),
+  /** The image to restore (rollback mode). */
+  image: ImageRecord.optional(),
+  onFailure: z.enum(['automatic', 'manual']),
 });
-export type ApprovalDecision = z.input<typeof ApprovalDecision>;
+export type HostRun = z.infer<typeof HostRun>;
+
+/** What one host's activities need: its own host record, its controllers, its checks, the patch. */
+export const HostPatchInput = z.strictObject({
+  campaignId: z.string(),
+  host: z.custom<Host>(),
+  imageProvider: z.custom<Controller>(),
+  powerController: z.custom<Controller>(),
+  healthChecks: z.array(z.custom<HealthCheck>()),
+  patch: z.custom<Patch>(),
+});
+export type HostPatchInput = z.infer<typeof HostPatchInput>;
+
+// ---- Plan: what the planner computes and the campaign workflow follows ----
+
+/** A rollout host as the scheduler sees it: ID, redundancy group, maintenance window. */
+export const WaveHost = z.strictObject({
+  id: z.string(),
+  group: z.string().optional(),
+  window: z.string().optional(),
+});
+export type WaveHost = z.infer<typeof WaveHost>;
+
+export const GatePlan = z.strictObject({
+  stage: z.string(),
+  beforeWave: z.number().int(),
+  roles: z.array(PersonRole),
+  identities: z.array(z.string()),
+  required: z.number().int(),
+  expiresAfterMs: z.number(),
+  remindersMs: z.array(z.number()),
+  /** The hosts this gate releases (up to the next gate): count and SHA-256 of their sorted IDs. */
+  hostCount: z.number().int(),
+  hostSetDigest: Sha256,
+});
+export type GatePlan = z.infer<typeof GatePlan>;
+
+/** The plan without inventories: what the campaign workflow holds. Wave members are loaded per wave. */
+export const PlanSummary = z.strictObject({
+  name: z.string(),
+  patch: z.strictObject({ id: z.string(), version: z.string(), sha256: Sha256 }),
+  testHosts: z.array(z.string()),
+  soak: z.strictObject({ durationMs: z.number(), probeIntervalMs: z.number(), criteria: SoakCriteria }),
+  waves: z.array(z.strictObject({ name: z.string(), size: z.number().int() })),
+  gates: z.array(GatePlan),
+  people: z.array(Person),
+  concurrency: z.number().int(),
+  failuresAllowed: z.number().int(),
+  groupBudgets: z.record(z.string(), z.number().int()),
+  windows: z.array(MaintenanceWindow),
+  rollback: CampaignSpec.shape.rollback.unwrap(),
+  rolloutHostCount: z.number().int(),
+});
+export type PlanSummary = z.infer<typeof PlanSummary>;
+
+// ---- Campaign status: the query answer, the report, and what continue-as-new carries ----
+
+export const SoakProbe = z.strictObject({
+  at: z.string(),
+  result: z.enum(['ok', 'failed', 'error']),
+  failed: z.array(z.string()),
+});
+export type SoakProbe = z.infer<typeof SoakProbe>;
+
+export const SoakVerdict = z.enum(['pass', 'fail', 'inconclusive']);
+export type SoakVerdict = z.infer<typeof SoakVerdict>;
+
+export const Decision = z.strictObject({
+  at: z.string(),
+  identity: z.string(),
+  action: z.string(),
+  hostId: z.string().optional(),
+  note: z.string(),
+});
+export type Decision = z.infer<typeof Decision>;
 
 export const ApprovalRecord = z.strictObject({
   stage: z.string(),
+  decision: z.enum(['approved', 'rejected']),
   identity: z.string(),
-  role: z.string(),
-  artifactSha256: Sha256,
-  comment: z.string(),
+  roles: z.array(z.string()),
   at: z.string(),
+  comment: z.string(),
+  /** What the approver saw: checksum, host set, soak verdict and probes. */
+  artifactSha256: Sha256,
+  hostSetDigest: Sha256,
+  hostCount: z.number(),
   soakVerdict: z.string(),
   probesSeen: z.number(),
+  failedProbesSeen: z.number(),
 });
 export type ApprovalRecord = z.infer<typeof ApprovalRecord>;
 
-export const SoakProbe = z.strictObject({ at: z.string(), ok: z.boolean(), failed: z.array(z.string()) });
-export type SoakProbe = z.infer<typeof SoakProbe>;
+export const GateStatus = z.strictObject({
+  stage: z.string(),
+  beforeWave: z.number(),
+  state: z.enum(['waiting', 'open', 'approved', 'rejected', 'expired']),
+  required: z.number(),
+  openedAt: z.string().optional(),
+  expiresAt: z.string().optional(),
+  hostCount: z.number(),
+  hostSetDigest: Sha256,
+  decisions: z.array(ApprovalRecord),
+});
+export type GateStatus = z.infer<typeof GateStatus>;
 
-export const SoakVerdict = z.enum(['pass', 'fail']);
-export type SoakVerdict = z.infer<typeof SoakVerdict>;
+export const Notification = z.strictObject({
+  at: z.string(),
+  kind: z.enum(['approval-requested', 'approval-reminder', 'needs-decision', 'needs-attention', 'finished']),
+  stage: z.string().optional(),
+  hostId: z.string().optional(),
+  to: z.array(z.string()),
+  text: z.string(),
+});
+export type Notification = z.infer<typeof Notification>;
 
-export const WavePlan = z.strictObject({ name: z.string(), hosts: z.array(z.string()) });
-export type WavePlan = z.infer<typeof WavePlan>;
+export const FailedHost = z.strictObject({
+  hostId: z.string(),
+  state: HostState,
+  failure: StepFailure.optional(),
+  rollbackFailure: StepFailure.optional(),
+  image: ImageRecord.optional(),
+  group: z.string().optional(),
+});
+export type FailedHost = z.infer<typeof FailedHost>;
 
 export const CampaignStatus = z.strictObject({
   campaignId: z.string(),
   name: z.string(),
   state: CampaignState,
+  /** Why the campaign is in this state, for people (e.g. the soak verdict's reason, a rejection). */
+  reason: z.string().optional(),
+  /** What the scheduler waits for when nothing starts (window, redundancy budget, pause). */
+  waitingFor: z.string().optional(),
   startedBy: z.string(),
+  fileSha256: Sha256,
   patch: z.strictObject({ id: z.string(), version: z.string(), sha256: Sha256 }),
   testHosts: z.array(z.string()),
+  /** Images saved on the test systems, restored if the soak fails. */
+  testImages: z.record(z.string(), ImageRecord),
   soak: z.strictObject({
     durationMs: z.number(),
     probeIntervalMs: z.number(),
@@ -358,29 +680,85 @@ export const CampaignStatus = z.strictObject({
     endsAt: z.string().optional(),
     probes: z.array(SoakProbe),
     verdict: SoakVerdict.optional(),
+    reason: z.string().optional(),
   }),
-  approvals: z.array(ApprovalRecord),
-  waves: z.array(WavePlan),
+  gates: z.array(GateStatus),
+  waves: z.array(z.strictObject({ name: z.string(), size: z.number() })),
   currentWave: z.number(),
+  /** Test systems, the current wave's hosts and every failed host; totals are in `counts`. */
   hosts: z.record(z.string(), HostState),
-  outcomes: z.array(HostOutcome),
+  counts: z.record(z.string(), z.number()),
+  failed: z.array(FailedHost),
+  budget: z.strictObject({ allowed: z.number(), failed: z.number(), baseline: z.number() }),
+  paused: z.boolean(),
+  aborting: z.boolean(),
+  decisions: z.array(Decision),
+  notifications: z.array(Notification),
+  runs: z.number(),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
-/** What the campaign workflow starts with: the validated file plus who started it. */
+/** What the campaign workflow starts (or continues-as-new) with: references and counters. */
 export const CampaignInput = z.strictObject({
   campaignId: z.string(),
   startedBy: z.string().min(1),
-  file: z.custom<CampaignFile>(),
+  fileSha256: Sha256,
+  /** The plan without inventories, computed by the client from the stored file (the same pure planner). */
+  plan: PlanSummary,
+  carry: z
+    .strictObject({
+      status: z.custom<CampaignStatus>(),
+      /** Hosts of the current wave already finished before the last continue-as-new. */
+      doneInWave: z.array(z.string()),
+      /** Where the campaign was: the phase to resume in (the wave is status.currentWave). */
+      phase: z.enum(['soak', 'rollout']),
+    })
+    .optional(),
 });
 export type CampaignInput = z.infer<typeof CampaignInput>;
 
-/** What one host workflow needs: its own host record, its controller, its checks, the patch. */
-export const HostPatchInput = z.strictObject({
-  campaignId: z.string(),
-  host: z.custom<Host>(),
-  controller: z.custom<Controller>(),
-  healthChecks: z.array(z.custom<HealthCheck>()),
-  patch: z.custom<Patch>(),
+// ---- Human actions (Update arguments) ----
+
+export const ApprovalDecision = z.strictObject({
+  stage: Name,
+  identity: z.string().min(1),
+  /** The patch checksum the approver saw; refused if it is not the campaign's. */
+  artifactSha256: Sha256,
+  /** The stage's host set the approver saw; refused if it is not the gate's. */
+  hostSetDigest: Sha256,
+  comment: z.string().max(2000).default(''),
 });
-export type HostPatchInput = z.infer<typeof HostPatchInput>;
+export type ApprovalDecision = z.input<typeof ApprovalDecision>;
+
+export const Rejection = z.strictObject({
+  stage: Name,
+  identity: z.string().min(1),
+  reason: z.string().min(1, 'give a reason').max(2000),
+});
+export type Rejection = z.infer<typeof Rejection>;
+
+export const SoakReview = z.strictObject({
+  identity: z.string().min(1),
+  decision: z.enum(['accept', 'fail']),
+  reason: z.string().min(1, 'give a reason').max(2000),
+});
+export type SoakReview = z.infer<typeof SoakReview>;
+
+export const OperatorControl = z.strictObject({
+  identity: z.string().min(1),
+  reason: z.string().max(2000).default(''),
+});
+export type OperatorControl = z.input<typeof OperatorControl>;
+
+export const HostAction = z.strictObject({
+  hostId: z.string().min(1),
+  action: z.enum(['retry', 'rollback', 'mark-fixed', 'skip']),
+  identity: z.string().min(1),
+  note: z.string().max(2000).default(''),
+});
+export type HostAction = z.input<typeof HostAction>;
+
+/** The campaign file's JSON Schema (input form: durations as text or milliseconds), for editors and CI. */
+export function campaignFileJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(CampaignFile, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

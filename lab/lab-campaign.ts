@@ -9,6 +9,7 @@ import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL, type LabInventory } from './lab
 export const DEMO_ARTIFACT = `${PROJECT_ROOT}/examples/artifacts/pacs-secfix-1.1.0.sh`;
 export const DEMO_OPERATOR = 'operator@radiology.hospital.example';
 export const DEMO_VENDOR = 'field-engineer@pacs-vendor.example';
+export const DEMO_ONCALL = 'oncall@radiology.hospital.example';
 
 export interface LabCampaignOptions {
   soak: string;
@@ -69,7 +70,10 @@ export function labCampaign(
         hostKey: h.hostKey,
         credential: HOST_CREDENTIAL,
         role: h.role as Role,
+        os: 'pacs-linux',
+        servicePack: 3,
         site: 'main-campus',
+        ...(h.role === 'archive' ? { redundancyGroup: 'archive-pair' } : {}),
         controller: 'lab-controller',
         bootIdCommand: 'cat "$PACS_ROOT/run/boot_id"',
         dicomAet: h.dicomAet,
@@ -83,6 +87,7 @@ export function labCampaign(
       installCommand: 'sh {artifact}',
       versionCommand: 'cat "$PACS_ROOT/opt/pacs/VERSION"',
       reboots: true,
+      prerequisites: { os: ['pacs-linux'], minServicePack: 2 },
       installTimeout: '2m',
       rebootGrace: options.rebootGrace,
       bootTimeout: options.bootTimeout,
@@ -91,12 +96,20 @@ export function labCampaign(
       name: 'pacs-secfix 1.1.0 lab rollout',
       testHosts: [testHost.id],
       soak: { duration: options.soak, probeInterval: options.probeInterval },
-      approval: { stage: 'production', approvers: [{ identity: DEMO_VENDOR, role: 'vendor' }] },
+      people: [
+        { identity: DEMO_OPERATOR, roles: ['operator'] },
+        { identity: DEMO_VENDOR, roles: ['vendor'] },
+        { identity: DEMO_ONCALL, roles: ['on-call'] },
+      ],
+      approvals: [{ stage: 'production', roles: ['vendor'], expiresAfter: '72h', reminders: ['24h', '48h'] }],
       waves: [
         { name: 'canary', size: 1 },
         { name: 'rest', size: '100%' },
       ],
       concurrency: options.concurrency,
+      failureBudget: { maxFailures: 1 },
+      redundancy: { defaultMaxUnavailable: 1, groups: [{ name: 'archive-pair', maxUnavailable: 1 }] },
+      rollback: { onHostFailure: 'automatic', testSystemOnSoakFailure: true },
     },
   };
 }

@@ -12,3 +12,8 @@ export function dataDir(): string {
 /** Installed server binaries and the bind shim. */
 export const TOOLS_DIR = resolve(process.env.ROLLOUT_TOOLS_DIR ?? `${PROJECT_ROOT}/.tools`);
 export const BIND_SHIM = `${TOOLS_DIR}/bindaddr.so`;
+
+/** The campaign store (validated campaign files by SHA-256); shared by clients and workers. */
+export function storeDir(): string {
+  return resolve(process.env.ROLLOUT_STORE_DIR ?? `${dataDir()}/store`);
+}

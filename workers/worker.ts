@@ -2,7 +2,9 @@
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
+import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { createHostActivities } from '../activities/host-activities.js';
+import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
 import { tlsOptions, type TemporalConfig } from '../client/connection.js';
@@ -37,6 +39,8 @@ export interface WorkerOptions {
   config: TemporalConfig;
   /** Directory of SSH private keys named by credential (e.g. the lab's .data/lab/keys). */
   keyDir: string;
+  /** The campaign store the clients write to (ROLLOUT_STORE_DIR); shared by every worker. */
+  storeDir: string;
   logger: Logger;
   /** The SDK's own log threshold; each retried attempt of a polling activity logs at WARN. */
   sdkLogLevel?: LogLevel;
@@ -54,11 +58,19 @@ export async function createWorker(
     apiKey: options.config.apiKey,
   });
   const keys = directoryKeyStore(options.keyDir);
-  const activities = createHostActivities({
+  const hostActivities = createHostActivities({
     keys,
     controllers: createControllerClient(keys),
     logger: options.logger,
   });
+  const activities = {
+    ...hostActivities,
+    ...createCampaignActivities({
+      store: fileCampaignStore(options.storeDir),
+      logger: options.logger,
+      checkHealth: hostActivities.checkHealth,
+    }),
+  };
   const worker = await Worker.create({
     connection,
     namespace: options.config.namespace,

@@ -1,188 +1,605 @@
 import {
-  ApplicationFailure,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   executeChild,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
-  sleep,
-  allHandlersFinished,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import type { HostActivities } from '../activities/host-activities.js';
+import type { CampaignActivities } from '../activities/campaign-activities.js';
+import { gateAudience, rolesOf } from '../domain/access.js';
 import { hostWorkflowId } from '../domain/ids.js';
-import { hostPatchInput, planCampaign } from '../domain/planner.js';
-import type {
-  ApprovalDecision,
-  ApprovalRecord,
-  CampaignInput,
-  CampaignStatus,
-  HostOutcome,
-  SoakProbe,
+import { budgetSpent, nextHost } from '../domain/scheduling.js';
+import { failsEarly, scheduledProbes, soakVerdict } from '../domain/soak.js';
+import {
+  type ApprovalRecord,
+  type CampaignInput,
+  type CampaignState,
+  type CampaignStatus,
+  type Decision,
+  type GateStatus,
+  type HostOutcome,
+  type HostRun,
+  type ImageRecord,
+  type Notification,
+  type PlanSummary,
+  type SoakProbe,
+  type WaveHost,
 } from '../domain/schema.js';
 import { QUICK } from './activity-options.js';
-import { approveStageUpdate, campaignStatusQuery } from './contract.js';
+import {
+  abortUpdate,
+  approveStageUpdate,
+  campaignStatusQuery,
+  hostActionUpdate,
+  pauseUpdate,
+  rejectStageUpdate,
+  resumeUpdate,
+  reviewSoakUpdate,
+} from './contract.js';
 import { hostPatchWorkflow } from './host-patch.js';
+import {
+  validateApproval,
+  validateControl,
+  validateHostAction,
+  validateRejection,
+  validateSoakReview,
+} from './validators.js';
 
-const quick = proxyActivities<HostActivities>(QUICK);
+const quick = proxyActivities<CampaignActivities>(QUICK);
 
-/** Checks an approval against the gate's rules; throws the refusal a client sees. Pure: no state changes. */
-export function validateApproval(
-  status: CampaignStatus,
-  approvers: CampaignInput['file']['campaign']['approval'],
-  d: ApprovalDecision,
-): void {
-  const refuse = (type: string, message: string) => {
-    throw ApplicationFailure.create({ type, message, nonRetryable: true });
+/** Notifications and decisions kept in the status (older ones stay in history and the ledger). */
+const KEPT_RECORDS = 200;
+
+function initialStatus(input: CampaignInput, plan: PlanSummary): CampaignStatus {
+  return {
+    campaignId: input.campaignId,
+    name: plan.name,
+    state: 'test-install',
+    startedBy: input.startedBy,
+    fileSha256: input.fileSha256,
+    patch: plan.patch,
+    testHosts: plan.testHosts,
+    testImages: {},
+    soak: { durationMs: plan.soak.durationMs, probeIntervalMs: plan.soak.probeIntervalMs, probes: [] },
+    gates: plan.gates.map((g) => ({
+      stage: g.stage,
+      beforeWave: g.beforeWave,
+      state: 'waiting',
+      required: g.required,
+      hostCount: g.hostCount,
+      hostSetDigest: g.hostSetDigest,
+      decisions: [],
+    })),
+    waves: plan.waves,
+    currentWave: -1,
+    hosts: Object.fromEntries(plan.testHosts.map((h) => [h, 'pending' as const])),
+    counts: {},
+    failed: [],
+    budget: { allowed: plan.failuresAllowed, failed: 0, baseline: 0 },
+    paused: false,
+    aborting: false,
+    decisions: [],
+    notifications: [],
+    runs: 1,
   };
-  if (status.state !== 'awaiting-approval')
-    refuse('InvalidPhase', `campaign is ${status.state}, not awaiting approval`);
-  if (d.stage !== approvers.stage)
-    refuse('UnknownStage', `the open gate is "${approvers.stage}", not "${d.stage}"`);
-  if (!approvers.approvers.some((a) => a.identity === d.identity))
-    refuse('NotAnApprover', `${d.identity} may not approve stage ${d.stage}`);
-  if (d.identity === status.startedBy)
-    refuse('FourEyes', `${d.identity} started this campaign and cannot approve it`);
-  if (d.artifactSha256 !== status.patch.sha256)
-    refuse(
-      'StaleApproval',
-      `approval names checksum ${d.artifactSha256}, the campaign installs ${status.patch.sha256}`,
-    );
 }
 
 /**
- * One patch campaign: install on the test system(s), soak with periodic health probes, wait for the
- * vendor's approval (an Update with a validator), then roll out wave by wave with at most `concurrency`
- * hosts at once. Each host runs as its own child workflow. Returns the final status (the report).
+ * One patch campaign. Install on the test system(s) → soak with periodic probes and a verdict (pass,
+ * fail, inconclusive → a person reviews) → per-stage approval gates (Updates with validators, reminders,
+ * expiry) → waves, each host a child workflow, started only when a lane is free, its redundancy group has
+ * room and its maintenance window is open. Failed hosts count against the failure budget; when it is
+ * spent the campaign waits in needs-decision. Hosts that need a person wait for on-call actions.
+ * Operators pause, resume and abort. The workflow holds IDs and counters (the file lives in the campaign
+ * store) and continues-as-new between waves and whenever Temporal suggests it, after draining its hosts.
  */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignStatus> {
-  const { file } = input;
-  const plan = planCampaign(file);
-  const rolloutHosts = plan.waves.flatMap((w) => w.hosts);
-  const status: CampaignStatus = {
-    campaignId: input.campaignId,
-    name: file.campaign.name,
-    state: 'test-install',
-    startedBy: input.startedBy,
-    patch: { id: file.patch.id, version: file.patch.version, sha256: file.patch.artifact.sha256 },
-    testHosts: plan.testHosts,
-    soak: {
-      durationMs: file.campaign.soak.duration,
-      probeIntervalMs: file.campaign.soak.probeInterval,
-      probes: [],
-    },
-    approvals: [],
-    waves: plan.waves,
-    currentWave: -1,
-    hosts: Object.fromEntries([...plan.testHosts, ...rolloutHosts].map((h) => [h, 'pending' as const])),
-    outcomes: [],
+  const { plan } = input;
+  const status: CampaignStatus = input.carry
+    ? { ...input.carry.status, runs: input.carry.status.runs + 1 }
+    : initialStatus(input, plan);
+  const doneInWave = new Set(input.carry?.doneInWave ?? []);
+  const inFlight = new Map<string, WaveHost>();
+  const attention = new Set(status.failed.filter((f) => f.state === 'needs-attention').map((f) => f.hostId));
+  let waveHosts = new Map<string, WaveHost>();
+  let soakReviewed = false;
+  let changes = 0;
+  const changed = () => {
+    changes += 1;
   };
+  const now = () => new Date().toISOString();
+
+  // ---- records ----
+  const decide = (identity: string, action: string, note: string, hostId?: string): Decision => {
+    const d: Decision = { at: now(), identity, action, note, ...(hostId ? { hostId } : {}) };
+    status.decisions = [...status.decisions, d].slice(-KEPT_RECORDS);
+    changed();
+    return d;
+  };
+  const notify = async (n: Omit<Notification, 'at'>) => {
+    const record: Notification = { at: now(), ...n };
+    status.notifications = [...status.notifications, record].slice(-KEPT_RECORDS);
+    try {
+      await quick.notify(input.campaignId, record);
+    } catch {
+      // A lost notification must not stop the campaign; the record stays in the status.
+    }
+  };
+  const operators = () => [
+    ...new Set([
+      input.startedBy,
+      ...plan.people.filter((p) => p.roles.includes('operator')).map((p) => p.identity),
+    ]),
+  ];
+  const onCall = () => plan.people.filter((p) => p.roles.includes('on-call')).map((p) => p.identity);
+
+  // ---- queries and updates ----
   setHandler(campaignStatusQuery, () => status);
 
-  let approved = false;
   setHandler(
     approveStageUpdate,
-    (decision): ApprovalRecord => {
+    (d): ApprovalRecord => {
+      const gate = status.gates.find((g) => g.state === 'open');
+      if (!gate) throw new Error('validator let an approval through without an open gate');
       const record: ApprovalRecord = {
-        stage: decision.stage,
-        identity: decision.identity,
-        role:
-          file.campaign.approval.approvers.find((a) => a.identity === decision.identity)?.role ?? 'vendor',
-        artifactSha256: decision.artifactSha256,
-        comment: decision.comment ?? '',
-        at: new Date().toISOString(),
+        stage: gate.stage,
+        decision: 'approved',
+        identity: d.identity,
+        roles: rolesOf(plan.people, d.identity),
+        at: now(),
+        comment: d.comment ?? '',
+        artifactSha256: d.artifactSha256,
+        hostSetDigest: d.hostSetDigest,
+        hostCount: gate.hostCount,
         soakVerdict: status.soak.verdict ?? 'none',
         probesSeen: status.soak.probes.length,
+        failedProbesSeen: status.soak.probes.filter((p) => p.result !== 'ok').length,
       };
-      status.approvals.push(record);
-      approved = true;
+      gate.decisions.push(record);
+      if (gate.decisions.filter((r) => r.decision === 'approved').length >= gate.required)
+        gate.state = 'approved';
+      changed();
       return record;
     },
-    { validator: (decision) => validateApproval(status, file.campaign.approval, decision) },
+    { validator: (d) => validateApproval(status, plan, d) },
   );
 
-  const finish = async (state: CampaignStatus['state']) => {
+  setHandler(
+    rejectStageUpdate,
+    (r): ApprovalRecord => {
+      const gate = status.gates.find((g) => g.state === 'open');
+      if (!gate) throw new Error('validator let a rejection through without an open gate');
+      const record: ApprovalRecord = {
+        stage: gate.stage,
+        decision: 'rejected',
+        identity: r.identity,
+        roles: rolesOf(plan.people, r.identity),
+        at: now(),
+        comment: r.reason,
+        artifactSha256: status.patch.sha256,
+        hostSetDigest: gate.hostSetDigest,
+        hostCount: gate.hostCount,
+        soakVerdict: status.soak.verdict ?? 'none',
+        probesSeen: status.soak.probes.length,
+        failedProbesSeen: status.soak.probes.filter((p) => p.result !== 'ok').length,
+      };
+      gate.decisions.push(record);
+      gate.state = 'rejected';
+      status.reason = `stage ${gate.stage} rejected by ${r.identity}: ${r.reason}`;
+      changed();
+      return record;
+    },
+    { validator: (r) => validateRejection(status, plan, r) },
+  );
+
+  setHandler(
+    reviewSoakUpdate,
+    (r) => {
+      soakReviewed = true;
+      status.soak.reason = `${status.soak.reason ?? ''}; reviewed by ${r.identity}: ${r.decision} (${r.reason})`;
+      if (r.decision === 'fail') status.soak.verdict = 'fail';
+      return decide(r.identity, `soak-${r.decision}`, r.reason);
+    },
+    { validator: (r) => validateSoakReview(status, plan, r) },
+  );
+
+  setHandler(
+    pauseUpdate,
+    (c) => {
+      status.paused = true;
+      return decide(c.identity, 'pause', c.reason ?? '');
+    },
+    { validator: (c) => validateControl(status, plan, 'pause', c) },
+  );
+
+  setHandler(
+    resumeUpdate,
+    (c) => {
+      status.paused = false;
+      // Failures so far are acknowledged: the budget counts again from here.
+      status.budget.baseline = status.budget.failed;
+      return decide(c.identity, 'resume', c.reason ?? '');
+    },
+    { validator: (c) => validateControl(status, plan, 'resume', c) },
+  );
+
+  setHandler(
+    abortUpdate,
+    (c) => {
+      status.aborting = true;
+      status.reason = `aborted by ${c.identity}${c.reason ? `: ${c.reason}` : ''}`;
+      return decide(c.identity, 'abort', c.reason ?? '');
+    },
+    { validator: (c) => validateControl(status, plan, 'abort', c) },
+  );
+
+  setHandler(
+    hostActionUpdate,
+    (a) => {
+      const failed = status.failed.find((f) => f.hostId === a.hostId);
+      const note = a.note ?? '';
+      if (a.action === 'retry') launch(a.hostId, 'patch', failed?.group);
+      else if (a.action === 'rollback' && failed?.image)
+        launch(a.hostId, 'rollback', failed.group, failed.image);
+      else settle(a.hostId, a.action === 'skip' ? 'skipped' : 'marked-fixed');
+      return decide(a.identity, a.action, note, a.hostId);
+    },
+    { validator: (a) => validateHostAction(status, plan, new Set(inFlight.keys()), a) },
+  );
+
+  // ---- host runs ----
+  const count = (state: string, delta: number) => {
+    status.counts[state] = (status.counts[state] ?? 0) + delta;
+  };
+
+  /** Ends an attention host by a person's word (skip, mark-fixed): it leaves the attention list. */
+  function settle(hostId: string, state: 'skipped' | 'marked-fixed') {
+    const failed = status.failed.find((f) => f.hostId === hostId);
+    if (failed) {
+      count(failed.state, -1);
+      failed.state = state;
+    }
+    count(state, 1);
+    attention.delete(hostId);
+    status.hosts[hostId] = state;
+    changed();
+  }
+
+  function record(outcome: HostOutcome, group: string | undefined, isTest: boolean) {
+    inFlight.delete(outcome.hostId);
+    const previous = status.failed.find((f) => f.hostId === outcome.hostId);
+    if (previous) count(previous.state, -1);
+    count(outcome.state, 1);
+    status.hosts[outcome.hostId] = outcome.state;
+    if (isTest && outcome.image) status.testImages[outcome.hostId] = outcome.image;
+    if (outcome.state === 'rolled-back' || outcome.state === 'needs-attention') {
+      const entry = {
+        hostId: outcome.hostId,
+        state: outcome.state,
+        ...(outcome.failure ? { failure: outcome.failure } : {}),
+        ...(outcome.rollbackFailure ? { rollbackFailure: outcome.rollbackFailure } : {}),
+        ...((outcome.image ?? previous?.image) ? { image: outcome.image ?? previous?.image } : {}),
+        ...(group ? { group } : {}),
+      };
+      if (previous) Object.assign(previous, entry);
+      else {
+        status.failed.push(entry);
+        if (!isTest && outcome.mode === 'patch') status.budget.failed += 1;
+      }
+    } else if (previous) Object.assign(previous, { state: outcome.state });
+    if (outcome.state === 'needs-attention') {
+      attention.add(outcome.hostId);
+      void notify({
+        kind: 'needs-attention',
+        hostId: outcome.hostId,
+        to: onCall().length ? onCall() : operators(),
+        text: `${outcome.hostId} needs attention: ${outcome.rollbackFailure?.message ?? outcome.failure?.message ?? 'unknown'}`,
+      });
+    } else attention.delete(outcome.hostId);
+    if (waveHosts.has(outcome.hostId)) doneInWave.add(outcome.hostId);
+    changed();
+  }
+
+  /** Starts a host's child workflow without waiting; its outcome is recorded when it ends. */
+  function launch(
+    hostId: string,
+    mode: HostRun['mode'],
+    group?: string,
+    image?: ImageRecord,
+    isTest = false,
+  ) {
+    inFlight.set(hostId, { id: hostId, ...(group ? { group } : {}) });
+    attention.delete(hostId);
+    status.hosts[hostId] = mode === 'patch' ? 'preflight' : 'rolling-back';
+    changed();
+    const run: HostRun = {
+      campaignId: input.campaignId,
+      fileSha256: input.fileSha256,
+      hostId,
+      mode,
+      onFailure: plan.rollback.onHostFailure,
+      ...(image ? { image } : {}),
+    };
+    const started = now();
+    void executeChild(hostPatchWorkflow, {
+      workflowId: hostWorkflowId(hostId),
+      args: [run],
+      // A host's run must never be killed half-way because its campaign ended or continued-as-new.
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    }).then(
+      (outcome) => record(outcome, group, isTest),
+      (err: unknown) => {
+        const busy = err instanceof WorkflowExecutionAlreadyStartedError;
+        record(
+          {
+            campaignId: input.campaignId,
+            hostId,
+            mode,
+            state: 'needs-attention',
+            failure: {
+              step: 'start',
+              type: busy ? 'HostBusy' : 'HostWorkflowFailed',
+              message: busy ? `${hostId} is already being patched by another campaign` : String(err),
+            },
+            timings: [],
+            startedAt: started,
+            finishedAt: now(),
+          },
+          group,
+          isTest,
+        );
+      },
+    );
+  }
+
+  const unavailableByGroup = (): Record<string, number> => {
+    const counts: Record<string, number> = {};
+    for (const h of inFlight.values()) if (h.group) counts[h.group] = (counts[h.group] ?? 0) + 1;
+    for (const f of status.failed)
+      if (f.group && attention.has(f.hostId) && !inFlight.has(f.hostId))
+        counts[f.group] = (counts[f.group] ?? 0) + 1;
+    return counts;
+  };
+
+  /** Waits until something changes (a host ends, a person acts) or `timeoutMs` passes. */
+  const nextChange = async (timeoutMs?: number) => {
+    const seen = changes;
+    await condition(() => changes !== seen, timeoutMs === undefined ? undefined : Math.max(1, timeoutMs));
+  };
+
+  const finish = async (state: CampaignState, reason?: string): Promise<CampaignStatus> => {
+    while (inFlight.size > 0) await nextChange();
     status.state = state;
+    if (reason && !status.reason) status.reason = reason;
+    delete status.waitingFor;
+    await notify({
+      kind: 'finished',
+      to: operators(),
+      text: `campaign ${state}${status.reason ? `: ${status.reason}` : ''}`,
+    });
     await condition(allHandlersFinished);
     return status;
   };
 
-  async function patchHost(hostId: string): Promise<HostOutcome> {
-    status.hosts[hostId] = 'preflight';
-    let outcome: HostOutcome;
+  const carryOn = async (phase: 'soak' | 'rollout'): Promise<never> => {
+    await condition(allHandlersFinished);
+    return continueAsNew<typeof campaignWorkflow>({
+      campaignId: input.campaignId,
+      startedBy: input.startedBy,
+      fileSha256: input.fileSha256,
+      plan,
+      carry: { status, doneInWave: [...doneInWave], phase },
+    });
+  };
+
+  // ---- 1. test systems ----
+  if (!input.carry) {
     try {
-      outcome = await executeChild(hostPatchWorkflow, {
-        workflowId: hostWorkflowId(hostId),
-        args: [hostPatchInput(file, input.campaignId, hostId)],
-      });
+      await quick.verifyArtifact(input.fileSha256);
     } catch (err) {
-      const busy = err instanceof WorkflowExecutionAlreadyStartedError;
-      const now = new Date().toISOString();
-      outcome = {
-        hostId,
-        state: 'needs-attention',
-        failure: {
-          step: 'start',
-          type: busy ? 'HostBusy' : 'HostWorkflowFailed',
-          message: busy ? `${hostId} is already being patched by another campaign` : String(err),
-        },
-        timings: [],
-        startedAt: now,
-        finishedAt: now,
-      };
+      return finish('test-failed', `the patch artifact failed its check: ${(err as Error).message}`);
     }
-    status.hosts[hostId] = outcome.state;
-    status.outcomes.push(outcome);
-    return outcome;
+    for (const hostId of plan.testHosts) launch(hostId, 'patch', undefined, undefined, true);
+    while (inFlight.size > 0) await nextChange();
+    const bad = plan.testHosts.filter((h) => !['patched', 'already-patched'].includes(status.hosts[h] ?? ''));
+    if (bad.length) return finish('test-failed', `test system(s) not patched: ${bad.join(', ')}`);
+    if (status.aborting) return finish('aborted');
   }
 
-  async function runPool(hostIds: string[], limit: number): Promise<HostOutcome[]> {
-    const queue = [...hostIds];
-    const results: HostOutcome[] = [];
-    const lane = async () => {
-      for (let next = queue.shift(); next !== undefined; next = queue.shift())
-        results.push(await patchHost(next));
-    };
-    await Promise.all(Array.from({ length: Math.min(limit, hostIds.length) }, lane));
-    return results;
-  }
-
-  await quick.verifySourceArtifact(file.patch);
-
-  // 1. Test system.
-  const testOutcomes = await runPool(plan.testHosts, plan.testHosts.length);
-  if (testOutcomes.some((o) => o.state !== 'patched' && o.state !== 'already-patched'))
-    return finish('test-failed');
-
-  // 2. Soak: probe every interval for the whole duration; the timeline is the approver's evidence.
-  status.state = 'soaking';
-  const soakStart = Date.now();
-  const soakEnd = soakStart + file.campaign.soak.duration;
-  status.soak.startedAt = new Date(soakStart).toISOString();
-  status.soak.endsAt = new Date(soakEnd).toISOString();
-  for (;;) {
-    const failed: string[] = [];
-    for (const hostId of plan.testHosts) {
-      const report = await quick.checkHealth(hostPatchInput(file, input.campaignId, hostId));
-      if (!report.ok) failed.push(...report.checks.filter((c) => !c.ok).map((c) => `${hostId}/${c.name}`));
+  // ---- 2. soak ----
+  if (!input.carry || input.carry.phase === 'soak') {
+    status.state = 'soaking';
+    const start = status.soak.startedAt ? Date.parse(status.soak.startedAt) : Date.now();
+    const end = start + plan.soak.durationMs;
+    status.soak.startedAt = new Date(start).toISOString();
+    status.soak.endsAt = new Date(end).toISOString();
+    for (;;) {
+      let probe: SoakProbe;
+      try {
+        probe = await quick.probeTestHosts(input.campaignId, input.fileSha256, plan.testHosts);
+      } catch (err) {
+        probe = { at: '', result: 'error', failed: [`probe could not run: ${(err as Error).message}`] };
+      }
+      // The workflow's clock, not the worker's: the timeline is what the campaign saw, replayably.
+      status.soak.probes.push({ ...probe, at: now() });
+      changed();
+      if (failsEarly(status.soak.probes, plan.soak.criteria)) break;
+      if (Date.now() >= end) break;
+      // Probes keep to the schedule start + k × interval; a slot missed (worker down) stays missed.
+      const nextSlot =
+        start +
+        (Math.floor((Date.now() - start) / plan.soak.probeIntervalMs) + 1) * plan.soak.probeIntervalMs;
+      await condition(() => status.aborting, Math.min(nextSlot, end) - Date.now());
+      if (status.aborting) return finish('aborted');
+      if (workflowInfo().continueAsNewSuggested) await carryOn('soak');
     }
-    const probe: SoakProbe = { at: new Date().toISOString(), ok: failed.length === 0, failed };
-    status.soak.probes.push(probe);
-    const left = soakEnd - Date.now();
-    if (left <= 0) break;
-    await sleep(Math.min(file.campaign.soak.probeInterval, left));
+    const verdict = soakVerdict(
+      status.soak.probes,
+      plan.soak.criteria,
+      scheduledProbes(plan.soak.durationMs, plan.soak.probeIntervalMs),
+    );
+    status.soak.verdict = verdict.verdict;
+    status.soak.reason = verdict.reason;
+    if (verdict.verdict === 'inconclusive') {
+      status.state = 'soak-review';
+      await notify({
+        kind: 'approval-requested',
+        to: plan.gates[0] ? gateAudience(plan.gates[0], plan.people) : operators(),
+        text: `soak inconclusive (${verdict.reason}): review with accept or fail`,
+      });
+      await condition(() => soakReviewed || status.aborting);
+      if (status.aborting) return finish('aborted');
+    }
+    if (status.soak.verdict === 'fail') {
+      if (plan.rollback.testSystemOnSoakFailure)
+        for (const [hostId, image] of Object.entries(status.testImages))
+          launch(hostId, 'rollback', undefined, image, true);
+      return finish('soak-failed', `soak failed: ${status.soak.reason}`);
+    }
+    status.currentWave = 0;
+    doneInWave.clear();
   }
-  status.soak.verdict = status.soak.probes.every((p) => p.ok) ? 'pass' : 'fail';
-  if (status.soak.verdict === 'fail') return finish('soak-failed');
 
-  // 3. Vendor approval gate.
-  status.state = 'awaiting-approval';
-  await condition(() => approved);
-
-  // 4. Waves.
-  status.state = 'rolling-out';
-  for (const [index, wave] of plan.waves.entries()) {
-    status.currentWave = index;
-    await runPool(wave.hosts, file.campaign.concurrency);
+  // ---- 3. gates and waves ----
+  for (let w = status.currentWave; w < plan.waves.length; w++) {
+    status.currentWave = w;
+    const gateOutcome = await passGate(w);
+    if (gateOutcome !== 'pass') return finish(gateOutcome);
+    const members = await quick.loadWave(input.fileSha256, w);
+    waveHosts = new Map(members.map((h) => [h.id, h]));
+    // The status lists the test systems, this wave and failed hosts; totals live in counts.
+    status.hosts = Object.fromEntries(
+      Object.entries(status.hosts).filter(
+        ([id]) => plan.testHosts.includes(id) || status.failed.some((f) => f.hostId === id),
+      ),
+    );
+    for (const h of members) if (!doneInWave.has(h.id)) status.hosts[h.id] = 'pending';
+    const pending = members.filter((h) => !doneInWave.has(h.id));
+    const result = await runWave(pending);
+    if (result === 'aborted') return finish('aborted');
+    if (result === 'continue-as-new') await carryOn('rollout');
+    doneInWave.clear();
+    if (w + 1 < plan.waves.length) {
+      status.currentWave = w + 1;
+      await carryOn('rollout');
+    }
   }
+
+  // ---- 4. hosts that need a person ----
+  status.currentWave = plan.waves.length;
+  while ((attention.size > 0 || inFlight.size > 0) && !status.aborting) {
+    status.state = inFlight.size > 0 ? 'rolling-out' : 'needs-attention';
+    status.waitingFor = `on-call action on ${[...attention].join(', ')}`;
+    await nextChange();
+  }
+  if (status.aborting) return finish('aborted');
   return finish('completed');
+
+  // ---- helpers that read the campaign state above ----
+
+  async function passGate(wave: number): Promise<'pass' | 'rejected' | 'approval-expired' | 'aborted'> {
+    const gate = status.gates.find((g) => g.beforeWave === wave);
+    const gatePlan = plan.gates.find((g) => g.beforeWave === wave);
+    if (!gate || !gatePlan || gate.state === 'approved') return 'pass';
+    status.state = 'awaiting-approval';
+    gate.state = 'open';
+    const audience = gateAudience(gatePlan, plan.people);
+    if (!gate.openedAt) {
+      gate.openedAt = now();
+      gate.expiresAt = new Date(Date.now() + gatePlan.expiresAfterMs).toISOString();
+      await notify({
+        kind: 'approval-requested',
+        stage: gate.stage,
+        to: audience,
+        text: `approve stage ${gate.stage} (${gate.hostCount} hosts) by ${gate.expiresAt}`,
+      });
+    }
+    const opened = Date.parse(gate.openedAt);
+    const decided = () => gate.state !== 'open' || status.aborting;
+    for (const offset of gatePlan.remindersMs) {
+      const left = opened + offset - Date.now();
+      if (left <= 0) continue;
+      if (await condition(decided, left)) break;
+      await notify({
+        kind: 'approval-reminder',
+        stage: gate.stage,
+        to: audience,
+        text: `reminder: stage ${gate.stage} awaits ${gate.required - gate.decisions.length} approval(s); expires ${gate.expiresAt}`,
+      });
+    }
+    const expiresIn = Date.parse(gate.expiresAt ?? '') - Date.now();
+    if (!decided() && expiresIn > 0) await condition(decided, expiresIn);
+    // Handlers changed the gate while this function waited; read it afresh.
+    const final: GateStatus['state'] = gate.state as GateStatus['state'];
+    if (status.aborting) return 'aborted';
+    if (final === 'rejected') return 'rejected';
+    if (final !== 'approved') {
+      gate.state = 'expired';
+      status.reason = `nobody approved stage ${gate.stage} before ${gate.expiresAt}`;
+      return 'approval-expired';
+    }
+    return 'pass';
+  }
+
+  async function runWave(pending: WaveHost[]): Promise<'done' | 'aborted' | 'continue-as-new'> {
+    let decisionAnnounced = false;
+    for (;;) {
+      if (status.aborting) {
+        status.state = 'aborting';
+        while (inFlight.size > 0) await nextChange();
+        return 'aborted';
+      }
+      const spent = budgetSpent(status.budget.failed, status.budget.baseline, status.budget.allowed);
+      const wantsNewRun = workflowInfo().continueAsNewSuggested;
+      if (spent) {
+        status.state = 'needs-decision';
+        status.waitingFor = `failure budget spent (${status.budget.failed - status.budget.baseline} failed, ${status.budget.allowed} allowed): resume or abort`;
+        if (!decisionAnnounced) {
+          decisionAnnounced = true;
+          void notify({ kind: 'needs-decision', to: operators(), text: status.waitingFor });
+        }
+        await nextChange();
+        continue;
+      }
+      decisionAnnounced = false;
+      if (status.paused || wantsNewRun) {
+        status.state = status.paused ? 'paused' : 'rolling-out';
+        status.waitingFor = status.paused ? 'paused by an operator' : 'draining hosts before continue-as-new';
+        if (!status.paused && inFlight.size === 0) return 'continue-as-new';
+        await nextChange();
+        continue;
+      }
+      status.state = 'rolling-out';
+      const step = nextHost({
+        pending,
+        inFlight: inFlight.size,
+        concurrency: plan.concurrency,
+        unavailableByGroup: unavailableByGroup(),
+        groupBudgets: plan.groupBudgets,
+        windows: plan.windows,
+        nowMs: Date.now(),
+      });
+      if (step.kind === 'start') {
+        pending.splice(pending.indexOf(step.host), 1);
+        delete status.waitingFor;
+        launch(step.host.id, 'patch', step.host.group);
+        continue;
+      }
+      if (step.kind === 'done') {
+        if (inFlight.size === 0) {
+          delete status.waitingFor;
+          return 'done';
+        }
+        status.waitingFor = `${inFlight.size} host(s) in flight`;
+        await nextChange();
+        continue;
+      }
+      status.waitingFor = step.reason;
+      await nextChange(step.wakeInMs);
+    }
+  }
 }

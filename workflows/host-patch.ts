@@ -7,19 +7,22 @@ import {
   setHandler,
   sleep,
 } from '@temporalio/workflow';
+import type { CampaignActivities } from '../activities/campaign-activities.js';
 import type { HostActivities } from '../activities/host-activities.js';
 import type {
   HealthReport,
   HostOutcome,
   HostPatchInput,
+  HostRun,
   HostState,
   ImageRecord,
+  StepFailure,
   StepTiming,
 } from '../domain/schema.js';
 import { bootWaitOptions, CONTROLLER, installOptions, QUICK } from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
 
-type Failure = NonNullable<HostOutcome['failure']>;
+type Failure = StepFailure;
 
 /** Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never `instanceof`. */
 function describeFailure(step: string, err: unknown): Failure {
@@ -48,21 +51,21 @@ class StepFailed extends Error {
 /**
  * Patches one host: preflight → disk image → upload + checksum → install → reboot → wait for boot →
  * version + health check. On any failure after the image is saved it restores the image out-of-band,
- * power-cycles and health-checks the host ("rolled-back"); if that fails too, the host ends
- * "needs-attention". Runs under the deterministic ID `patch-host/<host>`, so a host is in one campaign
- * at a time. Never throws for a host failure: the outcome says what happened.
+ * power-cycles and health-checks the host ("rolled-back"); if that fails too, or the campaign's rollback
+ * policy is manual, the host ends "needs-attention" for on-call. In "rollback" mode it only restores
+ * the given image (an on-call action, or the test system after a failed soak). Runs under the
+ * deterministic ID `patch-host/<host>`, so a host is in one campaign at a time. Never throws for a host
+ * failure: the outcome says what happened.
  */
-export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutcome> {
-  const quick = proxyActivities<HostActivities>(QUICK);
+export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
+  const quick = proxyActivities<HostActivities & CampaignActivities>(QUICK);
   const controller = proxyActivities<HostActivities>(CONTROLLER);
-  const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
-  const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
 
   const startedAt = new Date().toISOString();
   const timings: StepTiming[] = [];
   let state: HostState = 'preflight';
-  let step = 'preflight';
-  setHandler(hostProgressQuery, () => ({ campaignId: input.campaignId, hostId: input.host.id, state, step }));
+  let step = 'load';
+  setHandler(hostProgressQuery, () => ({ campaignId: run.campaignId, hostId: run.hostId, state, step }));
 
   async function timed<T>(name: string, next: HostState, fn: () => Promise<T>): Promise<T> {
     state = next;
@@ -81,7 +84,9 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
     state = final;
     step = 'done';
     return {
-      hostId: input.host.id,
+      campaignId: run.campaignId,
+      hostId: run.hostId,
+      mode: run.mode,
       state: final,
       timings,
       startedAt,
@@ -89,6 +94,51 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
       ...extra,
     };
   };
+
+  let input: HostPatchInput;
+  try {
+    input = await timed('load', 'preflight', () =>
+      quick.loadHostInput(run.campaignId, run.fileSha256, run.hostId),
+    );
+  } catch (err) {
+    return finish('needs-attention', { failure: (err as StepFailed).failure });
+  }
+  const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
+  const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
+
+  /** Restore → power-cycle → wait for boot → health. Runs even if the workflow is being cancelled. */
+  const restore = (image: ImageRecord, context: Partial<HostOutcome>) =>
+    CancellationScope.nonCancellable(async () => {
+      try {
+        await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image.imageId));
+        await timed('power-cycle', 'rolling-back', () => controller.powerCycle(input));
+        await timed('wait-for-boot', 'rolling-back', () => waitForBoot(input, ''));
+        const after = await timed('health-after-rollback', 'rolling-back', () => quick.checkHealth(input));
+        if (!after.ok)
+          return finish('needs-attention', {
+            ...context,
+            image,
+            health: after,
+            rollbackFailure: {
+              step: 'health-after-rollback',
+              type: 'HealthCheckFailed',
+              message: 'unhealthy after restore',
+            },
+          });
+        return finish('rolled-back', { ...context, toVersion: context.fromVersion, image, health: after });
+      } catch (rollbackErr) {
+        const rollbackFailure = (rollbackErr as StepFailed).failure ?? describeFailure(step, rollbackErr);
+        return finish('needs-attention', { ...context, image, rollbackFailure });
+      }
+    });
+
+  if (run.mode === 'rollback') {
+    if (!run.image)
+      return finish('needs-attention', {
+        failure: { step: 'load', type: 'InvalidInput', message: 'rollback needs the image to restore' },
+      });
+    return restore(run.image, {});
+  }
 
   let preflight;
   try {
@@ -146,37 +196,9 @@ export async function hostPatchWorkflow(input: HostPatchInput): Promise<HostOutc
     return finish('patched', { fromVersion, toVersion: version, image, installOutputTail, health });
   } catch (err) {
     const failure = err instanceof StepFailed ? err.failure : describeFailure(step, err);
-    return CancellationScope.nonCancellable(async () => {
-      try {
-        await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image.imageId));
-        await timed('power-cycle', 'rolling-back', () => controller.powerCycle(input));
-        await timed('wait-for-boot', 'rolling-back', () => waitForBoot(input, ''));
-        const after = await timed('health-after-rollback', 'rolling-back', () => quick.checkHealth(input));
-        if (!after.ok)
-          return finish('needs-attention', {
-            fromVersion,
-            image,
-            failure,
-            installOutputTail,
-            health: after,
-            rollbackFailure: {
-              step: 'health-after-rollback',
-              type: 'HealthCheckFailed',
-              message: 'unhealthy after restore',
-            },
-          });
-        return finish('rolled-back', {
-          fromVersion,
-          toVersion: fromVersion,
-          image,
-          failure,
-          installOutputTail,
-          health: after,
-        });
-      } catch (rollbackErr) {
-        const rollbackFailure = (rollbackErr as StepFailed).failure ?? describeFailure(step, rollbackErr);
-        return finish('needs-attention', { fromVersion, image, failure, installOutputTail, rollbackFailure });
-      }
-    });
+    const context = { fromVersion, failure, ...(installOutputTail ? { installOutputTail } : {}) };
+    // Manual policy: keep the host as it is for on-call, who may roll it back with one action.
+    if (run.onFailure === 'manual') return finish('needs-attention', { ...context, image, health });
+    return restore(image, context);
   }
 }

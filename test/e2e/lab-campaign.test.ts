@@ -1,25 +1,29 @@
 /**
- * End to end: the real Temporal dev server, a real worker with the real activities, a lab of real
- * OpenSSH hosts. The patch breaks the NAS host's boot; it must come back from its saved image.
+ * End to end: the real Temporal dev server, two `rollout worker` processes on one task queue, a lab of
+ * real OpenSSH hosts. The patch breaks the NAS host's boot; it must come back from its saved image. The
+ * two workers share the campaign's hosts; the CLI drives and reports.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createHostActivities } from '../../activities/host-activities.js';
-import { createControllerClient } from '../../adapters/controller.js';
-import { directoryKeyStore } from '../../adapters/ssh.js';
-import { approveStage, campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
+import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import {
+  approveStage,
+  campaignResult,
+  campaignStatus,
+  hostOutcomes,
+  Refused,
+  startCampaign,
+} from '../../client/campaigns.js';
+import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labStatus } from '../../lab/lab.js';
 import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../../lab/lab-campaign.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
-import { createLogger } from '../../workers/logger.js';
-import { WORKFLOWS_PATH } from '../../workers/worker.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
 
@@ -27,13 +31,21 @@ const run = promisify(execFile);
 const TASK_QUEUE = 'e2e-lab';
 let env: TestWorkflowEnvironment;
 let lab: TestLab;
-let worker: Worker;
-let running: Promise<void>;
+let store: CampaignStore;
+let storeDir: string;
+const workers: ChildProcess[] = [];
+
+const processEnv = () => ({
+  ...process.env,
+  TEMPORAL_ADDRESS: env.address,
+  ROLLOUT_TASK_QUEUE: TASK_QUEUE,
+  ROLLOUT_STORE_DIR: storeDir,
+  ROLLOUT_KEY_DIR: lab.inventory.keyDir,
+  ROLLOUT_LOG_LEVEL: 'error',
+});
 
 function rollout(args: string[]) {
-  return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE },
-  }).then(
+  return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], { env: processEnv() }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({
       code: e.code,
@@ -44,27 +56,45 @@ function rollout(args: string[]) {
 }
 
 beforeAll(async () => {
-  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.42', 4)]);
-  const keys = directoryKeyStore(lab.inventory.keyDir);
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: TASK_QUEUE,
-    workflowsPath: WORKFLOWS_PATH,
-    activities: createHostActivities({
-      keys,
-      controllers: createControllerClient(keys),
-      logger: createLogger('error'),
-    }),
-  });
-  running = worker.run();
+  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.42', 5)]);
+  storeDir = mkdtempSync(`${tmpdir()}/rollout-e2e-store-`);
+  store = fileCampaignStore(storeDir);
+  // Two worker processes, as an operator would run them on two machines.
+  for (let i = 0; i < 2; i++) {
+    const worker = spawn('node', [`${PROJECT_ROOT}/bin/rollout.js`, 'worker'], {
+      env: processEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    worker.stderr?.resume();
+    workers.push(worker);
+  }
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (w.exitCode !== null) return resolve();
+          w.once('exit', () => resolve());
+          w.kill('SIGTERM');
+          setTimeout(() => w.kill('SIGKILL'), 25_000).unref();
+        }),
+    ),
+  );
   await env?.teardown();
   await lab?.stop();
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
 });
+
+/** The worker identities (pid@host) that ran activities of a host's latest workflow run. */
+async function activityWorkers(hostId: string): Promise<string[]> {
+  const history = await env.client.workflow.getHandle(hostWorkflowId(hostId)).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const identity = e.activityTaskStartedEventAttributes?.identity;
+    return identity ? [identity] : [];
+  });
+}
 
 function fastCampaign() {
   return CampaignFile.parse(
@@ -79,9 +109,9 @@ function fastCampaign() {
 }
 
 describe('a campaign on the lab, end to end', () => {
-  it('patches the fleet, and restores the NAS whose boot the patch broke from its saved image', async () => {
+  it('two workers patch the fleet, and restore the NAS whose boot the patch broke from its saved image', async () => {
     const file = fastCampaign();
-    const id = await startCampaign(env.client, TASK_QUEUE, file, DEMO_OPERATOR);
+    const id = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR);
     let gate;
     for (let i = 0; i < 120; i++) {
       gate = await campaignStatus(env.client, id);
@@ -91,21 +121,23 @@ describe('a campaign on the lab, end to end', () => {
     expect(gate?.state).toBe('awaiting-approval');
     expect(gate?.soak.verdict).toBe('pass');
     expect(gate?.soak.probes.length).toBeGreaterThanOrEqual(3);
-    await approveStage(env.client, id, {
-      stage: 'production',
-      identity: DEMO_VENDOR,
-      artifactSha256: file.patch.artifact.sha256,
-    });
+    // While it runs, a second campaign over the same hosts is refused before anything starts.
+    await expect(startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR)).rejects.toThrow(Refused);
+    await approveStage(env.client, id, { stage: 'production', identity: DEMO_VENDOR });
     const result = await campaignResult(env.client, id);
 
     expect(result.state).toBe('completed');
-    expect(result.hosts).toEqual({
+    expect(result.counts).toMatchObject({ patched: 4, 'rolled-back': 1 });
+    const hostIds = ['test-01', 'archive-01', 'db-01', 'nas-01', 'dws-01'];
+    const outcomes = await hostOutcomes(env.client, id, hostIds);
+    expect(Object.fromEntries([...outcomes].map(([h, o]) => [h, o.state]))).toEqual({
       'test-01': 'patched',
       'archive-01': 'patched',
       'db-01': 'patched',
       'nas-01': 'rolled-back',
+      'dws-01': 'patched',
     });
-    const nas = result.outcomes.find((o) => o.hostId === 'nas-01')!;
+    const nas = outcomes.get('nas-01')!;
     expect(nas.failure).toMatchObject({ step: 'reboot', type: 'Timeout' });
     expect(nas.health?.ok).toBe(true);
     expect(existsSync(`${lab.dir}/images/${nas.image!.imageId}.tar.zst`)).toBe(true);
@@ -118,24 +150,24 @@ describe('a campaign on the lab, end to end', () => {
       'archive-01': '1.1.0/on/true',
       'db-01': '1.1.0/on/true',
       'nas-01': '1.0.0/on/true',
+      'dws-01': '1.1.0/on/true',
     });
+    // Both worker processes ran activities of this campaign's hosts.
+    const identities = new Set((await Promise.all(hostIds.map(activityWorkers))).flat());
+    const pids = new Set([...identities].map((i) => i.split('@')[0]));
+    expect(pids).toEqual(new Set(workers.map((w) => String(w.pid))));
     expect(readFileSync(`${lab.dir}/hosts/nas-01/log/console.log`, 'utf8')).toMatch(
       /boot failed[\s\S]*disk restored from nas-01-/,
     );
 
     // A second campaign with the same patch installs nothing twice: patched hosts are skipped.
-    const again = await startCampaign(env.client, TASK_QUEUE, file, DEMO_OPERATOR);
+    const again = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR);
     for (let i = 0; i < 120 && (await campaignStatus(env.client, again)).state !== 'awaiting-approval'; i++)
       await new Promise((r) => setTimeout(r, 250));
-    await approveStage(env.client, again, {
-      stage: 'production',
-      identity: DEMO_VENDOR,
-      artifactSha256: file.patch.artifact.sha256,
-    });
+    await approveStage(env.client, again, { stage: 'production', identity: DEMO_VENDOR });
     const second = await campaignResult(env.client, again);
     expect(second.hosts['test-01']).toBe('already-patched');
-    expect(second.hosts['archive-01']).toBe('already-patched');
-    expect(second.hosts['db-01']).toBe('already-patched');
+    expect(second.counts['already-patched']).toBe(4);
   });
 });
 
@@ -176,7 +208,12 @@ describe('the CLI against the dev server', () => {
     const refused = await rollout(['approve', id, '--stage', 'production', '--as', 'stranger@example.com']);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/refused \((InvalidPhase|NotAnApprover)\)/);
-    await env.client.workflow.getHandle(id).terminate('test done');
+    const stranger = await rollout(['pause', id, '--as', 'stranger@example.com']);
+    expect(stranger.code).toBe(3);
+    expect(stranger.stderr).toContain('refused (NotAnOperator)');
+    const aborted = await rollout(['abort', id, '--as', DEMO_OPERATOR, '--reason', 'test over']);
+    expect(aborted.code).toBe(0);
+    expect((await campaignResult(env.client, id)).state).toBe('aborted');
     const missing = await rollout(['status', 'campaign-does-not-exist']);
     expect(missing.code).toBe(4);
   });

@@ -2,15 +2,17 @@
  * Durability: a worker that stops in the middle of an install loses nothing, and the next worker
  * re-attaches to the running install instead of starting it again. Real dev server, real sshd host.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createHostActivities } from '../../activities/host-activities.js';
+import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { createControllerClient } from '../../adapters/controller.js';
 import { directoryKeyStore } from '../../adapters/ssh.js';
 import { hostWorkflowId } from '../../domain/ids.js';
-import { hostPatchInput } from '../../domain/planner.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
 import { createLogger } from '../../workers/logger.js';
@@ -36,25 +38,33 @@ describe('worker restart mid-install', () => {
   it('re-attaches to the running install: the host is patched and the install ran once', async () => {
     const bundle = await bundleWorkflows();
     const keys = directoryKeyStore(lab.inventory.keyDir);
-    const newWorker = () =>
-      Worker.create({
+    const storeDir = mkdtempSync(`${tmpdir()}/rollout-restart-store-`);
+    const store = fileCampaignStore(storeDir);
+    const logger = createLogger('error');
+    const newWorker = () => {
+      const host = createHostActivities({ keys, controllers: createControllerClient(keys), logger });
+      return Worker.create({
         connection: env.nativeConnection,
         taskQueue: TASK_QUEUE,
         workflowBundle: bundle,
-        activities: createHostActivities({
-          keys,
-          controllers: createControllerClient(keys),
-          logger: createLogger('error'),
-        }),
+        activities: {
+          ...host,
+          ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+        },
       });
-    const file = CampaignFile.parse(labCampaign(lab.inventory));
-    const host = lab.inventory.hosts[1]!;
-    const input = hostPatchInput(file, 'campaign-restart', host.id);
-    input.patch = {
-      ...input.patch,
-      reboots: false,
-      installCommand: 'echo run >> "$PACS_ROOT/install-runs"; sleep 4; sh {artifact}',
     };
+    const raw = labCampaign(lab.inventory);
+    raw.patch.reboots = false;
+    raw.patch.installCommand = 'echo run >> "$PACS_ROOT/install-runs"; sleep 4; sh {artifact}';
+    const fileSha256 = store.put(CampaignFile.parse(raw));
+    const host = lab.inventory.hosts[1]!;
+    const input = {
+      campaignId: 'campaign-restart',
+      fileSha256,
+      hostId: host.id,
+      mode: 'patch',
+      onFailure: 'automatic',
+    } as const;
 
     const first = await newWorker();
     const firstRun = first.run();
@@ -89,5 +99,6 @@ describe('worker restart mid-install', () => {
       (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
     );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
+    rmSync(storeDir, { recursive: true, force: true });
   });
 });

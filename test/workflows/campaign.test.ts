@@ -1,37 +1,55 @@
 /**
- * Campaign and host workflows on the time-skipping test server with fake activities: the soak's 48 hours
- * pass in seconds. Fakes stand in for SSH and images only; Temporal is real.
+ * Campaign and host workflows on the time-skipping test server: 48-hour soaks, 72-hour gates and
+ * maintenance windows days away pass in seconds. Fakes stand in for SSH and images only; Temporal, the
+ * campaign store and the campaign activities are real.
  */
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import type { HostActivities } from '../../activities/host-activities.js';
+import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import { campaignInput } from '../../client/campaigns.js';
 import {
   CampaignFile,
   type CampaignStatus,
   type HealthReport,
   type HostPatchInput,
 } from '../../domain/schema.js';
+import { windowState } from '../../domain/windows.js';
 import type { campaignWorkflow } from '../../workflows/campaign.js';
-import { approveStageUpdate, campaignStatusQuery } from '../../workflows/contract.js';
-import { SHA, STARTER, VENDOR, validCampaign } from '../fixtures/campaign.js';
+import {
+  abortUpdate,
+  approveStageUpdate,
+  campaignStatusQuery,
+  hostActionUpdate,
+  pauseUpdate,
+  rejectStageUpdate,
+  resumeUpdate,
+  reviewSoakUpdate,
+} from '../../workflows/contract.js';
+import { ONCALL, OPERATOR2, SHA, STARTER, VENDOR, VENDOR2, validCampaign } from '../fixtures/campaign.js';
 import { bundleWorkflows, timeSkippingEnv } from '../helpers/temporal.js';
 
 interface FakeFleet {
   /** Hosts whose install "breaks boot": waitForBoot fails for them until restored. */
   brokenBoot: Set<string>;
-  /** Hosts that fail health checks from the Nth soak probe on (test system only). */
-  soakFailsAfter?: number;
+  /** Result of the test system's Nth soak probe (0-based); healthy when undefined. */
+  soakProbe?: (n: number) => boolean;
   calls: string[];
 }
 
-function fakeActivities(fleet: FakeFleet): HostActivities {
+function fakeHostActivities(fleet: FakeFleet): HostActivities {
   const versions = new Map<string, string>();
   const restored = new Set<string>();
   let probes = 0;
   const log = (name: string, input: HostPatchInput) => fleet.calls.push(`${name}:${input.host.id}`);
-  const healthy = (ok: boolean): HealthReport => ({
+  const report = (ok: boolean): HealthReport => ({
     ok,
     at: new Date().toISOString(),
     checks: [{ name: 'dicom-port', ok, durationMs: 1, detail: ok ? 'open' : 'refused' }],
@@ -60,7 +78,6 @@ function fakeActivities(fleet: FakeFleet): HostActivities {
       log('reboot', input);
     },
     async waitForBoot(input) {
-      log('waitForBoot', input);
       if (fleet.brokenBoot.has(input.host.id) && !restored.has(input.host.id))
         throw Object.assign(new Error('never booted'), { name: 'HostNotUp' });
       return 'boot-2';
@@ -70,11 +87,9 @@ function fakeActivities(fleet: FakeFleet): HostActivities {
     },
     async checkHealth(input) {
       log('health', input);
-      if (input.host.role === 'test-system' && fleet.soakFailsAfter !== undefined) {
-        probes += 1;
-        return healthy(probes <= fleet.soakFailsAfter);
-      }
-      return healthy(true);
+      if (input.host.role === 'test-system' && fleet.soakProbe && !restored.has(input.host.id))
+        return report(fleet.soakProbe(probes++));
+      return report(true);
     },
     async restoreImage(input) {
       log('restore', input);
@@ -89,52 +104,102 @@ function fakeActivities(fleet: FakeFleet): HostActivities {
 
 let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
+let store: CampaignStore;
+let storeDir: string;
 
 beforeAll(async () => {
+  storeDir = mkdtempSync(join(tmpdir(), 'rollout-store-'));
+  store = fileCampaignStore(storeDir);
   env = await timeSkippingEnv();
   bundle = await bundleWorkflows();
 });
 
 afterAll(async () => {
   await env?.teardown();
+  rmSync(storeDir, { recursive: true, force: true });
 });
 
 async function withWorker<T>(fleet: FakeFleet, taskQueue: string, fn: () => Promise<T>): Promise<T> {
+  const host = fakeHostActivities(fleet);
   const worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: bundle,
-    activities: fakeActivities(fleet),
+    activities: {
+      ...host,
+      ...createCampaignActivities({
+        store,
+        logger: pino({ level: 'silent' }),
+        checkHealth: host.checkHealth,
+      }),
+      // The artifact file of the fixture does not exist; its check is tested against real files elsewhere.
+      verifyArtifact: async () => {},
+    },
   });
   return worker.runUntil(fn);
 }
 
-function campaignFile(overrides: (raw: ReturnType<typeof validCampaign>) => void = () => {}) {
-  const raw = validCampaign(6);
+type Raw = ReturnType<typeof validCampaign>;
+
+function campaignFile(hostCount: number, overrides: (raw: Raw) => void = () => {}): CampaignFile {
+  const raw = validCampaign(hostCount);
   raw.patch.bootTimeout = '10m';
+  raw.campaign.soak = { duration: '1h', probeInterval: '30m' };
   overrides(raw);
   return CampaignFile.parse(raw);
 }
 
-function startCampaignWorkflow(id: string, taskQueue: string, file: CampaignFile) {
-  return env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
+type Handle = WorkflowHandle<typeof campaignWorkflow>;
+
+const started: Handle[] = [];
+
+async function start(
+  id: string,
+  taskQueue: string,
+  file: CampaignFile,
+  startedBy = STARTER,
+): Promise<Handle> {
+  const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
     taskQueue,
     workflowId: id,
-    args: [{ campaignId: id, startedBy: STARTER, file }],
+    args: [campaignInput(store, file, id, startedBy)],
   });
+  started.push(handle);
+  return handle;
 }
 
-async function waitForState(id: string, state: CampaignStatus['state']): Promise<CampaignStatus> {
-  const handle = env.client.workflow.getHandle(id);
-  for (let i = 0; i < 400; i++) {
-    const status = await handle.query(campaignStatusQuery);
-    if (status.state === state) return status;
-    if (['completed', 'soak-failed', 'test-failed'].includes(status.state))
-      throw new Error(`campaign ended ${status.state} while waiting for ${state}`);
-    await env.sleep('30 minutes');
+// A failed test must not leave a campaign (or its hosts) running: it would hold the shared clock.
+afterEach(async () => {
+  for (const handle of started.splice(0)) {
+    await handle.terminate('test over').catch(() => undefined);
+    for (const h of ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'h8'])
+      await env.client.workflow
+        .getHandle(`patch-host/${h}`)
+        .terminate('test over')
+        .catch(() => undefined);
   }
-  throw new Error(`campaign never reached ${state}`);
+});
+
+async function waitFor(
+  handle: Handle,
+  done: (s: CampaignStatus) => boolean,
+  step = '10 minutes',
+): Promise<CampaignStatus> {
+  for (let i = 0; i < 2_000; i++) {
+    const status = await handle.query(campaignStatusQuery);
+    if (done(status)) return status;
+    if (
+      ['completed', 'soak-failed', 'test-failed', 'rejected', 'approval-expired', 'aborted'].includes(
+        status.state,
+      )
+    )
+      throw new Error(`campaign ended ${status.state} (${status.reason ?? ''}) while waiting`);
+    await env.sleep(step);
+  }
+  throw new Error('the campaign never reached the expected state');
 }
+
+const inState = (state: CampaignStatus['state']) => (s: CampaignStatus) => s.state === state;
 
 async function refusal(promise: Promise<unknown>): Promise<string> {
   try {
@@ -146,90 +211,504 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   throw new Error('the update was accepted');
 }
 
-describe('campaign workflow (time-skipping)', () => {
-  it('soaks 48 hours with a probe every 15 minutes, refuses bad approvals, then rolls out and rolls back the broken host', async () => {
-    const fleet: FakeFleet = { brokenBoot: new Set(['h3']), calls: [] };
-    const file = campaignFile();
-    const id = 'campaign-time-skip-1';
-    const status = await withWorker(fleet, 'tq-soak-pass', async () => {
-      const handle = await startCampaignWorkflow(id, 'tq-soak-pass', file);
-      const approve = (identity: string, sha = SHA, stage = 'production') =>
-        handle.executeUpdate(approveStageUpdate, { args: [{ stage, identity, artifactSha256: sha }] });
+function approve(
+  handle: Handle,
+  status: CampaignStatus,
+  identity: string,
+  patch: Partial<{ sha: string; digest: string; stage: string }> = {},
+) {
+  const gate = status.gates.find((g) => g.state === 'open') ?? status.gates[0]!;
+  return handle.executeUpdate(approveStageUpdate, {
+    args: [
+      {
+        stage: patch.stage ?? gate.stage,
+        identity,
+        artifactSha256: patch.sha ?? status.patch.sha256,
+        hostSetDigest: patch.digest ?? gate.hostSetDigest,
+        comment: 'evidence reviewed',
+      },
+    ],
+  });
+}
 
-      expect(await refusal(approve(VENDOR))).toBe('InvalidPhase');
-      const gate = await waitForState(id, 'awaiting-approval');
+async function approveOpenGate(handle: Handle, identity = VENDOR): Promise<void> {
+  const status = await waitFor(handle, inState('awaiting-approval'));
+  await approve(handle, status, identity);
+}
+
+/** [host, start ms, end ms] of each child run, read from the campaign's own (single-run) history. */
+async function childIntervals(handle: Handle): Promise<Array<{ host: string; start: number; end: number }>> {
+  const history = await handle.fetchHistory();
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  const started = new Map<number, { host: string; start: number }>();
+  const intervals: Array<{ host: string; start: number; end: number }> = [];
+  for (const e of history.events ?? []) {
+    const init = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (init)
+      started.set(Number(e.eventId), {
+        host: init.workflowId!.replace('patch-host/', ''),
+        start: ms(e.eventTime),
+      });
+    const done = e.childWorkflowExecutionCompletedEventAttributes;
+    if (done) {
+      const s = started.get(Number(done.initiatedEventId));
+      if (s) intervals.push({ ...s, end: ms(e.eventTime) });
+    }
+  }
+  return intervals;
+}
+
+describe('soak', () => {
+  it('probes every 15 minutes for 48 hours, passes, and shows the timeline as approval evidence', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.soak = { duration: '48h', probeInterval: '15m' };
+    });
+    await withWorker(fleet, 'tq-soak-pass', async () => {
+      const handle = await start('soak-pass', 'tq-soak-pass', file);
+      const gate = await waitFor(handle, inState('awaiting-approval'), '2 hours');
       // 48 h / 15 min = 192 intervals: a probe at the start and after each interval.
       expect(gate.soak.probes).toHaveLength(193);
       expect(gate.soak.verdict).toBe('pass');
       expect(Date.parse(gate.soak.endsAt!) - Date.parse(gate.soak.startedAt!)).toBe(48 * 3_600_000);
-      expect(gate.hosts.h1).toBe('pending');
-
-      expect(await refusal(approve('intruder@example.com'))).toBe('NotAnApprover');
-      expect(await refusal(approve(VENDOR, 'f'.repeat(64)))).toBe('StaleApproval');
-      expect(await refusal(approve(VENDOR, SHA, 'pilot'))).toBe('UnknownStage');
-      const record = await approve(VENDOR);
+      // Probes keep to the schedule; each is stamped when it returns (its own run time adds milliseconds).
+      const offsets = gate.soak.probes.map((p) => Date.parse(p.at) - Date.parse(gate.soak.startedAt!));
+      offsets.forEach((offset, k) => expect(Math.abs(offset - k * 15 * 60_000)).toBeLessThan(1_000));
+      const record = await approve(handle, gate, VENDOR);
       expect(record).toMatchObject({
-        identity: VENDOR,
-        role: 'vendor',
         soakVerdict: 'pass',
         probesSeen: 193,
+        failedProbesSeen: 0,
+        roles: ['vendor'],
       });
-      return handle.result();
-    });
-
-    expect(status.state).toBe('completed');
-    expect(status.hosts).toEqual({
-      h0: 'patched',
-      h1: 'patched',
-      h2: 'patched',
-      h3: 'rolled-back',
-      h4: 'patched',
-      h5: 'patched',
-    });
-    const h3 = status.outcomes.find((o) => o.hostId === 'h3')!;
-    expect(h3.failure?.step).toBe('reboot');
-    expect(h3.image?.imageId).toBe('h3-img');
-    expect(fleet.calls.filter((c) => c.endsWith(':h3'))).toEqual(
-      expect.arrayContaining(['snapshot:h3', 'install:h3', 'restore:h3', 'powerCycle:h3']),
-    );
-    // The canary finished before any host of the next wave started.
-    const canaryDone = fleet.calls.lastIndexOf('health:h1');
-    const restStart = Math.min(...['h2', 'h3', 'h4', 'h5'].map((h) => fleet.calls.indexOf(`preflight:${h}`)));
-    expect(canaryDone).toBeLessThan(restStart);
-    expect(status.approvals).toHaveLength(1);
-  });
-
-  it('refuses approval by the person who started the campaign (four eyes)', async () => {
-    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
-    const file = campaignFile((raw) => {
-      raw.campaign.approval.approvers.push({ identity: STARTER, role: 'operator' });
-      raw.campaign.soak = { duration: '1h', probeInterval: '30m' };
-    });
-    const id = 'campaign-four-eyes';
-    await withWorker(fleet, 'tq-four-eyes', async () => {
-      const handle = await startCampaignWorkflow(id, 'tq-four-eyes', file);
-      await waitForState(id, 'awaiting-approval');
-      const type = await refusal(
-        handle.executeUpdate(approveStageUpdate, {
-          args: [{ stage: 'production', identity: STARTER, artifactSha256: SHA }],
-        }),
-      );
-      expect(type).toBe('FourEyes');
-      await handle.terminate('test done');
+      expect((await handle.result()).state).toBe('completed');
     });
   });
 
-  it('ends soak-failed when a probe fails during the soak, and touches no other host', async () => {
-    const fleet: FakeFleet = { brokenBoot: new Set(), soakFailsAfter: 100, calls: [] };
-    const file = campaignFile();
-    const id = 'campaign-soak-fail';
+  it('fails after three failed probes in a row, rolls the test system back, and touches no other host', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [], soakProbe: (n) => n < 10 };
+    const file = campaignFile(4, (raw) => {
+      raw.campaign.soak = { duration: '48h', probeInterval: '1h' };
+    });
     const status = await withWorker(fleet, 'tq-soak-fail', async () => {
-      const handle = await startCampaignWorkflow(id, 'tq-soak-fail', file);
+      const handle = await start('soak-fail', 'tq-soak-fail', file);
       return handle.result();
     });
     expect(status.state).toBe('soak-failed');
     expect(status.soak.verdict).toBe('fail');
-    expect(status.soak.probes.filter((p) => !p.ok).length).toBeGreaterThan(0);
-    expect(fleet.calls.some((c) => /:h[1-5]$/.test(c))).toBe(false);
+    expect(status.soak.probes.map((p) => p.result).slice(-4)).toEqual(['ok', 'failed', 'failed', 'failed']);
+    // It ended early (12 probes: the install's own health check was the fake's first), not after 48 hours.
+    expect(status.soak.probes).toHaveLength(12);
+    expect(fleet.calls).toContain('restore:h0');
+    expect(status.hosts.h0).toBe('rolled-back');
+    expect(fleet.calls.some((c) => /:h[1-3]$/.test(c))).toBe(false);
+  });
+
+  it('is inconclusive after an isolated failed probe: a vendor reviews it (not the starter), then rejects the gate', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [], soakProbe: (n) => n !== 2 };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.soak = { duration: '4h', probeInterval: '1h' };
+      raw.campaign.people![0]!.roles = ['operator', 'vendor']; // the starter could review, but four eyes
+    });
+    await withWorker(fleet, 'tq-soak-review', async () => {
+      const handle = await start('soak-review', 'tq-soak-review', file);
+      const review = await waitFor(handle, inState('soak-review'));
+      expect(review.soak.verdict).toBe('inconclusive');
+      expect(review.soak.reason).toMatch(/1 failed probe/);
+      const ask = (identity: string, decision: 'accept' | 'fail' = 'accept') =>
+        handle.executeUpdate(reviewSoakUpdate, {
+          args: [{ identity, decision, reason: 'blip during backup window' }],
+        });
+      expect(await refusal(ask(STARTER))).toBe('FourEyes');
+      expect(await refusal(ask(ONCALL))).toBe('NotAnApprover');
+      expect(
+        await refusal(
+          handle.executeUpdate(reviewSoakUpdate, {
+            args: [{ identity: VENDOR, decision: 'accept', reason: '' }],
+          }),
+        ),
+      ).toBe('InvalidInput');
+      await ask(VENDOR);
+      const gate = await waitFor(handle, inState('awaiting-approval'));
+      const reject = (identity: string, reason: string) =>
+        handle.executeUpdate(rejectStageUpdate, { args: [{ stage: 'production', identity, reason }] });
+      expect(await refusal(reject(VENDOR2, ''))).toBe('InvalidInput');
+      expect(await refusal(reject(ONCALL, 'no'))).toBe('NotAnApprover');
+      const record = await reject(VENDOR2, 'probe failure not explained');
+      expect(record).toMatchObject({
+        decision: 'rejected',
+        soakVerdict: 'inconclusive',
+        failedProbesSeen: 1,
+      });
+      const final = await handle.result();
+      expect(final.state).toBe('rejected');
+      expect(final.reason).toMatch(/rejected by second-engineer@vendor.example: probe failure not explained/);
+      expect(final.decisions.map((d) => d.action)).toEqual(['soak-accept']);
+      expect(gate.gates[0]!.state).toBe('open');
+    });
+    expect(fleet.calls.some((c) => /:h[12]$/.test(c))).toBe(false);
+  });
+
+  it('a soak review can also fail the campaign, which rolls the test system back', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [], soakProbe: (n) => n !== 1 };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.soak = { duration: '3h', probeInterval: '1h' };
+    });
+    const status = await withWorker(fleet, 'tq-soak-review-fail', async () => {
+      const handle = await start('soak-review-fail', 'tq-soak-review-fail', file);
+      await waitFor(handle, inState('soak-review'));
+      await handle.executeUpdate(reviewSoakUpdate, {
+        args: [{ identity: VENDOR, decision: 'fail', reason: 'not comfortable' }],
+      });
+      return handle.result();
+    });
+    expect(status.state).toBe('soak-failed');
+    expect(fleet.calls).toContain('restore:h0');
+  });
+});
+
+describe('approval gates', () => {
+  it('refuses wrong phase, wrong role, unknown stage, stale checksum and host set, the starter, and double votes; needs two approvals', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(['h3']), calls: [] };
+    const file = campaignFile(6, (raw) => {
+      raw.campaign.approvals[0]!.required = 2;
+      raw.campaign.approvals[0]!.identities = [STARTER];
+    });
+    await withWorker(fleet, 'tq-gate', async () => {
+      const handle = await start('gate-rules', 'tq-gate', file);
+      const early = await handle.query(campaignStatusQuery);
+      expect(await refusal(approve(handle, early, VENDOR))).toBe('InvalidPhase');
+      const status = await waitFor(handle, inState('awaiting-approval'));
+      expect(await refusal(approve(handle, status, ONCALL))).toBe('NotAnApprover');
+      expect(await refusal(approve(handle, status, 'intruder@example.com'))).toBe('NotAnApprover');
+      expect(await refusal(approve(handle, status, VENDOR, { stage: 'pilot' }))).toBe('UnknownStage');
+      expect(await refusal(approve(handle, status, VENDOR, { sha: 'f'.repeat(64) }))).toBe('StaleApproval');
+      expect(await refusal(approve(handle, status, VENDOR, { digest: 'e'.repeat(64) }))).toBe('StaleHostSet');
+      // Named in the gate, but started the campaign: four eyes.
+      expect(await refusal(approve(handle, status, STARTER))).toBe('FourEyes');
+      await approve(handle, status, VENDOR);
+      expect(await refusal(approve(handle, status, VENDOR))).toBe('AlreadyDecided');
+      expect((await handle.query(campaignStatusQuery)).state).toBe('awaiting-approval');
+      await approve(handle, status, VENDOR2);
+      const final = await handle.result();
+      expect(final.state).toBe('completed');
+      expect(final.gates[0]!.decisions.map((d) => d.identity)).toEqual([VENDOR, VENDOR2]);
+      expect(final.gates[0]!.hostCount).toBe(5);
+      expect(final.counts).toMatchObject({ patched: 5, 'rolled-back': 1 });
+      expect(final.failed).toEqual([expect.objectContaining({ hostId: 'h3', state: 'rolled-back' })]);
+      expect(final.runs).toBe(2);
+    });
+    // The canary finished before any host of the next wave started.
+    const canaryDone = fleet.calls.lastIndexOf('health:h1');
+    const restStart = Math.min(...['h2', 'h3', 'h4', 'h5'].map((h) => fleet.calls.indexOf(`preflight:${h}`)));
+    expect(canaryDone).toBeLessThan(restStart);
+  });
+
+  it('sends reminders on schedule and expires after its deadline', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(3);
+    const status = await withWorker(fleet, 'tq-expiry', async () => {
+      const handle = await start('gate-expiry', 'tq-expiry', file);
+      const open = await waitFor(handle, inState('awaiting-approval'));
+      const expired = await handle.result();
+      // An approval after expiry goes nowhere: the campaign is over.
+      await expect(approve(handle, open, VENDOR)).rejects.toThrow();
+      return expired;
+    });
+    expect(status.state).toBe('approval-expired');
+    const gate = status.gates[0]!;
+    expect(gate.state).toBe('expired');
+    const opened = Date.parse(gate.openedAt!);
+    const sent = status.notifications.filter((n) => n.stage === 'production');
+    expect(sent.map((n) => n.kind)).toEqual(['approval-requested', 'approval-reminder', 'approval-reminder']);
+    [0, 24, 48].forEach((hours, i) =>
+      expect(Math.abs(Date.parse(sent[i]!.at) - opened - hours * 3_600_000)).toBeLessThan(1_000),
+    );
+    expect(sent[1]!.to).toEqual([VENDOR, VENDOR2]);
+    expect(Math.abs(Date.parse(status.notifications.at(-1)!.at) - opened - 72 * 3_600_000)).toBeLessThan(
+      1_000,
+    );
+    expect(fleet.calls.some((c) => /:h[12]$/.test(c))).toBe(false);
+  });
+
+  it('opens a second gate after the canary wave, bound to the remaining hosts', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(5, (raw) => {
+      raw.campaign.approvals.push({ stage: 'after-canary', beforeWave: 'rest', roles: ['operator'] });
+    });
+    await withWorker(fleet, 'tq-two-gates', async () => {
+      const handle = await start('two-gates', 'tq-two-gates', file);
+      await approveOpenGate(handle, VENDOR);
+      const second = await waitFor(
+        handle,
+        (s) => s.state === 'awaiting-approval' && s.gates[1]!.state === 'open',
+      );
+      expect(second.hosts.h1).toBe('patched');
+      expect(second.gates[1]!.hostCount).toBe(3);
+      expect(fleet.calls.some((c) => /:h[234]$/.test(c))).toBe(false);
+      expect(await refusal(approve(handle, second, STARTER))).toBe('FourEyes');
+      await approve(handle, second, OPERATOR2);
+      expect((await handle.result()).state).toBe('completed');
+    });
+  });
+});
+
+describe('waves and operator controls', () => {
+  const slowReboots = (raw: Raw) => {
+    raw.patch.rebootGrace = '30m';
+    raw.campaign.waves = [{ name: 'all', size: '100%' }];
+    raw.campaign.concurrency = 2;
+  };
+
+  it('pause stops new hosts (in-flight ones finish); resume goes on', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(7, slowReboots);
+    await withWorker(fleet, 'tq-pause', async () => {
+      const handle = await start('pause-resume', 'tq-pause', file);
+      await approveOpenGate(handle);
+      await waitFor(
+        handle,
+        (s) => Object.values(s.hosts).filter((h) => h === 'preflight').length === 2,
+        '1 minute',
+      );
+      expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ identity: VENDOR }] }))).toBe(
+        'NotAnOperator',
+      );
+      await handle.executeUpdate(pauseUpdate, { args: [{ identity: OPERATOR2, reason: 'CT backlog' }] });
+      const paused = await waitFor(
+        handle,
+        (s) => s.state === 'paused' && !Object.values(s.hosts).includes('preflight'),
+      );
+      const startedBefore = fleet.calls.filter((c) => c.startsWith('preflight:')).length;
+      await env.sleep('6 hours');
+      expect(fleet.calls.filter((c) => c.startsWith('preflight:')).length).toBe(startedBefore);
+      expect(paused.counts.patched).toBe(3); // test system + the two in flight when paused
+      expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ identity: STARTER }] }))).toBe(
+        'InvalidPhase',
+      );
+      await handle.executeUpdate(resumeUpdate, { args: [{ identity: STARTER }] });
+      const final = await handle.result();
+      expect(final.state).toBe('completed');
+      expect(final.decisions.map((d) => `${d.action}:${d.identity}`)).toEqual([
+        `pause:${OPERATOR2}`,
+        `resume:${STARTER}`,
+      ]);
+      expect(final.counts.patched).toBe(7);
+    });
+  });
+
+  it('abort mid-wave: no new hosts, the failing in-flight host still rolls back', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(['h1', 'h2']), calls: [] };
+    const file = campaignFile(7, (raw) => {
+      slowReboots(raw);
+      raw.campaign.failureBudget = { maxFailures: 5 };
+    });
+    const status = await withWorker(fleet, 'tq-abort', async () => {
+      const handle = await start('abort', 'tq-abort', file);
+      await approveOpenGate(handle);
+      await waitFor(handle, (s) => s.hosts.h1 === 'preflight' && s.hosts.h2 === 'preflight', '1 minute');
+      await handle.executeUpdate(abortUpdate, { args: [{ identity: STARTER, reason: 'vendor recall' }] });
+      expect(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ identity: STARTER }] }))).toBe(
+        'InvalidPhase',
+      );
+      return handle.result();
+    });
+    expect(status.state).toBe('aborted');
+    expect(status.reason).toBe(`aborted by ${STARTER}: vendor recall`);
+    expect(fleet.calls).toEqual(expect.arrayContaining(['restore:h1', 'restore:h2']));
+    expect(status.hosts).toMatchObject({
+      h1: 'rolled-back',
+      h2: 'rolled-back',
+      h3: 'pending',
+      h6: 'pending',
+    });
+    expect(fleet.calls.some((c) => /:h[3-6]$/.test(c))).toBe(false);
+  });
+
+  it('pauses in needs-decision when the failure budget is spent; resume counts afresh', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(['h1', 'h2', 'h4']), calls: [] };
+    const file = campaignFile(7, (raw) => {
+      raw.campaign.waves = [{ name: 'all', size: '100%' }];
+      raw.campaign.concurrency = 1;
+      raw.campaign.failureBudget = { maxFailures: 1 };
+    });
+    await withWorker(fleet, 'tq-budget', async () => {
+      const handle = await start('budget', 'tq-budget', file);
+      await approveOpenGate(handle);
+      // h1 fails (within budget), h2 fails: 2 > 1, the campaign stops before h3.
+      const decision = await waitFor(handle, inState('needs-decision'));
+      expect(decision.budget).toEqual({ allowed: 1, failed: 2, baseline: 0 });
+      expect(decision.hosts.h3).toBe('pending');
+      expect(decision.notifications.at(-1)).toMatchObject({
+        kind: 'needs-decision',
+        to: [STARTER, OPERATOR2],
+      });
+      await env.sleep('12 hours');
+      expect(fleet.calls.some((c) => c.endsWith(':h3'))).toBe(false);
+      await handle.executeUpdate(resumeUpdate, {
+        args: [{ identity: STARTER, reason: 'NAS failures understood' }],
+      });
+      const final = await handle.result();
+      // h4 failed after the resume: 1 failure since the decision is within budget.
+      expect(final.state).toBe('completed');
+      expect(final.budget).toEqual({ allowed: 1, failed: 3, baseline: 2 });
+      expect(final.counts).toMatchObject({ patched: 4, 'rolled-back': 3 });
+    });
+  });
+
+  it('never has more members of a redundancy group in flight than its budget', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(9, (raw) => {
+      slowReboots(raw);
+      raw.campaign.concurrency = 6;
+      raw.fleet.hosts.forEach((h, i) => {
+        if (i > 0) h.redundancyGroup = i % 2 ? 'archive-pair' : 'db-cluster';
+      });
+      raw.campaign.redundancy = {
+        groups: [
+          { name: 'archive-pair', minAvailable: 3 },
+          { name: 'db-cluster', maxUnavailable: 2 },
+        ],
+      };
+    });
+    let handle!: Handle;
+    await withWorker(fleet, 'tq-groups', async () => {
+      handle = await start('groups', 'tq-groups', file);
+      await approveOpenGate(handle);
+      expect((await handle.result()).state).toBe('completed');
+    });
+    const intervals = (await childIntervals(handle)).filter((i) => i.host !== 'h0');
+    expect(intervals).toHaveLength(8);
+    const groupOf = (host: string) => (Number(host.slice(1)) % 2 ? 'archive-pair' : 'db-cluster');
+    const peak = (group: string) => {
+      const mine = intervals.filter((i) => groupOf(i.host) === group);
+      return Math.max(...mine.map((a) => mine.filter((b) => b.start <= a.start && a.start < b.end).length));
+    };
+    expect(peak('archive-pair')).toBe(1); // 4 members, 3 must stay available
+    expect(peak('db-cluster')).toBe(2);
+  });
+
+  it('starts hosts only inside their maintenance window, waiting across days', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const file = campaignFile(5, (raw) => {
+      raw.campaign.waves = [{ name: 'all', size: '100%' }];
+      raw.campaign.concurrency = 1;
+      raw.patch.rebootGrace = '50m';
+      raw.campaign.maintenanceWindows = [
+        { name: 'sat-night', days: ['sat'], start: '02:00', end: '04:00', timeZone: 'Europe/Berlin' },
+      ];
+      raw.campaign.defaultMaintenanceWindow = 'sat-night';
+    });
+    let handle!: Handle;
+    let approvedAt = 0;
+    await withWorker(fleet, 'tq-window', async () => {
+      handle = await start('window', 'tq-window', file);
+      await approveOpenGate(handle);
+      approvedAt = await env.currentTimeMs();
+      expect((await handle.result()).state).toBe('completed');
+    });
+    const intervals = (await childIntervals(handle)).filter((i) => i.host !== 'h0');
+    expect(intervals).toHaveLength(4);
+    const w = file.campaign.maintenanceWindows[0]!;
+    for (const i of intervals) expect(windowState(w, i.start).open).toBe(true);
+    // Four hosts of about 50 minutes each do not fit one 2-hour window: the rest waited a week.
+    const first = Math.min(...intervals.map((i) => i.start));
+    const last = Math.max(...intervals.map((i) => i.start));
+    expect(last - first).toBeGreaterThan(6 * 86_400_000);
+    expect(first).toBeGreaterThanOrEqual(approvedAt - 60_000);
+  });
+});
+
+describe('guided failure (on-call)', () => {
+  it('holds failed hosts in needs-attention under a manual policy; retry, rollback, mark-fixed and skip each validated and recorded', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(['h1', 'h2', 'h3', 'h4']), calls: [] };
+    const file = campaignFile(6, (raw) => {
+      raw.campaign.waves = [{ name: 'all', size: '100%' }];
+      raw.campaign.failureBudget = { maxFailures: 10 };
+      raw.campaign.rollback = { onHostFailure: 'manual' };
+    });
+    await withWorker(fleet, 'tq-oncall', async () => {
+      const handle = await start('oncall', 'tq-oncall', file);
+      await approveOpenGate(handle);
+      const waiting = await waitFor(handle, inState('needs-attention'));
+      expect(waiting.failed.map((f) => [f.hostId, f.state]).sort()).toEqual([
+        ['h1', 'needs-attention'],
+        ['h2', 'needs-attention'],
+        ['h3', 'needs-attention'],
+        ['h4', 'needs-attention'],
+      ]);
+      expect(fleet.calls.some((c) => c.startsWith('restore:'))).toBe(false);
+      expect(waiting.notifications.filter((n) => n.kind === 'needs-attention').map((n) => n.to)).toEqual(
+        Array(4).fill([ONCALL]),
+      );
+      const act = (
+        hostId: string,
+        action: 'retry' | 'rollback' | 'mark-fixed' | 'skip',
+        identity = ONCALL,
+        note = '',
+      ) => handle.executeUpdate(hostActionUpdate, { args: [{ hostId, action, identity, note }] });
+      expect(await refusal(act('h1', 'retry', VENDOR))).toBe('NotOnCall');
+      expect(await refusal(act('h5', 'skip'))).toBe('UnknownHost');
+      expect(await refusal(act('h3', 'mark-fixed'))).toBe('InvalidInput');
+
+      // On-call repaired the boot loader by hand; the retry finds the patch in place and the host healthy.
+      fleet.brokenBoot.delete('h1');
+      await act('h1', 'retry', ONCALL, 'boot loader repaired');
+      await act('h2', 'rollback');
+      await act('h3', 'mark-fixed', ONCALL, 'restored from vendor media');
+      await act('h4', 'skip', STARTER, 'decommissioned next week');
+      const final = await handle.result();
+      expect(final.state).toBe('completed');
+      expect(final.failed.map((f) => [f.hostId, f.state]).sort()).toEqual([
+        ['h1', 'already-patched'],
+        ['h2', 'rolled-back'],
+        ['h3', 'marked-fixed'],
+        ['h4', 'skipped'],
+      ]);
+      expect(final.decisions.map((d) => [d.action, d.hostId, d.identity])).toEqual([
+        ['retry', 'h1', ONCALL],
+        ['rollback', 'h2', ONCALL],
+        ['mark-fixed', 'h3', ONCALL],
+        ['skip', 'h4', STARTER],
+      ]);
+      expect(final.counts).toMatchObject({
+        patched: 2,
+        'already-patched': 1,
+        'rolled-back': 1,
+        'marked-fixed': 1,
+        skipped: 1,
+      });
+    });
+    expect(fleet.calls.filter((c) => c.startsWith('restore:'))).toEqual(['restore:h2']);
+  });
+
+  it('refuses a second campaign on a busy host: that host waits for on-call, the first campaign is untouched', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [] };
+    const first = campaignFile(3, (raw) => {
+      raw.campaign.name = 'first';
+      raw.patch.rebootGrace = '2h';
+    });
+    // The second campaign uses the first one's test system, h0, as its own test system.
+    const second = campaignFile(3, (raw) => {
+      raw.campaign.name = 'second';
+    });
+    await withWorker(fleet, 'tq-busy', async () => {
+      const a = await start('busy-a', 'tq-busy', first);
+      await waitFor(a, (s) => s.hosts.h0 === 'preflight', '1 minute');
+      const b = await start('busy-b', 'tq-busy', second);
+      const ended = await b.result();
+      expect(ended.state).toBe('test-failed');
+      expect(ended.failed[0]).toMatchObject({
+        hostId: 'h0',
+        state: 'needs-attention',
+        failure: { type: 'HostBusy' },
+      });
+      await approveOpenGate(a);
+      const done = await a.result();
+      expect(done.state).toBe('completed');
+      expect(done.hosts.h0).toBe('patched');
+    });
+    expect(fleet.calls.filter((c) => c === 'install:h0')).toHaveLength(1);
   });
 });

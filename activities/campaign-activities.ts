@@ -1,0 +1,90 @@
+/**
+ * Activities that give the campaign and host workflows what they need from the campaign store: the
+ * plan summary, one wave's members, one host's records; plus soak probes and notifications.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import type { CampaignStore } from '../adapters/campaign-store.js';
+import { hostPatchInput, PlanInfeasible, planCampaign } from '../domain/planner.js';
+import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
+import { verifySourceArtifact } from '../adapters/host-ops.js';
+import { typed } from './host-activities.js';
+
+export interface CampaignActivityDeps {
+  store: CampaignStore;
+  logger: Logger;
+  checkHealth: (input: HostPatchInput) => Promise<HealthReport>;
+}
+
+export function createCampaignActivities({ store, logger, checkHealth }: CampaignActivityDeps) {
+  const plan = (fileSha256: string) =>
+    typed(async () => {
+      const file = store.get(fileSha256);
+      try {
+        return { plan: planCampaign(file) };
+      } catch (err) {
+        if (err instanceof PlanInfeasible)
+          throw ApplicationFailure.create({
+            type: 'PlanInfeasible',
+            message: err.message,
+            nonRetryable: true,
+          });
+        throw err;
+      }
+    });
+
+  return {
+    /** Checks the orchestrator's copy of the artifact against the file's checksum. Throws SourceArtifactInvalid. */
+    async verifyArtifact(fileSha256: string): Promise<void> {
+      await typed(() => verifySourceArtifact(store.get(fileSha256).patch));
+    },
+
+    /** One wave's members with their redundancy group and window. Read-only. */
+    async loadWave(fileSha256: string, index: number): Promise<WaveHost[]> {
+      const { plan: p } = await plan(fileSha256);
+      return p.waves[index]?.hosts ?? [];
+    },
+
+    /** One host's records (host, controllers, checks, patch). Read-only. Throws UnknownHost. */
+    async loadHostInput(campaignId: string, fileSha256: string, hostId: string): Promise<HostPatchInput> {
+      return typed(async () => {
+        const file = store.get(fileSha256);
+        if (!file.fleet.hosts.some((h) => h.id === hostId))
+          throw ApplicationFailure.create({
+            type: 'UnknownHost',
+            message: `no host ${hostId}`,
+            nonRetryable: true,
+          });
+        return hostPatchInput(file, campaignId, hostId);
+      });
+    },
+
+    /**
+     * One soak probe across the test systems: "failed" when a health check fails, "error" when a probe
+     * could not be run at all (no key, store unreadable). Never throws for an unhealthy host.
+     */
+    async probeTestHosts(campaignId: string, fileSha256: string, hostIds: string[]): Promise<SoakProbe> {
+      const failed: string[] = [];
+      let error = false;
+      for (const hostId of hostIds) {
+        try {
+          const report = await checkHealth(hostPatchInput(store.get(fileSha256), campaignId, hostId));
+          failed.push(...report.checks.filter((c) => !c.ok).map((c) => `${hostId}/${c.name}`));
+        } catch (err) {
+          error = true;
+          failed.push(`${hostId}/probe-error: ${(err as Error).message.slice(0, 200)}`);
+        }
+      }
+      const result = error ? 'error' : failed.length ? 'failed' : 'ok';
+      logger.info({ campaignId, result, failed: failed.length }, 'soak probe');
+      return { at: new Date().toISOString(), result, failed };
+    },
+
+    /** Sends a notification (today: the structured log; webhooks plug in here). Idempotent per record. */
+    async notify(campaignId: string, notification: Notification): Promise<void> {
+      logger.info({ campaignId, notification: { ...notification } }, `notify: ${notification.kind}`);
+    },
+  };
+}
+
+export type CampaignActivities = ReturnType<typeof createCampaignActivities>;

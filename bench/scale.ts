@@ -1,0 +1,115 @@
+/**
+ * `npm run bench:scale [-- --hosts 2000 --concurrency 200]`: one campaign over N SIMULATED hosts (see
+ * simulated-fleet.ts) on the real Temporal dev server, with the real workflows, store and scheduler.
+ * Prints wall time, history events per host, and the largest workflow history (events and bytes)
+ * against Temporal's limits. A figure, not a test: nothing here passes or fails.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { fileCampaignStore } from '../adapters/campaign-store.js';
+import { approveStage, campaignStatus, startCampaign } from '../client/campaigns.js';
+import { planCampaign } from '../domain/planner.js';
+import { TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
+import { freePort, startDevServer } from '../runtime/dev-server.js';
+import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
+import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from './fleet-file.js';
+import { simulatedHostActivities } from './simulated-fleet.js';
+
+const HARD_EVENTS = 51_200;
+const HARD_BYTES = 50 * 1024 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '2000' },
+    concurrency: { type: 'string', default: '200' },
+    'step-ms': { type: 'string', default: '5' },
+  },
+});
+const hosts = Number(values.hosts);
+const concurrency = Number(values.concurrency);
+const logger = pino({ level: 'warn' });
+installRuntime(logger, 'ERROR');
+
+const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
+const server = await startDevServer({
+  port: await freePort(),
+  dbFile: `${dir}/temporal.sqlite`,
+  logFile: `${dir}/temporal.log`,
+});
+try {
+  const store = fileCampaignStore(`${dir}/store`);
+  const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency });
+  const host = simulatedHostActivities({
+    stepMs: Number(values['step-ms']),
+    brokenBoot: new Set(['sim-00007', 'sim-00500']),
+  });
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: 'bench',
+    workflowsPath: WORKFLOWS_PATH,
+    activities: {
+      ...host,
+      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+      verifyArtifact: async () => {},
+    },
+    maxConcurrentActivityTaskExecutions: 400,
+    maxConcurrentWorkflowTaskExecutions: 100,
+    maxCachedWorkflows: 2_000,
+  });
+  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  const started = Date.now();
+  const result = await worker.runUntil(async () => {
+    const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR);
+    for (;;) {
+      const status = await campaignStatus(client, id);
+      if (status.state === 'awaiting-approval')
+        await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+      if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  });
+  const wallMs = Date.now() - started;
+
+  // Every run of the campaign (continue-as-new chain) and every host workflow, from visibility.
+  let largest = { id: '', events: 0, bytes: 0 };
+  let campaignEvents = 0;
+  let campaignRuns = 0;
+  let hostEvents = 0;
+  let hostRuns = 0;
+  for await (const wf of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
+    const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+    const events = d.historyLength;
+    const bytes = Number(d.raw.workflowExecutionInfo?.historySizeBytes ?? 0);
+    if (wf.type === 'campaignWorkflow') {
+      campaignEvents += events;
+      campaignRuns += 1;
+    } else {
+      hostEvents += events;
+      hostRuns += 1;
+    }
+    if (events > largest.events) largest = { id: `${wf.workflowId} (${wf.type})`, events, bytes };
+  }
+  const planned = planCampaign(file).waves.reduce((n, w) => n + w.hosts.length, 0) + 1;
+  const lines = [
+    `simulated hosts:          ${hosts} (+1 test system), concurrency ${concurrency}, ${values['step-ms']} ms per simulated step`,
+    `campaign:                 ${result.state}; counts ${JSON.stringify(result.counts)}`,
+    `wall time:                ${(wallMs / 1000).toFixed(1)} s (${((planned / wallMs) * 60_000).toFixed(0)} hosts/min; includes a 2 s soak)`,
+    `campaign runs:            ${campaignRuns} (continue-as-new), ${campaignEvents} events in all runs`,
+    `host workflow runs:       ${hostRuns}, ${(hostEvents / Math.max(1, hostRuns)).toFixed(1)} events each on average`,
+    `history events per host:  ${((campaignEvents + hostEvents) / planned).toFixed(1)} (campaign ${(campaignEvents / planned).toFixed(2)} + host ${(hostEvents / planned).toFixed(1)})`,
+    `largest history:          ${largest.events} events, ${(largest.bytes / 1024).toFixed(0)} KiB: ${largest.id}`,
+    `Temporal hard limits:     ${HARD_EVENTS} events (${((largest.events / HARD_EVENTS) * 100).toFixed(1)}% used), ${HARD_BYTES / 1048576} MiB (${((largest.bytes / HARD_BYTES) * 100).toFixed(2)}% used)`,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  await nativeConnection.close();
+  await client.connection.close();
+} finally {
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
