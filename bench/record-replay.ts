@@ -1,0 +1,135 @@
+/**
+ * `npm run record:replay`: runs the main campaign paths on the real Temporal dev server with the
+ * SIMULATED host executor and writes their histories to test/replay/ (every campaign run, plus one
+ * patched and one rolled-back host). test/replay/replay.test.ts replays them against the current
+ * workflow code, so a change that would break running campaigns fails CI. Re-record only on purpose
+ * (with patched() guards for anything in flight), never to make a failing replay pass.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { fileCampaignStore } from '../adapters/campaign-store.js';
+import {
+  approveStage,
+  campaignResult,
+  campaignStatus,
+  controlCampaign,
+  rejectStage,
+  startCampaign,
+} from '../client/campaigns.js';
+import { hostWorkflowId } from '../domain/ids.js';
+import { PROJECT_ROOT } from '../runtime/paths.js';
+import { freePort, startDevServer } from '../runtime/dev-server.js';
+import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
+import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from './fleet-file.js';
+import { simulatedHostActivities, type SimulatedFleet } from './simulated-fleet.js';
+
+const OUT = `${PROJECT_ROOT}/test/replay`;
+const logger = pino({ level: 'warn' });
+installRuntime(logger, process.env.RECORD_DEBUG ? 'WARN' : 'ERROR');
+
+const dir = mkdtempSync(`${tmpdir()}/rollout-record-`);
+const server = await startDevServer({
+  port: await freePort(),
+  dbFile: `${dir}/t.sqlite`,
+  logFile: `${dir}/t.log`,
+});
+const store = fileCampaignStore(`${dir}/store`);
+const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+const nativeConnection = await NativeConnection.connect({ address: server.address });
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function untilState(id: string, state: string) {
+  let last = '';
+  for (let i = 0; i < 600; i++) {
+    const status = await campaignStatus(client, id);
+    if (status.state !== last && process.env.RECORD_DEBUG)
+      process.stderr.write(`  ${id}: ${status.state} ${status.waitingFor ?? ''}\n`);
+    last = status.state;
+    if (status.state === state) return;
+    await wait(250);
+  }
+  throw new Error(`${id} never reached ${state}`);
+}
+
+async function save(name: string, workflowId: string) {
+  const runs: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(wf.runId);
+  let n = 0;
+  for (const runId of runs.reverse()) {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    writeFileSync(`${OUT}/${name}-run${++n}.json`, historyToJSON(history));
+  }
+  process.stdout.write(`recorded ${name}: ${n} run(s)\n`);
+}
+
+async function scenario(
+  name: string,
+  fleet: SimulatedFleet,
+  hosts: number,
+  drive: (id: string) => Promise<void>,
+) {
+  const host = simulatedHostActivities(fleet);
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue: name,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: {
+      ...host,
+      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+      verifyArtifact: async () => {},
+    },
+  });
+  const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3 });
+  await worker.runUntil(async () => {
+    const id = await startCampaign(client, name, store, file, BENCH_OPERATOR);
+    process.stdout.write(`${name}: started ${id}\n`);
+    await drive(id);
+    await campaignResult(client, id);
+    await save(name, id);
+  });
+}
+
+try {
+  // 1. Completed: soak pass, approval, three waves (continue-as-new), an operator pause and resume,
+  //    one host rolled back, which spends the failure budget (needs-decision), resumed by the operator.
+  await scenario('completed', { stepMs: 5, brokenBoot: new Set(['sim-00012']) }, 14, async (id) => {
+    await untilState(id, 'awaiting-approval');
+    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    await untilState(id, 'rolling-out');
+    await controlCampaign(client, id, 'pause', { identity: BENCH_OPERATOR, reason: 'recording' });
+    await wait(500);
+    await controlCampaign(client, id, 'resume', { identity: BENCH_OPERATOR });
+    // 5% of 13 hosts allows no failure: the broken host spends the budget.
+    await untilState(id, 'needs-decision');
+    await controlCampaign(client, id, 'resume', {
+      identity: BENCH_OPERATOR,
+      reason: 'broken host understood',
+    });
+  });
+  await save('host-patched', hostWorkflowId('sim-00001'));
+  await save('host-rolled-back', hostWorkflowId('sim-00012'));
+  // 2. Soak fails: the test system is rolled back.
+  await scenario('soak-failed', { stepMs: 5, brokenBoot: new Set(), soakFailsFrom: 1 }, 3, async () => {});
+  // 3. Rejected at the gate.
+  await scenario('rejected', { stepMs: 5, brokenBoot: new Set() }, 3, async (id) => {
+    await untilState(id, 'awaiting-approval');
+    await rejectStage(client, id, { stage: 'production', identity: BENCH_VENDOR, reason: 'recording' });
+  });
+  // 4. Aborted by an operator mid-rollout; the in-flight host still finishes (and rolls back).
+  await scenario('aborted', { stepMs: 5, brokenBoot: new Set(['sim-00001']) }, 3, async (id) => {
+    await untilState(id, 'awaiting-approval');
+    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    await untilState(id, 'rolling-out');
+    await controlCampaign(client, id, 'abort', { identity: BENCH_OPERATOR, reason: 'recording' });
+  });
+} finally {
+  await nativeConnection.close();
+  await client.connection.close();
+  await server.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
