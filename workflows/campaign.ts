@@ -140,61 +140,45 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   // ---- queries and updates ----
   setHandler(campaignStatusQuery, () => status);
 
-  setHandler(
-    approveStageUpdate,
-    (d): ApprovalRecord => {
-      const gate = status.gates.find((g) => g.state === 'open');
-      if (!gate) throw new Error('validator let an approval through without an open gate');
-      const record: ApprovalRecord = {
-        stage: gate.stage,
-        decision: 'approved',
-        identity: d.identity,
-        roles: rolesOf(plan.people, d.identity),
-        at: now(),
-        comment: d.comment ?? '',
-        artifactSha256: d.artifactSha256,
-        hostSetDigest: d.hostSetDigest,
-        hostCount: gate.hostCount,
-        soakVerdict: status.soak.verdict ?? 'none',
-        probesSeen: status.soak.probes.length,
-        failedProbesSeen: status.soak.probes.filter((p) => p.result !== 'ok').length,
-      };
-      gate.decisions.push(record);
-      if (gate.decisions.filter((r) => r.decision === 'approved').length >= gate.required)
-        gate.state = 'approved';
-      changed();
-      return record;
-    },
-    { validator: (d) => validateApproval(status, plan, d) },
-  );
-
-  setHandler(
-    rejectStageUpdate,
-    (r): ApprovalRecord => {
-      const gate = status.gates.find((g) => g.state === 'open');
-      if (!gate) throw new Error('validator let a rejection through without an open gate');
-      const record: ApprovalRecord = {
-        stage: gate.stage,
-        decision: 'rejected',
-        identity: r.identity,
-        roles: rolesOf(plan.people, r.identity),
-        at: now(),
-        comment: r.reason,
-        artifactSha256: status.patch.sha256,
-        hostSetDigest: gate.hostSetDigest,
-        hostCount: gate.hostCount,
-        soakVerdict: status.soak.verdict ?? 'none',
-        probesSeen: status.soak.probes.length,
-        failedProbesSeen: status.soak.probes.filter((p) => p.result !== 'ok').length,
-      };
-      gate.decisions.push(record);
+  /** Records a decision on the open gate with what the person saw (validators checked it matches). */
+  const decideGate = (
+    decision: ApprovalRecord['decision'],
+    identity: string,
+    comment: string,
+  ): ApprovalRecord => {
+    const gate = status.gates.find((g) => g.state === 'open');
+    if (!gate) throw new Error(`validator let a gate decision (${decision}) through without an open gate`);
+    const record: ApprovalRecord = {
+      stage: gate.stage,
+      decision,
+      identity,
+      roles: rolesOf(plan.people, identity),
+      at: now(),
+      comment,
+      artifactSha256: status.patch.sha256,
+      hostSetDigest: gate.hostSetDigest,
+      hostCount: gate.hostCount,
+      soakVerdict: status.soak.verdict ?? 'none',
+      probesSeen: status.soak.probes.length,
+      failedProbesSeen: status.soak.probes.filter((p) => p.result !== 'ok').length,
+    };
+    gate.decisions.push(record);
+    if (decision === 'rejected') {
       gate.state = 'rejected';
-      status.reason = `stage ${gate.stage} rejected by ${r.identity}: ${r.reason}`;
-      changed();
-      return record;
-    },
-    { validator: (r) => validateRejection(status, plan, r) },
-  );
+      status.reason = `stage ${gate.stage} rejected by ${identity}: ${comment}`;
+    } else if (gate.decisions.filter((r) => r.decision === 'approved').length >= gate.required)
+      gate.state = 'approved';
+    changed();
+    return record;
+  };
+
+  setHandler(approveStageUpdate, (d) => decideGate('approved', d.identity, d.comment ?? ''), {
+    validator: (d) => validateApproval(status, plan, d),
+  });
+
+  setHandler(rejectStageUpdate, (r) => decideGate('rejected', r.identity, r.reason), {
+    validator: (r) => validateRejection(status, plan, r),
+  });
 
   setHandler(
     reviewSoakUpdate,
