@@ -6,18 +6,29 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { ERROR_TYPES, RolloutError } from '../domain/errors.js';
-import type { HealthReport, HostPatchInput, ImageRecord, Patch } from '../domain/schema.js';
-import type { ControllerClient } from '../adapters/controller.js';
+import type {
+  HealthReport,
+  HostPatchInput,
+  ImageRecord,
+  IntegrityReport,
+  Patch,
+  PreflightReport,
+} from '../domain/schema.js';
+import type { ControllerClient, OutOfBand } from '../adapters/controller.js';
 import { runHealthChecks } from '../adapters/health.js';
 import {
+  compareAfterInstall,
+  measurePrerequisites,
+  profileBeforeInstall,
   readBootId,
   readVersion,
   runInstall,
   triggerReboot,
   uploadArtifact,
   verifySourceArtifact,
+  type IntegrityProfile,
 } from '../adapters/host-ops.js';
-import { SshSession, withSsh, type KeyStore, type SshTarget } from '../adapters/ssh.js';
+import { sshTarget, SshSession, withSsh, type KeyStore, type SshTarget } from '../adapters/ssh.js';
 
 export interface ActivityDeps {
   keys: KeyStore;
@@ -25,10 +36,8 @@ export interface ActivityDeps {
   logger: Logger;
 }
 
-export interface PreflightResult {
-  version: string;
+export interface PreflightResult extends PreflightReport {
   alreadyPatched: boolean;
-  bootId: string;
 }
 
 export interface InstallOutcome {
@@ -38,7 +47,27 @@ export interface InstallOutcome {
 }
 
 function hostTarget(input: HostPatchInput): SshTarget {
-  return { ...input.host, name: input.host.id };
+  return sshTarget(input.host.id, input.host, input.jumpHosts);
+}
+
+/** The host as its image provider or power controller knows it. */
+function outOfBand(input: HostPatchInput, via: 'imageProvider' | 'powerController'): OutOfBand {
+  return { controller: input[via], machine: input.host.machine ?? input.host.id, jumpHosts: input.jumpHosts };
+}
+
+/** The key of one (campaign, patch) run on a host: names its install marker and integrity profiles. */
+function runKeyOf(input: HostPatchInput): string {
+  return `${input.campaignId}-${input.patch.id}-${input.patch.version}`.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** Heartbeats every 10 s while `fn` runs, so a long remote command shows its worker is alive. */
+async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => Context.current().heartbeat(), 10_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** Runs `fn`, turning adapter errors into typed ApplicationFailures the workflow can branch on. */
@@ -75,19 +104,52 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       await typed(() => verifySourceArtifact(patch));
     },
 
-    /** Reads the installed version and boot ID. Read-only. Throws HostKeyMismatch, AuthenticationFailed, HostUnreachable. */
+    /**
+     * Reads the installed version and boot ID, and measures the prerequisites that have a command or a
+     * threshold (service pack, OS, free disk); `unmet` says which one falls short, with the value.
+     * Read-only. Throws HostKeyMismatch, AuthenticationFailed, CredentialUnusable, HostUnreachable.
+     */
     async preflight(input: HostPatchInput): Promise<PreflightResult> {
       return ssh(input, async (s) => {
         const version = await readVersion(s, input.patch);
         const bootId = await readBootId(s, input.host.bootIdCommand);
-        logger.info({ campaignId: input.campaignId, hostId: input.host.id, version }, 'preflight done');
-        return { version, alreadyPatched: version === input.patch.version, bootId };
+        const measured = await measurePrerequisites(s, input.patch);
+        logger.info(
+          { campaignId: input.campaignId, hostId: input.host.id, version, ...measured },
+          'preflight done',
+        );
+        return { version, bootId, alreadyPatched: version === input.patch.version, ...measured };
       });
+    },
+
+    /**
+     * Takes the checksum profile of the patch's protected paths before install, kept on the host; a
+     * retry reuses the first one. Read-only on protected data. Throws IntegrityViolation (a path is missing).
+     */
+    async profileProtectedPaths(input: HostPatchInput): Promise<IntegrityProfile> {
+      return withHeartbeat(() => ssh(input, (s) => profileBeforeInstall(s, input.patch, runKeyOf(input))));
+    },
+
+    /** Profiles the protected paths again and lists what changed since the before-install profile. Read-only. */
+    async compareProtectedPaths(input: HostPatchInput): Promise<IntegrityReport> {
+      const report = await withHeartbeat(() =>
+        ssh(input, (s) => compareAfterInstall(s, input.patch, runKeyOf(input))),
+      );
+      logger.info(
+        {
+          campaignId: input.campaignId,
+          hostId: input.host.id,
+          files: report.files,
+          changed: report.changes.length + report.moreChanges,
+        },
+        'protected paths compared',
+      );
+      return report;
     },
 
     /** Saves the host's disk image through its controller, out-of-band. A retry saves a fresh image (harmless). Throws ImageFailed. */
     async snapshotImage(input: HostPatchInput): Promise<ImageRecord> {
-      const image = await typed(() => controllers.snapshot(input.imageProvider, input.host.id));
+      const image = await typed(() => controllers.snapshot(outOfBand(input, 'imageProvider')));
       logger.info(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId },
         'image saved',
@@ -105,10 +167,7 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
      * running or finished install instead of starting it again. Heartbeats while it waits.
      */
     async installPatch(input: HostPatchInput, artifactPath: string): Promise<InstallOutcome> {
-      const runKey = `${input.campaignId}-${input.patch.id}-${input.patch.version}`.replace(
-        /[^A-Za-z0-9._-]/g,
-        '_',
-      );
+      const runKey = runKeyOf(input);
       const result = await ssh(input, (s) =>
         runInstall(s, input.patch, runKey, artifactPath, (progress) => Context.current().heartbeat(progress)),
       );
@@ -168,19 +227,34 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       );
     },
 
-    /** Restores the saved image out-of-band (works on a host that does not boot). Idempotent. Throws ImageFailed. */
-    async restoreImage(input: HostPatchInput, imageId: string): Promise<void> {
+    /**
+     * Verifies the saved image (its provider's check, and its checksum when the record has one), then
+     * restores it out-of-band (works on a host that does not boot). Idempotent. Throws ImageFailed.
+     */
+    async restoreImage(input: HostPatchInput, image: ImageRecord | string): Promise<void> {
+      // Histories recorded before images carried their record pass the ID alone.
+      const record = typeof image === 'string' ? { imageId: image } : image;
+      const target = outOfBand(input, 'imageProvider');
       await typed(async () => {
-        const verified = await controllers.verify(input.imageProvider, input.host.id, imageId);
-        if (!verified.ok) throw new RolloutError('ImageFailed', `image ${imageId} fails its checksum`);
-        await controllers.restore(input.imageProvider, input.host.id, imageId);
+        const verified = await controllers.verify(target, record.imageId);
+        if (!verified.ok)
+          throw new RolloutError('ImageFailed', `image ${record.imageId} fails its provider's check`);
+        if ('sha256' in record && record.sha256 && verified.sha256 && verified.sha256 !== record.sha256)
+          throw new RolloutError(
+            'ImageFailed',
+            `image ${record.imageId} has SHA-256 ${verified.sha256}, recorded ${record.sha256} at snapshot`,
+          );
+        await controllers.restore(target, record.imageId);
       });
-      logger.warn({ campaignId: input.campaignId, hostId: input.host.id, imageId }, 'image restored');
+      logger.warn(
+        { campaignId: input.campaignId, hostId: input.host.id, imageId: record.imageId },
+        'image restored',
+      );
     },
 
-    /** Power-cycles the host out-of-band. Throws PowerFailed. */
+    /** Power-cycles the host out-of-band (on, if it was off). Throws PowerFailed. */
     async powerCycle(input: HostPatchInput): Promise<void> {
-      await typed(() => controllers.powerCycle(input.powerController, input.host.id));
+      await typed(() => controllers.powerCycle(outOfBand(input, 'powerController')));
     },
   };
 }

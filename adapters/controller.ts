@@ -1,72 +1,122 @@
 /**
- * Out-of-band image and power control through a controller reached over SSH (hypervisor, imaging
- * server, the lab controller). Works when the target host itself cannot boot. Each command template
- * prints one JSON object on its last line of stdout.
+ * Out-of-band image and power control, which works when the host itself cannot boot: a controller
+ * reached over SSH (hypervisor, storage or management host, the lab controller) runs the command
+ * templates of its preset and its own; a Redfish BMC is driven over HTTP from the worker. Every
+ * command template prints one JSON object on its last line of stdout.
  */
 import { z } from 'zod';
+import {
+  controllerCommands,
+  controllerParams,
+  type ControllerOperation,
+} from '../domain/controller-presets.js';
 import { RolloutError } from '../domain/errors.js';
-import { ImageRecord, type Controller } from '../domain/schema.js';
-import { renderCommand, withSsh, type KeyStore, type SshTarget } from './ssh.js';
+import { ImageRecord, type Controller, type JumpHost, type SshController } from '../domain/schema.js';
+import { redfishPower, type PowerOperation } from './redfish.js';
+import { renderCommand, sshTarget, withSsh, type KeyStore } from './ssh.js';
 
 const CONTROLLER_COMMAND_MS = 600_000;
 
-export const PowerStatus = z.object({ host: z.string(), power: z.enum(['on', 'off']), booted: z.boolean() });
-export type PowerStatus = z.infer<typeof PowerStatus>;
+export const PowerStatus = z.object({ power: z.enum(['on', 'off']) }).loose();
+export type PowerStatus = { power: 'on' | 'off' };
 
-function targetOf(controller: Controller): SshTarget {
-  return { ...controller, name: `controller ${controller.id}` };
+const Ok = z.object({ ok: z.boolean() }).loose();
+const Verified = z.object({ ok: z.boolean(), sha256: z.string().optional() }).loose();
+
+/** Which machine, through which controller, reached via which jump hosts. */
+export interface OutOfBand {
+  controller: Controller;
+  /** The host's name at the controller: its `machine`, default its ID. */
+  machine: string;
+  jumpHosts: JumpHost[];
 }
 
-async function invoke<T>(
-  controller: Controller,
+/** Fills `{host}` into the params (raw: they are shell-quoted as a whole when rendered). */
+function templateValues(controller: SshController, machine: string, extra: Record<string, string>) {
+  const values: Record<string, string> = { host: machine, ...extra };
+  for (const [name, value] of Object.entries(controllerParams(controller.preset, controller.params)))
+    if (value !== undefined) values[name] = value.replaceAll('{host}', machine);
+  return values;
+}
+
+async function runTemplate<T>(
   keys: KeyStore,
-  template: string,
-  values: Record<string, string>,
+  target: OutOfBand & { controller: SshController },
+  operation: ControllerOperation,
+  extra: Record<string, string>,
   schema: z.ZodType<T>,
   failure: 'ImageFailed' | 'PowerFailed',
 ): Promise<T> {
-  return withSsh(targetOf(controller), keys, async (ssh) => {
-    const result = await ssh.run(renderCommand(template, values), CONTROLLER_COMMAND_MS);
+  const { controller } = target;
+  const template = controllerCommands(controller.preset, controller.commands)[operation];
+  if (!template) throw new RolloutError(failure, `controller ${controller.id} has no ${operation} command`);
+  const command = renderCommand(template, templateValues(controller, target.machine, extra));
+  const ssh = sshTarget(`controller ${controller.id}`, controller, target.jumpHosts);
+  return withSsh(ssh, keys, async (session) => {
+    const result = await session.run(command, CONTROLLER_COMMAND_MS);
     if (result.code !== 0)
       throw new RolloutError(
         failure,
-        `controller ${controller.id} exited ${result.code}: ${result.stderr.trim().slice(-500)}`,
+        `controller ${controller.id}: ${operation} exited ${result.code ?? 'without a code'}: ${result.stderr.trim().slice(-500)}`,
       );
     const last = result.stdout.trim().split('\n').pop() ?? '';
     let parsed: unknown;
     try {
       parsed = JSON.parse(last);
     } catch {
-      throw new RolloutError(failure, `controller ${controller.id} printed no JSON: ${last.slice(0, 200)}`);
+      throw new RolloutError(
+        failure,
+        `controller ${controller.id}: ${operation} printed no JSON: ${last.slice(0, 200)}`,
+      );
     }
     const checked = schema.safeParse(parsed);
     if (!checked.success)
-      throw new RolloutError(failure, `controller ${controller.id} answered ${last.slice(0, 200)}`);
+      throw new RolloutError(
+        failure,
+        `controller ${controller.id}: ${operation} answered ${last.slice(0, 200)}`,
+      );
     return checked.data;
   });
 }
 
+function sshOnly(target: OutOfBand): OutOfBand & { controller: SshController } {
+  // Controllers recorded before `kind` existed are SSH controllers.
+  if (target.controller.kind === 'redfish')
+    throw new RolloutError(
+      'ImageFailed',
+      `controller ${target.controller.id} (${target.controller.kind}) cannot handle images`,
+    );
+  return target as OutOfBand & { controller: SshController };
+}
+
 export function createControllerClient(keys: KeyStore) {
+  const power = async (target: OutOfBand, operation: PowerOperation): Promise<PowerStatus> => {
+    const { controller } = target;
+    if (controller.kind === 'redfish')
+      return redfishPower(controller, target.machine, await keys.secret(controller.credential), operation);
+    const status = await runTemplate(
+      keys,
+      target as OutOfBand & { controller: SshController },
+      operation,
+      {},
+      PowerStatus,
+      'PowerFailed',
+    );
+    return { power: status.power };
+  };
   return {
-    snapshot: (c: Controller, host: string) =>
-      invoke(c, keys, c.commands.snapshot, { host }, ImageRecord, 'ImageFailed'),
-    verify: (c: Controller, host: string, image: string) =>
-      invoke(
-        c,
-        keys,
-        c.commands.verify,
-        { host, image },
-        z.object({ ok: z.boolean(), sha256: z.string() }),
-        'ImageFailed',
-      ),
-    restore: (c: Controller, host: string, image: string) =>
-      invoke(c, keys, c.commands.restore, { host, image }, z.object({ ok: z.boolean() }), 'ImageFailed'),
-    remove: (c: Controller, host: string, image: string) =>
-      invoke(c, keys, c.commands.delete, { host, image }, z.object({ ok: z.boolean() }), 'ImageFailed'),
-    powerCycle: (c: Controller, host: string) =>
-      invoke(c, keys, c.commands.powerCycle, { host }, PowerStatus, 'PowerFailed'),
-    powerStatus: (c: Controller, host: string) =>
-      invoke(c, keys, c.commands.powerStatus, { host }, PowerStatus, 'PowerFailed'),
+    snapshot: async (target: OutOfBand) =>
+      runTemplate(keys, sshOnly(target), 'snapshot', {}, ImageRecord, 'ImageFailed'),
+    verify: async (target: OutOfBand, image: string) =>
+      runTemplate(keys, sshOnly(target), 'verify', { image }, Verified, 'ImageFailed'),
+    restore: async (target: OutOfBand, image: string) =>
+      runTemplate(keys, sshOnly(target), 'restore', { image }, Ok, 'ImageFailed'),
+    remove: async (target: OutOfBand, image: string) =>
+      runTemplate(keys, sshOnly(target), 'delete', { image }, Ok, 'ImageFailed'),
+    powerCycle: (target: OutOfBand) => power(target, 'powerCycle'),
+    powerStatus: (target: OutOfBand) => power(target, 'powerStatus'),
+    powerOn: (target: OutOfBand) => power(target, 'powerOn'),
+    powerOff: (target: OutOfBand) => power(target, 'powerOff'),
   };
 }
 export type ControllerClient = ReturnType<typeof createControllerClient>;

@@ -2,10 +2,12 @@
  * Health probes for one host: a command over SSH, a TCP port, and a DICOM C-ECHO (Verification SOP
  * class). Every probe has a deadline and reports its timing and, on failure, the reason.
  */
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import type { CheckResult, HealthCheck, HealthReport } from '../domain/schema.js';
-import { tail, type SshSession } from './ssh.js';
+import { shellQuote, tail, type SshSession } from './ssh.js';
 
 dimse.log.setLevel('silent');
 
@@ -76,6 +78,55 @@ export async function dicomEcho(
   });
 }
 
+const MAX_BODY_BYTES = 65_536;
+
+/** One HTTP(S) GET: resolves with the status and the first 64 KiB of the body; rejects on a network error or timeout. */
+export function httpGet(
+  url: URL,
+  timeoutMs: number,
+  insecureTls: boolean,
+): Promise<{ status: number; body: string }> {
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => req.destroy(new Error(`no HTTP answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    const req = request(url, { method: 'GET', rejectUnauthorized: !insecureTls }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        if (size < MAX_BODY_BYTES) chunks.push(chunk);
+        size += chunk.length;
+      });
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES).toString('utf8'),
+        });
+      });
+      res.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`HTTP ${url.origin}: ${err.message}`));
+    });
+    req.end();
+  });
+}
+
+/** Runs a command over SSH that must exit 0; `what` names the condition for the failure reason. */
+async function sshCondition(ssh: SshSession | undefined, command: string, timeoutMs: number, what: string) {
+  if (!ssh) throw new Error('no SSH session');
+  const result = await ssh.run(command, timeoutMs);
+  if (result.code === null) throw new Error('connection lost');
+  if (result.code !== 0) throw new Error(`${what} (exit ${result.code})`);
+}
+
 async function timed(name: string, probe: () => Promise<string>): Promise<CheckResult> {
   const started = Date.now();
   try {
@@ -120,6 +171,38 @@ export async function runCheck(
           throw new Error('no called AE title: set dicomAet on the host or calledAet on the check');
         await dicomEcho(address, check.port, check.callingAet, called, check.timeout);
         return `C-ECHO ${check.callingAet} -> ${called}@${check.port} success`;
+      });
+    case 'http':
+      return timed(check.name, async () => {
+        const port = check.port ?? (check.scheme === 'https' ? 443 : 80);
+        const host = address.includes(':') ? `[${address}]` : address;
+        const url = new URL(`${check.scheme}://${host}:${port}${check.path}`);
+        const { status, body } = await httpGet(url, check.timeout, check.insecureTls);
+        if (status !== check.expectStatus)
+          throw new Error(`${url.pathname} answered HTTP ${status}, expected ${check.expectStatus}`);
+        if (check.bodyMatch !== undefined && !new RegExp(check.bodyMatch).test(body))
+          throw new Error(`${url.pathname} body does not match /${check.bodyMatch}/`);
+        return `HTTP ${status}${check.bodyMatch ? ', body matches' : ''}`;
+      });
+    case 'service':
+      return timed(check.name, async () => {
+        const command =
+          check.manager === 'systemd'
+            ? `systemctl is-active --quiet -- ${shellQuote(check.service)}`
+            : `pgrep -x -- ${shellQuote(check.service)} >/dev/null`;
+        await sshCondition(ssh, command, check.timeout, `service ${check.service} is not running`);
+        return `${check.service} active`;
+      });
+    case 'path':
+      return timed(check.name, async () => {
+        const test = { file: 'test -f', directory: 'test -d', mount: 'mountpoint -q' }[check.type];
+        await sshCondition(
+          ssh,
+          `${test} ${shellQuote(check.path)}`,
+          check.timeout,
+          `${check.path} is not a ${check.type === 'mount' ? 'mount point' : check.type}`,
+        );
+        return `${check.path} is a ${check.type === 'mount' ? 'mount point' : check.type}`;
       });
   }
 }

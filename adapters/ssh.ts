@@ -2,9 +2,9 @@
  * SSH to fleet hosts and controllers with node-ssh: key auth, pinned host keys, command timeouts and
  * typed errors. The private key is read here from the worker's key store and never leaves this module.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { NodeSSH } from 'node-ssh';
+import { NodeSSH, type Config } from 'node-ssh';
 import { RolloutError } from '../domain/errors.js';
 
 export interface SshTarget {
@@ -13,9 +13,11 @@ export interface SshTarget {
   address: string;
   port: number;
   user: string;
-  /** Pinned key fingerprint, "SHA256:..." */
-  hostKey: string;
+  /** Pinned key fingerprint, "SHA256:..."; without it the key store's known_hosts must list the target. */
+  hostKey?: string | undefined;
   credential: string;
+  /** A jump host (bastion) to connect through. */
+  via?: SshTarget | undefined;
 }
 
 export interface CommandResult {
@@ -24,27 +26,135 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Maps a credential name from the inventory to a private key on the worker's disk. */
+/** How to authenticate with one credential: a private key (maybe with passphrase), or an SSH agent. */
+export type SshAuth = { privateKey: string; passphrase?: string } | { agent: string };
+
+/** The worker's secrets: SSH keys by credential name, other secrets (BMC passwords), known_hosts. */
 export interface KeyStore {
-  privateKey(credential: string): Promise<{ key: string; passphrase?: string }>;
+  sshAuth(credential: string): Promise<SshAuth>;
+  /** A non-SSH secret, e.g. `user:password` for a Redfish BMC. */
+  secret(credential: string): Promise<string>;
+  /** Entries of the worker's known_hosts file; empty when there is none. */
+  knownHosts(): Promise<KnownHost[]>;
 }
 
-/** Credentials are files `<dir>/<credential>` (and optional passphrase files `<credential>.passphrase`). */
-export function directoryKeyStore(dir: string): KeyStore {
+/** The credential name that means "the worker's SSH agent" (SSH_AUTH_SOCK). */
+export const AGENT_CREDENTIAL = 'agent';
+
+/**
+ * Credentials are files in `dir`: `<credential>` (a private key; `<credential>.passphrase` beside it
+ * when the key is encrypted), or a secret such as `user:password`. `known_hosts` there pins host keys
+ * for machines whose inventory entry has no `hostKey`. The credential `agent` uses SSH_AUTH_SOCK.
+ */
+export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.env): KeyStore {
+  const read = async (credential: string): Promise<string> => {
+    if (!/^[a-z0-9][a-z0-9._-]*$/.test(credential))
+      throw new RolloutError('UnknownCredential', `invalid credential name ${credential}`);
+    return readFile(`${dir}/${credential}`, 'utf8').catch(() => {
+      throw new RolloutError(
+        'UnknownCredential',
+        `no secret for credential "${credential}" in the key directory`,
+      );
+    });
+  };
   return {
-    async privateKey(credential) {
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(credential))
-        throw new RolloutError('UnknownCredential', `invalid credential name ${credential}`);
-      const key = await readFile(`${dir}/${credential}`, 'utf8').catch(() => {
-        throw new RolloutError(
-          'UnknownCredential',
-          `no SSH key for credential "${credential}" in the key directory`,
-        );
-      });
+    async sshAuth(credential) {
+      if (credential === AGENT_CREDENTIAL) {
+        const agent = env.SSH_AUTH_SOCK;
+        if (!agent)
+          throw new RolloutError(
+            'UnknownCredential',
+            'credential "agent" needs SSH_AUTH_SOCK set for the worker',
+          );
+        return { agent };
+      }
+      const privateKey = await read(credential);
       const passphrase = await readFile(`${dir}/${credential}.passphrase`, 'utf8').catch(() => undefined);
-      return passphrase === undefined ? { key } : { key, passphrase: passphrase.trim() };
+      return passphrase === undefined
+        ? { privateKey }
+        : { privateKey, passphrase: passphrase.replace(/\r?\n$/, '') };
+    },
+    async secret(credential) {
+      return (await read(credential)).trim();
+    },
+    async knownHosts() {
+      const text = await readFile(`${dir}/known_hosts`, 'utf8').catch(() => '');
+      return parseKnownHosts(text);
     },
   };
+}
+
+export interface KnownHost {
+  patterns: string[];
+  /** The key blob, base64, as in the file. */
+  key: string;
+  revoked: boolean;
+}
+
+/** Parses an OpenSSH known_hosts file (plain, hashed `|1|salt|hash`, wildcard and negated patterns). */
+export function parseKnownHosts(text: string): KnownHost[] {
+  const entries: KnownHost[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const fields = line.split(/\s+/);
+    let marker: string | undefined;
+    if (fields[0]?.startsWith('@')) marker = fields.shift();
+    if (marker === '@cert-authority') continue;
+    const [hosts, , key] = fields;
+    if (!hosts || !key) continue;
+    entries.push({ patterns: hosts.split(','), key, revoked: marker === '@revoked' });
+  }
+  return entries;
+}
+
+function patternMatches(pattern: string, name: string): boolean {
+  if (pattern.startsWith('|1|')) {
+    const [, , salt, hash] = pattern.split('|');
+    if (!salt || !hash) return false;
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+  }
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
+  return regex.test(name);
+}
+
+/** The entries that apply to a host: its name is `address`, or `[address]:port` off port 22. */
+export function knownHostEntries(entries: KnownHost[], address: string, port: number): KnownHost[] {
+  const name = port === 22 ? address : `[${address}]:${port}`;
+  return entries.filter((entry) => {
+    const negated = entry.patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+    if (negated.some((p) => patternMatches(p, name))) return false;
+    return entry.patterns.filter((p) => !p.startsWith('!')).some((p) => patternMatches(p, name));
+  });
+}
+
+/** Decides whether a presented key is the one pinned for `target`; the reason says why not. */
+export function checkHostKey(
+  target: SshTarget,
+  rawKey: Buffer,
+  known: KnownHost[],
+): { ok: true } | { ok: false; reason: string } {
+  const presented = fingerprintOf(rawKey);
+  if (target.hostKey !== undefined)
+    return presented === target.hostKey
+      ? { ok: true }
+      : { ok: false, reason: `presented host key ${presented}, pinned is ${target.hostKey}` };
+  const entries = knownHostEntries(known, target.address, target.port);
+  const blob = rawKey.toString('base64');
+  if (entries.some((e) => e.revoked && e.key === blob))
+    return { ok: false, reason: `presented host key ${presented}, which known_hosts marks revoked` };
+  if (entries.some((e) => !e.revoked && e.key === blob)) return { ok: true };
+  if (entries.length === 0)
+    return {
+      ok: false,
+      reason: `presented host key ${presented}; no hostKey in the inventory and no known_hosts entry for ${target.address}`,
+    };
+  return { ok: false, reason: `presented host key ${presented}, which is not the key known_hosts lists` };
 }
 
 /** The OpenSSH fingerprint of a raw public key blob: "SHA256:" + unpadded base64. */
@@ -76,49 +186,76 @@ export class SshSession {
   private constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
+    private readonly jump: SshSession | undefined,
   ) {}
 
+  /**
+   * Connects with the credential's key or agent, refusing any host key that is not the pinned one
+   * (HostKeyMismatch, with the presented fingerprint). Goes through `target.via` when set.
+   */
   static async open(target: SshTarget, keys: KeyStore, options: ConnectOptions = {}): Promise<SshSession> {
-    const { key, passphrase } = await keys.privateKey(target.credential);
+    const auth = await keys.sshAuth(target.credential);
+    const known = target.hostKey === undefined ? await keys.knownHosts() : [];
+    const jump = target.via ? await SshSession.open(target.via, keys, options) : undefined;
     const ssh = new NodeSSH();
+    let refusal: string | undefined;
     let presented: string | undefined;
     try {
-      await ssh.connect({
-        host: target.address,
-        port: target.port,
+      const config: Config = {
         username: target.user,
-        privateKey: key,
-        passphrase,
         readyTimeout: options.readyTimeoutMs ?? 10_000,
         keepaliveInterval: 5_000,
         keepaliveCountMax: 3,
         hostVerifier: (raw: Buffer) => {
           presented = fingerprintOf(raw);
-          return presented === target.hostKey;
+          const verdict = checkHostKey(target, raw, known);
+          if (!verdict.ok) refusal = verdict.reason;
+          return verdict.ok;
         },
-      });
+        ...('agent' in auth ? { agent: auth.agent } : auth),
+      };
+      if (jump) config.sock = await jump.forward(target.address, target.port);
+      else config.host = target.address;
+      if (!jump) config.port = target.port;
+      await ssh.connect(config);
     } catch (err) {
       ssh.dispose();
+      jump?.close();
+      if (err instanceof RolloutError) throw err;
       const message = (err as Error).message ?? String(err);
-      if (presented !== undefined && presented !== target.hostKey)
+      if (refusal !== undefined)
+        throw new RolloutError('HostKeyMismatch', `${target.name} ${refusal}`, {
+          presented,
+          pinned: target.hostKey ?? 'known_hosts',
+        });
+      if (/parse privateKey|passphrase|encrypted/i.test(message))
         throw new RolloutError(
-          'HostKeyMismatch',
-          `${target.name} presented host key ${presented}, pinned is ${target.hostKey}`,
-          {
-            presented,
-            pinned: target.hostKey,
-          },
+          'CredentialUnusable',
+          `credential "${target.credential}" cannot be used for ${target.name}: ${message}`,
         );
       if (/authentication methods failed/i.test(message))
         throw new RolloutError('AuthenticationFailed', `${target.name} refused the key for ${target.user}`);
+      const via = jump ? ` via ${jump.target.name}` : '';
       throw new RolloutError(
         'HostUnreachable',
-        `cannot reach ${target.name} at ${target.address}:${target.port}: ${message}`,
+        `cannot reach ${target.name} at ${target.address}:${target.port}${via}: ${message}`,
       );
     }
-    const session = new SshSession(ssh, target);
+    const session = new SshSession(ssh, target, jump);
     options.signal?.addEventListener('abort', () => session.close(), { once: true });
     return session;
+  }
+
+  /** A TCP stream to `address:port` opened from this host (the jump-host hop). */
+  private async forward(address: string, port: number): Promise<NonNullable<Config['sock']>> {
+    try {
+      return await this.ssh.forwardOut('127.0.0.1', 0, address, port);
+    } catch (err) {
+      throw new RolloutError(
+        'HostUnreachable',
+        `jump host ${this.target.name} cannot reach ${address}:${port}: ${(err as Error).message}`,
+      );
+    }
   }
 
   /**
@@ -175,6 +312,7 @@ export class SshSession {
 
   close(): void {
     this.ssh.dispose();
+    this.jump?.close();
   }
 }
 
@@ -194,4 +332,34 @@ export async function withSsh<T>(
 
 export function tail(text: string, chars: number): string {
   return text.length <= chars ? text : `…${text.slice(-chars)}`;
+}
+
+/** The SSH target of a host, controller or jump host record, resolving its jump host by ID. */
+export function sshTarget(
+  name: string,
+  endpoint: {
+    address: string;
+    port: number;
+    user: string;
+    hostKey?: string | undefined;
+    credential: string;
+    jumpHost?: string | undefined;
+  },
+  jumpHosts: ReadonlyArray<{
+    id: string;
+    address: string;
+    port: number;
+    user: string;
+    hostKey?: string | undefined;
+    credential: string;
+  }>,
+): SshTarget {
+  const { address, port, user, hostKey, credential } = endpoint;
+  let via: SshTarget | undefined;
+  if (endpoint.jumpHost !== undefined) {
+    const jump = jumpHosts.find((j) => j.id === endpoint.jumpHost);
+    if (!jump) throw new RolloutError('HostUnreachable', `${name}: unknown jump host ${endpoint.jumpHost}`);
+    via = sshTarget(`jump host ${jump.id}`, jump, []);
+  }
+  return { name, address, port, user, hostKey, credential, via };
 }

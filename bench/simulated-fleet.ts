@@ -34,6 +34,14 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
       const version = versions.get(id(input)) ?? '1.0.0';
       return { version, alreadyPatched: version === input.patch.version, bootId: 'boot-1' };
     },
+    async profileProtectedPaths() {
+      await step();
+      return { files: 1, digest: SHA };
+    },
+    async compareProtectedPaths() {
+      await step();
+      return { files: 1, digest: SHA, changes: [], moreChanges: 0 };
+    },
     async snapshotImage(input) {
       await step();
       return { imageId: `${id(input)}-sim`, location: `simulated:${id(input)}`, sha256: SHA };

@@ -14,7 +14,40 @@ export interface ReportHost {
   failure?: string;
   rollbackFailure?: string;
   healthyAtEnd?: boolean;
+  /** What preflight measured: "service pack 3, pacs-linux, 20480 MiB free". */
+  preflight?: string;
+  /** The protected-path comparison: "3 files unchanged" or the changes. */
+  protectedPaths?: string;
+  /** The last health report: "7/7 ok (ssh-login, dicom-echo, ...)". */
+  health?: string;
   steps: Array<{ step: string; durationMs: number }>;
+}
+
+function preflightSummary(outcome: HostOutcome): string | undefined {
+  const p = outcome.preflight;
+  if (!p) return undefined;
+  const parts = [
+    p.servicePack !== undefined ? `service pack ${p.servicePack}` : undefined,
+    p.os,
+    p.freeDiskMiB !== undefined ? `${p.freeDiskMiB} MiB free` : undefined,
+  ].filter((x): x is string => x !== undefined);
+  return parts.length ? parts.join(', ') : undefined;
+}
+
+function protectedSummary(outcome: HostOutcome): string | undefined {
+  const i = outcome.integrity;
+  if (!i) return undefined;
+  const changed = i.changes.length + i.moreChanges;
+  if (changed === 0) return `${i.files} files unchanged`;
+  return `${changed} changed: ${i.changes.map((c) => `${c.change} ${c.path}`).join(', ')}${i.moreChanges ? ` and ${i.moreChanges} more` : ''}`;
+}
+
+function healthSummary(outcome: HostOutcome): string | undefined {
+  const h = outcome.health;
+  if (!h) return undefined;
+  const ok = h.checks.filter((c) => c.ok).length;
+  const failed = h.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+  return `${ok}/${h.checks.length} ok (${h.checks.map((c) => c.name).join(', ')})${failed.length ? `; failed ${failed.join('; ')}` : ''}`;
 }
 
 export interface CampaignReport {
@@ -49,6 +82,9 @@ function reportHost(outcome: HostOutcome, roles: Record<string, string>): Report
     rollbackFailure:
       outcome.rollbackFailure && `${outcome.rollbackFailure.step}: ${outcome.rollbackFailure.message}`,
     healthyAtEnd: outcome.health?.ok,
+    preflight: preflightSummary(outcome),
+    protectedPaths: protectedSummary(outcome),
+    health: healthSummary(outcome),
     steps: outcome.timings.map((t) => ({ step: t.step, durationMs: t.durationMs })),
   };
 }
@@ -179,7 +215,11 @@ export function formatReport(report: CampaignReport): string {
     lines.push(
       `${pad(h.id, 14)}${pad(h.role ?? '-', 24)}${pad(h.state, 17)}${pad(version, 16)}${pad(formatDuration(h.durationMs), 8)}${h.imageId ?? '-'}`,
     );
-    if (h.failure) lines.push(`${' '.repeat(14)}failed at ${h.failure}`);
+    const indent = ' '.repeat(14);
+    if (h.preflight) lines.push(`${indent}preflight: ${h.preflight}`);
+    if (h.protectedPaths) lines.push(`${indent}protected paths: ${h.protectedPaths}`);
+    if (h.health) lines.push(`${indent}health: ${h.health}`);
+    if (h.failure) lines.push(`${indent}failed at ${h.failure}`);
     if (h.rollbackFailure) lines.push(`${' '.repeat(14)}rollback failed at ${h.rollbackFailure}`);
   }
   return lines.join('\n');

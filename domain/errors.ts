@@ -22,6 +22,11 @@ export const ERROR_TYPES = {
   RebootNotObserved: { retryable: false, meaning: 'the host answered but its boot ID did not change' },
   UnknownHost: { retryable: false, meaning: 'the host is not in the inventory' },
   UnknownCredential: { retryable: false, meaning: 'no SSH key is configured for the credential name' },
+  CredentialUnusable: {
+    retryable: false,
+    meaning: 'the key for the credential cannot be read (wrong or missing passphrase, bad format)',
+  },
+  IntegrityViolation: { retryable: false, meaning: 'files under a protected path changed during the patch' },
   CampaignFileMissing: { retryable: false, meaning: 'the campaign store has no file with this checksum' },
   CampaignFileCorrupt: { retryable: false, meaning: 'the stored campaign file does not match its checksum' },
   PlanInfeasible: { retryable: false, meaning: 'no order of waves can satisfy the campaign file' },

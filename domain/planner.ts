@@ -243,11 +243,19 @@ export function hostPatchInput(file: CampaignFile, campaignId: string, hostId: s
     return found;
   };
   const healthChecks = file.fleet.healthChecks.filter((c) => host.healthChecks.includes(c.name));
+  const imageProvider = controller(host.imageProvider ?? host.controller);
+  const powerController = controller(host.powerController ?? host.controller);
+  const hops = new Set(
+    [host, imageProvider, powerController].flatMap((m) =>
+      'jumpHost' in m && m.jumpHost ? [m.jumpHost] : [],
+    ),
+  );
   return {
     campaignId,
     host,
-    imageProvider: controller(host.imageProvider ?? host.controller),
-    powerController: controller(host.powerController ?? host.controller),
+    imageProvider,
+    powerController,
+    jumpHosts: file.fleet.jumpHosts.filter((j) => hops.has(j.id)),
     healthChecks,
     patch: file.patch,
   };

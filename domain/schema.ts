@@ -4,6 +4,15 @@
  * same name (`export const Host = z.object(...)`, `export type Host = z.infer<typeof Host>`).
  */
 import { z } from 'zod';
+import {
+  CONTROLLER_OPERATIONS,
+  CONTROLLER_PRESET_NAMES,
+  controllerCommands,
+  controllerParams,
+  IMAGE_OPERATIONS,
+  POWER_OPERATIONS,
+  type ControllerOperation,
+} from './controller-presets.js';
 import { Duration } from './duration.js';
 
 const Name = z
@@ -29,14 +38,29 @@ export const Role = z.enum([
 ]);
 export type Role = z.infer<typeof Role>;
 
-/** How to reach a machine over SSH. The key itself is never here: `credential` names a key the worker holds. */
+/**
+ * How to reach a machine over SSH. The key itself is never here: `credential` names a key the worker
+ * holds (`agent` means the worker's SSH agent). Without `hostKey`, the worker's known_hosts file must
+ * list the machine; an unknown or different key is refused either way.
+ */
 const SshEndpoint = {
   address: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name'),
-  hostKey: HostKeyFingerprint,
+  hostKey: HostKeyFingerprint.optional(),
   credential: Name.default('default'),
 };
+
+/** A bastion that SSH connections to hosts and controllers may go through (one hop). */
+export const JumpHost = z.strictObject({ id: Name, ...SshEndpoint });
+export type JumpHost = z.infer<typeof JumpHost>;
+
+/** A value that may be pasted into a template: no quotes, spaces or shell syntax. */
+const TemplateValue = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[A-Za-z0-9._/:@{}+=,-]+$/, 'use letters, digits and . _ / : @ + = , - only');
 
 export const HealthCheck = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -61,30 +85,108 @@ export const HealthCheck = z.discriminatedUnion('kind', [
     callingAet: z.string().min(1).max(16).default('ROLLOUT'),
     timeout: Duration.default(5_000),
   }),
+  z.strictObject({
+    kind: z.literal('http'),
+    name: Name,
+    scheme: z.enum(['http', 'https']).default('https'),
+    port: z.number().int().min(1).max(65535).optional(),
+    path: z.string().startsWith('/').default('/'),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    /** A regular expression the response body must match. */
+    bodyMatch: z
+      .string()
+      .refine((r) => isRegExp(r), 'not a valid regular expression')
+      .optional(),
+    /** Accept a self-signed certificate (TLS still encrypts; the server is not authenticated). */
+    insecureTls: z.boolean().default(false),
+    timeout: Duration.default(5_000),
+  }),
+  z.strictObject({
+    kind: z.literal('service'),
+    name: Name,
+    service: TemplateValue,
+    /** systemd: `systemctl is-active`; process: a process with this exact name runs (`pgrep -x`). */
+    manager: z.enum(['systemd', 'process']).default('systemd'),
+    timeout: Duration.default(10_000),
+  }),
+  z.strictObject({
+    kind: z.literal('path'),
+    name: Name,
+    path: z.string().startsWith('/', 'use an absolute path'),
+    type: z.enum(['file', 'directory', 'mount']).default('file'),
+    timeout: Duration.default(10_000),
+  }),
 ]);
 export type HealthCheck = z.infer<typeof HealthCheck>;
 
+function isRegExp(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * An out-of-band controller (hypervisor, imaging server, lab controller) reached over SSH. Each command is
- * a template; `{host}`, `{image}` are replaced by shell-quoted values. Commands print one JSON object.
+ * An out-of-band controller reached over SSH (hypervisor, storage host, management host, the lab
+ * controller): a `preset` (see domain/controller-presets.ts) and/or its own command templates. `{host}`,
+ * `{image}` and each param are replaced by shell-quoted values; every command prints one JSON object.
  */
-export const Controller = z.strictObject({
+export const SshController = z.strictObject({
   id: Name,
+  kind: z.literal('ssh').default('ssh'),
   ...SshEndpoint,
-  commands: z.strictObject({
-    snapshot: z.string().min(1),
-    verify: z.string().min(1),
-    restore: z.string().min(1),
-    delete: z.string().min(1),
-    powerCycle: z.string().min(1),
-    powerStatus: z.string().min(1),
-  }),
+  jumpHost: Name.optional(),
+  preset: z.enum(CONTROLLER_PRESET_NAMES).optional(),
+  params: z.record(z.string().regex(/^[a-zA-Z]+$/, 'use letters only'), TemplateValue).default({}),
+  commands: z
+    .strictObject(
+      Object.fromEntries(CONTROLLER_OPERATIONS.map((op) => [op, z.string().min(1).optional()])) as Record<
+        ControllerOperation,
+        z.ZodOptional<z.ZodString>
+      >,
+    )
+    .default({}),
 });
+export type SshController = z.infer<typeof SshController>;
+
+/** A BMC driven over the Redfish HTTP API from the worker: power only. */
+export const RedfishController = z.strictObject({
+  id: Name,
+  kind: z.literal('redfish'),
+  /** e.g. https://bmc-archive-01.mgmt.hospital.example */
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  /** The system's ID under /redfish/v1/Systems/; `{host}` is the host's machine name. */
+  systemId: TemplateValue.default('{host}'),
+  /** Names `<keyDir>/<credential>` on the worker, holding `user:password`. */
+  credential: Name,
+  resetType: z.enum(['ForceRestart', 'GracefulRestart', 'PowerCycle']).default('ForceRestart'),
+  insecureTls: z.boolean().default(false),
+  timeout: Duration.default(30_000),
+});
+export type RedfishController = z.infer<typeof RedfishController>;
+
+export const Controller = z.discriminatedUnion('kind', [SshController, RedfishController]);
 export type Controller = z.infer<typeof Controller>;
+
+/** The operations a controller cannot do, from its kind, preset and own templates. */
+export function controllerLacks(
+  controller: Controller,
+  operations: readonly ControllerOperation[],
+): string[] {
+  if (controller.kind === 'redfish')
+    return operations.filter((op) => !['powerCycle', 'powerStatus', 'powerOn', 'powerOff'].includes(op));
+  const commands = controllerCommands(controller.preset, controller.commands);
+  return operations.filter((op) => commands[op] === undefined);
+}
 
 export const Host = z.strictObject({
   id: Name,
   ...SshEndpoint,
+  jumpHost: Name.optional(),
+  /** The host's name at its image provider and power controller (VM, dataset, BMC system); default `id`. */
+  machine: TemplateValue.optional(),
   role: Role,
   /** Operating system and service-pack level, checked against the patch's prerequisites. */
   os: z.string().min(1).optional(),
@@ -120,13 +222,39 @@ export const Patch = z.strictObject({
   installCommand: z.string().min(1),
   /** Prints the installed version; equal to `version` means the host is patched. */
   versionCommand: z.string().min(1),
-  /** Hosts that do not meet these are left out of the plan, with the reason. */
+  /**
+   * Hosts whose inventory does not meet these are left out of the plan, with the reason. Preflight
+   * measures them again on the host (with the commands, when given) and ends a host that falls short
+   * as `prerequisite-failed`, with the measured value, before anything is changed.
+   */
   prerequisites: z
     .strictObject({
       minServicePack: z.number().int().min(0).optional(),
       os: z.array(z.string().min(1)).min(1).optional(),
+      /** Prints the service-pack level as an integer. */
+      servicePackCommand: z.string().min(1).optional(),
+      /** Prints the operating system's name, compared with `os`. */
+      osCommand: z.string().min(1).optional(),
+      /** Free space needed on the file system holding `path` (on the host). */
+      minFreeDisk: z
+        .strictObject({ path: z.string().startsWith('/'), mebibytes: z.number().int().positive() })
+        .optional(),
     })
     .default({}),
+  /**
+   * Paths the patch must not change (the clinical image store, say): their checksum profile is taken
+   * before install and compared after; any change fails the host and is listed file by file.
+   */
+  integrity: z
+    .strictObject({
+      protectedPaths: z.array(z.string().startsWith('/', 'use an absolute path')).default([]),
+      /** sha256: hash every file (catches any byte); metadata: size and mtime only, for very large stores. */
+      mode: z.enum(['sha256', 'metadata']).default('sha256'),
+      /** Files added under a protected path (new studies arriving) are not a change. */
+      allowNewFiles: z.boolean().default(false),
+      timeout: Duration.default(1_800_000),
+    })
+    .default({ protectedPaths: [], mode: 'sha256', allowNewFiles: false, timeout: 1_800_000 }),
   reboots: z.boolean().default(true),
   installTimeout: Duration.default(1_800_000),
   /** Time given to a host to go down after the reboot trigger, before polling starts. */
@@ -280,6 +408,7 @@ export const CampaignFile = z
   .strictObject({
     apiVersion: z.literal('rollout/v1'),
     fleet: z.strictObject({
+      jumpHosts: z.array(JumpHost).default([]),
       controllers: z.array(Controller).min(1),
       healthChecks: z.array(HealthCheck).default([]),
       hosts: z.array(Host).min(1),
@@ -313,12 +442,47 @@ export const CampaignFile = z
     const waveNames = new Set(file.campaign.waves.map((w) => w.name));
     const issue = (path: (string | number)[], message: string) =>
       ctx.addIssue({ code: 'custom', path, message });
+    unique(
+      file.fleet.jumpHosts.map((j) => j.id),
+      ['fleet', 'jumpHosts'],
+      'jump host id',
+    );
+    const jumpHosts = new Set(file.fleet.jumpHosts.map((j) => j.id));
+    const byId = new Map(file.fleet.controllers.map((c) => [c.id, c]));
+    file.fleet.controllers.forEach((c, i) => {
+      if (c.kind !== 'ssh') return;
+      if (c.jumpHost && !jumpHosts.has(c.jumpHost))
+        issue(['fleet', 'controllers', i, 'jumpHost'], `unknown jump host "${c.jumpHost}"`);
+      for (const [param, value] of Object.entries(controllerParams(c.preset, c.params)))
+        if (value === undefined)
+          issue(['fleet', 'controllers', i, 'params', param], `preset "${c.preset}" needs param "${param}"`);
+    });
+    const needs = (id: string, what: 'image' | 'power') => {
+      const c = byId.get(id);
+      return c ? controllerLacks(c, what === 'image' ? IMAGE_OPERATIONS : POWER_OPERATIONS) : [];
+    };
     file.fleet.hosts.forEach((host, i) => {
       for (const key of ['controller', 'imageProvider', 'powerController'] as const) {
         const id = host[key];
         if (id !== undefined && !controllers.has(id))
           issue(['fleet', 'hosts', i, key], `unknown controller "${id}"`);
       }
+      if (host.jumpHost && !jumpHosts.has(host.jumpHost))
+        issue(['fleet', 'hosts', i, 'jumpHost'], `unknown jump host "${host.jumpHost}"`);
+      const imageId = host.imageProvider ?? host.controller;
+      const missingImage = needs(imageId, 'image');
+      if (missingImage.length)
+        issue(
+          ['fleet', 'hosts', i, host.imageProvider ? 'imageProvider' : 'controller'],
+          `controller "${imageId}" cannot ${missingImage.join(', ')} images; set imageProvider to one that can`,
+        );
+      const powerId = host.powerController ?? host.controller;
+      const missingPower = needs(powerId, 'power');
+      if (missingPower.length)
+        issue(
+          ['fleet', 'hosts', i, host.powerController ? 'powerController' : 'controller'],
+          `controller "${powerId}" has no ${missingPower.join(', ')} command; set powerController to one that has`,
+        );
       if (host.maintenanceWindow && !windows.has(host.maintenanceWindow))
         issue(
           ['fleet', 'hosts', i, 'maintenanceWindow'],
@@ -433,6 +597,7 @@ export const HostState = z.enum([
   'rolling-back',
   'rolled-back',
   'needs-attention',
+  'prerequisite-failed',
   'skipped',
   'marked-fixed',
 ]);
@@ -444,6 +609,7 @@ export const FINAL_HOST_STATES: readonly HostState[] = [
   'already-patched',
   'rolled-back',
   'needs-attention',
+  'prerequisite-failed',
   'skipped',
   'marked-fixed',
 ];
@@ -476,10 +642,11 @@ export const TERMINAL_CAMPAIGN_STATES: readonly CampaignState[] = [
   'aborted',
 ];
 
+/** A saved disk image. `sha256` is there when the provider can checksum the image (lab: the archive). */
 export const ImageRecord = z.strictObject({
-  imageId: z.string(),
+  imageId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'not an image ID'),
   location: z.string(),
-  sha256: Sha256,
+  sha256: Sha256.optional(),
 });
 export type ImageRecord = z.infer<typeof ImageRecord>;
 
@@ -504,6 +671,35 @@ export type StepTiming = z.infer<typeof StepTiming>;
 export const StepFailure = z.strictObject({ step: z.string(), type: z.string(), message: z.string() });
 export type StepFailure = z.infer<typeof StepFailure>;
 
+/** What preflight measured on the host. */
+export const PreflightReport = z.strictObject({
+  version: z.string(),
+  bootId: z.string(),
+  servicePack: z.number().optional(),
+  os: z.string().optional(),
+  freeDiskMiB: z.number().optional(),
+  /** Why the host does not meet the patch's prerequisites, with the measured value; absent when it does. */
+  unmet: z.string().optional(),
+});
+export type PreflightReport = z.infer<typeof PreflightReport>;
+
+export const IntegrityChange = z.strictObject({
+  path: z.string(),
+  change: z.enum(['modified', 'removed', 'added']),
+});
+export type IntegrityChange = z.infer<typeof IntegrityChange>;
+
+/** A protected-path profile: taken before install (kept on the host) and compared after. */
+export const IntegrityReport = z.strictObject({
+  files: z.number(),
+  /** SHA-256 of the whole profile. */
+  digest: z.string(),
+  /** At most 50 changes; `moreChanges` counts the rest. */
+  changes: z.array(IntegrityChange),
+  moreChanges: z.number(),
+});
+export type IntegrityReport = z.infer<typeof IntegrityReport>;
+
 /** The outcome of one host workflow run: what the campaign report and the ledger record. */
 export const HostOutcome = z.strictObject({
   campaignId: z.string(),
@@ -516,6 +712,8 @@ export const HostOutcome = z.strictObject({
   failure: StepFailure.optional(),
   rollbackFailure: StepFailure.optional(),
   installOutputTail: z.string().optional(),
+  preflight: PreflightReport.optional(),
+  integrity: IntegrityReport.optional(),
   health: HealthReport.optional(),
   timings: z.array(StepTiming),
   startedAt: z.string(),
@@ -541,6 +739,8 @@ export const HostPatchInput = z.strictObject({
   host: z.custom<Host>(),
   imageProvider: z.custom<Controller>(),
   powerController: z.custom<Controller>(),
+  /** The jump hosts this host and its controllers go through (records only, no keys). */
+  jumpHosts: z.array(z.custom<JumpHost>()).default([]),
   healthChecks: z.array(z.custom<HealthCheck>()),
   patch: z.custom<Patch>(),
 });

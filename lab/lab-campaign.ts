@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { CampaignFile, Role } from '../domain/schema.js';
 import { PROJECT_ROOT } from '../runtime/paths.js';
-import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL, type LabInventory } from './lab.js';
+import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL, MOUNT_POINT, type LabInventory } from './lab.js';
 
 export const DEMO_ARTIFACT = `${PROJECT_ROOT}/examples/artifacts/pacs-secfix-1.1.0.sh`;
 export const DEMO_OPERATOR = 'operator@radiology.hospital.example';
@@ -46,14 +46,7 @@ export function labCampaign(
           user: inventory.controller.user,
           hostKey: inventory.controller.hostKey,
           credential: CONTROLLER_CREDENTIAL,
-          commands: {
-            snapshot: 'labctl snapshot {host}',
-            verify: 'labctl verify {host} {image}',
-            restore: 'labctl restore {host} {image}',
-            delete: 'labctl delete {host} {image}',
-            powerCycle: 'labctl power-cycle {host}',
-            powerStatus: 'labctl power-status {host}',
-          },
+          preset: 'lab',
         },
       ],
       healthChecks: [
@@ -61,6 +54,16 @@ export function labCampaign(
         { kind: 'command', name: 'dicom-scp-running', command: 'pgrep -x storescp >/dev/null' },
         { kind: 'tcp', name: 'dicom-port', port: 104 },
         { kind: 'dicom-echo', name: 'dicom-echo', port: 104, callingAet: 'ROLLOUT' },
+        {
+          kind: 'http',
+          name: 'web-viewer',
+          scheme: 'http',
+          port: 8080,
+          path: '/status',
+          bodyMatch: 'PACS .* OK',
+        },
+        { kind: 'service', name: 'web-server', service: 'python3', manager: 'process' },
+        { kind: 'path', name: 'disk-mounted', path: MOUNT_POINT, type: 'mount' },
       ],
       hosts: inventory.hosts.map((h) => ({
         id: h.id,
@@ -77,7 +80,15 @@ export function labCampaign(
         controller: 'lab-controller',
         bootIdCommand: 'cat "$PACS_ROOT/run/boot_id"',
         dicomAet: h.dicomAet,
-        healthChecks: ['pacs-version-file', 'dicom-scp-running', 'dicom-port', 'dicom-echo'],
+        healthChecks: [
+          'pacs-version-file',
+          'dicom-scp-running',
+          'dicom-port',
+          'dicom-echo',
+          'web-viewer',
+          'web-server',
+          'disk-mounted',
+        ],
       })),
     },
     patch: {
@@ -87,7 +98,15 @@ export function labCampaign(
       installCommand: 'sh {artifact}',
       versionCommand: 'cat "$PACS_ROOT/opt/pacs/VERSION"',
       reboots: true,
-      prerequisites: { os: ['pacs-linux'], minServicePack: 2 },
+      prerequisites: {
+        os: ['pacs-linux'],
+        minServicePack: 2,
+        servicePackCommand: 'sed -n "s/^SERVICE_PACK=//p" "$PACS_ROOT/etc/pacs-release"',
+        osCommand: 'sed -n "s/^NAME=//p" "$PACS_ROOT/etc/pacs-release"',
+        minFreeDisk: { path: MOUNT_POINT, mebibytes: 16 },
+      },
+      // The clinical image store: the patch must not change a byte of it.
+      integrity: { protectedPaths: [`${MOUNT_POINT}/var/lib/pacs/studies`] },
       installTimeout: '2m',
       rebootGrace: options.rebootGrace,
       bootTimeout: options.bootTimeout,

@@ -16,6 +16,8 @@ export const MOUNT_POINT = '/var/lib/pacs-lab/hostroot';
 export const LAB_USER = 'pacsadm';
 export const HOST_CREDENTIAL = 'lab-host';
 export const CONTROLLER_CREDENTIAL = 'lab-controller';
+/** Each lab host serves its web viewer's status page here (python3 http.server). */
+export const LAB_WEB_PORT = 8080;
 
 export const LabHost = z.object({
   id: z.string(),
@@ -130,11 +132,15 @@ function populateDisk(root: string, id: string, role: Role, authorizedKey: strin
     'sbin',
     'var/lib/pacs/incoming',
     'var/lib/pacs/studies',
+    'var/www',
     `home/${LAB_USER}/.ssh`,
   ])
     mkdirSync(`${root}/${sub}`, { recursive: true });
   writeFileSync(`${root}/opt/pacs/VERSION`, '1.0.0\n');
   writeFileSync(`${root}/etc/pacs-role`, `${role}\n`);
+  writeFileSync(`${root}/etc/pacs-release`, 'NAME=pacs-linux\nSERVICE_PACK=3\n');
+  // The PACS web viewer's status page, served on port 8080 by the host's web server.
+  writeFileSync(`${root}/var/www/status`, `PACS ${id} OK\n`);
   writeFileSync(`${root}/etc/hostname`, `${id}\n`);
   writeFileSync(`${root}/boot/loader.conf`, `default=pacs-os\ntimeout=3\nroot=/dev/pacs/${id}\n`);
   execFileSync('sh', ['-c', 'sha256sum loader.conf > loader.sha256'], { cwd: `${root}/boot` });
@@ -258,6 +264,7 @@ export async function labUp(options: LabOptions): Promise<LabInventory> {
     ...hosts.flatMap((h) => [
       waitForTcp(h.address, h.port, bootTimeoutMs),
       waitForTcp(h.address, h.dicomPort, bootTimeoutMs),
+      waitForTcp(h.address, LAB_WEB_PORT, bootTimeoutMs),
     ]),
   ]);
   const inventory: LabInventory = {

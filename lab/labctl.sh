@@ -68,6 +68,12 @@ power_on() {
         mkdir -p "$MP/var/lib/pacs/incoming"
         BIND_ADDR="$IP" LD_PRELOAD="$SHIM" TCP_NODELAY=1 storescp --aetitle "$AET" -od "$MP/var/lib/pacs/incoming" "$DPORT" &
       fi
+      # The PACS web viewer: a status page on port 8080.
+      if [ -d "$MP/var/www" ]; then
+        python3 -m http.server 8080 --bind "$IP" --directory "$MP/var/www" >/dev/null 2>&1 &
+        # Services come up before the login does, as on a real host.
+        for _ in $(seq 1 100); do ss -ltnH "src $IP and sport = :8080" | grep -q . && break; sleep 0.05; done
+      fi
       exec /usr/sbin/sshd -D -f "$D/etc/sshd_config" -E "$D/log/sshd.log"' \
     </dev/null >>"$d/log/console.log" 2>&1 9>&- &
   echo $! > "$d/run/pgid"

@@ -29,6 +29,7 @@ const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
   ['ssh-keygen', 'openssh-client'],
   ['storescp', 'dcmtk'],
   ['echoscu', 'dcmtk'],
+  ['dcmqrscp', 'dcmtk'],
   ['zstd', 'zstd'],
   ['unshare', 'util-linux'],
   ['setsid', 'util-linux'],
@@ -36,6 +37,10 @@ const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
   ['python3', 'python3'],
   ['tar', 'tar'],
   ['sha256sum', 'coreutils'],
+  ['ss', 'iproute2'],
+  ['mountpoint', 'util-linux'],
+  ['qemu-img', 'qemu-utils'],
+  ['ssh-agent', 'openssh-client'],
 ];
 
 function hasCommand(command: string): boolean {
@@ -150,10 +155,25 @@ export function ensureBindShim(say: Say): void {
   execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', BIND_SHIM, source, '-ldl'], { stdio: 'inherit' });
 }
 
+/** sushy-tools: OpenStack's Redfish BMC emulator (fake driver), the Redfish peer of the tests. */
+export const SUSHY_DIR = `${TOOLS_DIR}/sushy`;
+const SUSHY_PIN = 'sushy-tools==2.2.0';
+
+function ensureRedfishEmulator(say: Say): void {
+  if (existsSync(`${SUSHY_DIR}/sushy_tools/emulator/main.py`)) return;
+  say(`installing ${SUSHY_PIN} (Redfish emulator for the tests) from PyPI into ${SUSHY_DIR}`);
+  execFileSync(
+    'python3',
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', SUSHY_DIR, SUSHY_PIN],
+    { stdio: 'inherit' },
+  );
+}
+
 export function runSetup(say: Say): void {
   const missing = missingSystemPackages();
   if (missing.length > 0) installDebianPackages(missing, say);
   ensureBindShim(say);
+  ensureRedfishEmulator(say);
   for (const kind of ['cli', 'testServer'] as const)
     say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
 }

@@ -9,12 +9,16 @@ export const REDACTED_PATHS = [
   'password',
   'token',
   'apiKey',
+  'secret',
+  'authorization',
   '*.key',
   '*.privateKey',
   '*.passphrase',
   '*.password',
   '*.token',
   '*.apiKey',
+  '*.secret',
+  '*.authorization',
 ];
 
 export function createLogger(level = process.env.ROLLOUT_LOG_LEVEL ?? 'info', destination = 2): Logger {

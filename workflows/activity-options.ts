@@ -34,3 +34,12 @@ export function bootWaitOptions(patch: Patch): ActivityOptions {
     retry: { initialInterval: '1s', backoffCoefficient: 1, maximumInterval: '1s', nonRetryableErrorTypes },
   };
 }
+
+/** Profiles of the protected paths: hashing a clinical store can take long; heartbeats show it is alive. */
+export function integrityOptions(patch: Patch): ActivityOptions {
+  return {
+    startToCloseTimeout: patch.integrity.timeout + 60_000,
+    heartbeatTimeout: '1 minute',
+    retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
+  };
+}

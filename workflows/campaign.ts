@@ -260,7 +260,15 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     count(outcome.state, 1);
     status.hosts[outcome.hostId] = outcome.state;
     if (isTest && outcome.image) status.testImages[outcome.hostId] = outcome.image;
-    if (outcome.state === 'rolled-back' || outcome.state === 'needs-attention') {
+    // A host that misses a prerequisite was not touched: it is listed, but spends no failure budget.
+    if (outcome.state === 'prerequisite-failed' && !previous)
+      status.failed.push({
+        hostId: outcome.hostId,
+        state: outcome.state,
+        ...(outcome.failure ? { failure: outcome.failure } : {}),
+        ...(group ? { group } : {}),
+      });
+    else if (outcome.state === 'rolled-back' || outcome.state === 'needs-attention') {
       const entry = {
         hostId: outcome.hostId,
         state: outcome.state,

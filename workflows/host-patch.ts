@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   TimeoutFailure,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -16,10 +17,11 @@ import type {
   HostRun,
   HostState,
   ImageRecord,
+  IntegrityReport,
   StepFailure,
   StepTiming,
 } from '../domain/schema.js';
-import { bootWaitOptions, CONTROLLER, installOptions, QUICK } from './activity-options.js';
+import { bootWaitOptions, CONTROLLER, installOptions, integrityOptions, QUICK } from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
 
 type Failure = StepFailure;
@@ -110,7 +112,7 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
   const restore = (image: ImageRecord, context: Partial<HostOutcome>) =>
     CancellationScope.nonCancellable(async () => {
       try {
-        await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image.imageId));
+        await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image));
         await timed('power-cycle', 'rolling-back', () => controller.powerCycle(input));
         await timed('wait-for-boot', 'rolling-back', () => waitForBoot(input, ''));
         const after = await timed('health-after-rollback', 'rolling-back', () => quick.checkHealth(input));
@@ -148,17 +150,38 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
     return finish('needs-attention', { failure: (err as StepFailed).failure });
   }
   const fromVersion = preflight.version;
-  if (preflight.alreadyPatched) return finish('already-patched', { fromVersion, toVersion: fromVersion });
+  const { alreadyPatched, ...measured } = preflight;
+  if (alreadyPatched) return finish('already-patched', { fromVersion, toVersion: fromVersion });
+  const checked = { fromVersion, preflight: measured };
+  if (measured.unmet)
+    return finish('prerequisite-failed', {
+      ...checked,
+      failure: { step: 'preflight', type: 'PrerequisiteFailed', message: measured.unmet },
+    });
+
+  // Workflows started before protected-path profiles existed replay without them (and their recorded
+  // host input has no `integrity`).
+  const protectedPaths = (input.patch as Partial<typeof input.patch>).integrity?.protectedPaths ?? [];
+  const profiles = protectedPaths.length > 0 && patched('protected-path-profiles');
+  const integrity = proxyActivities<HostActivities>(profiles ? integrityOptions(input.patch) : QUICK);
+  if (profiles) {
+    try {
+      await timed('integrity-before', 'preflight', () => integrity.profileProtectedPaths(input));
+    } catch (err) {
+      return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure });
+    }
+  }
 
   let image: ImageRecord;
   try {
     image = await timed('image', 'imaging', () => controller.snapshotImage(input));
   } catch (err) {
-    return finish('needs-attention', { fromVersion, failure: (err as StepFailed).failure });
+    return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure });
   }
 
   let installOutputTail: string | undefined;
   let health: HealthReport | undefined;
+  let protectedReport: IntegrityReport | undefined;
   try {
     const artifactPath = await timed('upload', 'uploading', () => quick.uploadArtifact(input));
     const install = await timed('install', 'installing', () => installPatch(input, artifactPath));
@@ -193,10 +216,38 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
           .map((c) => `${c.name}: ${c.detail}`)
           .join('; '),
       });
-    return finish('patched', { fromVersion, toVersion: version, image, installOutputTail, health });
+    if (profiles) {
+      const report = await timed('integrity-after', 'health-check', () =>
+        integrity.compareProtectedPaths(input),
+      );
+      protectedReport = report;
+      const changed = report.changes.length + report.moreChanges;
+      if (changed > 0)
+        throw new StepFailed({
+          step: 'integrity-after',
+          type: 'IntegrityViolation',
+          message: `${changed} protected file(s) changed: ${report.changes
+            .slice(0, 5)
+            .map((c) => `${c.change} ${c.path}`)
+            .join(', ')}${changed > 5 ? ', ...' : ''}`,
+        });
+    }
+    return finish('patched', {
+      ...checked,
+      toVersion: version,
+      image,
+      installOutputTail,
+      health,
+      ...(protectedReport ? { integrity: protectedReport } : {}),
+    });
   } catch (err) {
     const failure = err instanceof StepFailed ? err.failure : describeFailure(step, err);
-    const context = { fromVersion, failure, ...(installOutputTail ? { installOutputTail } : {}) };
+    const context = {
+      ...checked,
+      failure,
+      ...(installOutputTail ? { installOutputTail } : {}),
+      ...(protectedReport ? { integrity: protectedReport } : {}),
+    };
     // Manual policy: keep the host as it is for on-call, who may roll it back with one action.
     if (run.onFailure === 'manual') return finish('needs-attention', { ...context, image, health });
     return restore(image, context);

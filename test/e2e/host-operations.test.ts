@@ -2,13 +2,41 @@
  * The adapters against real software: OpenSSH hosts and the controller in a lab, a DICOM SCP (dcmtk
  * storescp) on each host.
  */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createControllerClient } from '../../adapters/controller.js';
+import { createControllerClient, type OutOfBand } from '../../adapters/controller.js';
 import { dicomEcho, runHealthChecks } from '../../adapters/health.js';
-import { readBootId, runInstall, triggerReboot, uploadArtifact } from '../../adapters/host-ops.js';
-import { directoryKeyStore, SshSession, withSsh, type SshTarget } from '../../adapters/ssh.js';
+import {
+  compareAfterInstall,
+  measurePrerequisites,
+  profileBeforeInstall,
+  readBootId,
+  runInstall,
+  triggerReboot,
+  uploadArtifact,
+} from '../../adapters/host-ops.js';
+import {
+  AGENT_CREDENTIAL,
+  directoryKeyStore,
+  shellQuote,
+  SshSession,
+  withSsh,
+  type SshTarget,
+} from '../../adapters/ssh.js';
 import { RolloutError } from '../../domain/errors.js';
-import { CampaignFile, type Controller, type Patch } from '../../domain/schema.js';
+import { CampaignFile, type Controller, type HealthCheck, type Patch } from '../../domain/schema.js';
+import { waitForTcp } from '../../runtime/dev-server.js';
+import { BIND_SHIM } from '../../runtime/paths.js';
 import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL } from '../../lab/lab.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
@@ -30,6 +58,9 @@ function target(index: number, overrides: Partial<SshTarget> = {}): SshTarget {
     ...overrides,
   };
 }
+
+/** A lab host as its controller knows it. */
+const at = (machine: string): OutOfBand => ({ controller, machine, jumpHosts: [] });
 
 async function failureType(promise: Promise<unknown>): Promise<string> {
   try {
@@ -126,7 +157,43 @@ describe('host steps', () => {
 });
 
 describe('health checks against real services', () => {
-  it('C-ECHOes the host DICOM SCP and fails on a closed port and a wrong AE title', async () => {
+  it('refuses a wrong called AE title at a DICOM archive that checks it (dcmtk dcmqrscp)', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/rollout-qr-`);
+    mkdirSync(`${dir}/db`);
+    writeFileSync(
+      `${dir}/dcmqrscp.cfg`,
+      [
+        'NetworkTCPPort = 11113',
+        'MaxPDUSize = 16384',
+        'MaxAssociations = 16',
+        'HostTable BEGIN',
+        'HostTable END',
+        'VendorTable BEGIN',
+        'VendorTable END',
+        'AETable BEGIN',
+        `ARCHIVE_QR ${dir}/db RW (10, 64mb) ANY`,
+        'AETable END',
+        '',
+      ].join('\n'),
+    );
+    const address = '127.0.41.200';
+    const archive = spawn('dcmqrscp', ['-c', `${dir}/dcmqrscp.cfg`], {
+      env: { ...process.env, BIND_ADDR: address, LD_PRELOAD: BIND_SHIM },
+      stdio: 'ignore',
+    });
+    try {
+      await waitForTcp(address, 11113, 10_000);
+      await expect(dicomEcho(address, 11113, 'ROLLOUT', 'ARCHIVE_QR', 3_000)).resolves.toBeUndefined();
+      await expect(dicomEcho(address, 11113, 'ROLLOUT', 'NOT_THE_AE', 3_000)).rejects.toThrow(
+        /association rejected .*check the called AE title/,
+      );
+    } finally {
+      archive.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('C-ECHOes the host DICOM SCP and fails on a closed port', async () => {
     const h = lab.inventory.hosts[1]!;
     await expect(dicomEcho(h.address, 104, 'ROLLOUT', h.dicomAet, 3_000)).resolves.toBeUndefined();
     await expect(dicomEcho(h.address, 105, 'ROLLOUT', h.dicomAet, 3_000)).rejects.toThrow(/ECONNREFUSED/);
@@ -146,9 +213,273 @@ describe('health checks against real services', () => {
       ['dicom-scp-running', true],
       ['dicom-port', true],
       ['dicom-echo', true],
+      ['web-viewer', true],
+      ['web-server', true],
+      ['disk-mounted', true],
       ['closed-port', false],
     ]);
     expect(report.ok).toBe(false);
+    expect(report.checks.every((c) => c.durationMs >= 0)).toBe(true);
+  });
+
+  it('fails HTTP, service and path checks with the reason: wrong status, body, process, path, mount', async () => {
+    const h = lab.inventory.hosts[1]!;
+    const checks: HealthCheck[] = [
+      {
+        kind: 'http',
+        name: 'missing-page',
+        scheme: 'http',
+        port: 8080,
+        path: '/nope',
+        expectStatus: 200,
+        insecureTls: false,
+        timeout: 2_000,
+      },
+      {
+        kind: 'http',
+        name: 'wrong-body',
+        scheme: 'http',
+        port: 8080,
+        path: '/status',
+        expectStatus: 200,
+        bodyMatch: '^DOWN',
+        insecureTls: false,
+        timeout: 2_000,
+      },
+      {
+        kind: 'http',
+        name: 'no-tls-there',
+        scheme: 'https',
+        port: 8080,
+        path: '/status',
+        expectStatus: 200,
+        insecureTls: true,
+        timeout: 2_000,
+      },
+      { kind: 'service', name: 'no-such-daemon', service: 'orthancd', manager: 'process', timeout: 2_000 },
+      {
+        kind: 'path',
+        name: 'no-such-file',
+        path: `${lab.inventory.mountPoint}/etc/absent`,
+        type: 'file',
+        timeout: 2_000,
+      },
+      {
+        kind: 'path',
+        name: 'not-a-mount',
+        path: `${lab.inventory.mountPoint}/etc`,
+        type: 'mount',
+        timeout: 2_000,
+      },
+    ];
+    const report = await runHealthChecks(h, checks, () => SshSession.open(target(1), keys()));
+    const detail = Object.fromEntries(report.checks.map((c) => [c.name, c.ok ? 'ok' : c.detail]));
+    expect(detail['ssh-login']).toBe('ok');
+    expect(detail['missing-page']).toMatch(/HTTP 404, expected 200/);
+    expect(detail['wrong-body']).toMatch(/body does not match/);
+    expect(detail['no-tls-there']).toMatch(/HTTP .*8080/);
+    expect(detail['no-such-daemon']).toMatch(/service orthancd is not running/);
+    expect(detail['no-such-file']).toMatch(/is not a file/);
+    expect(detail['not-a-mount']).toMatch(/is not a mount point/);
+  });
+});
+
+describe('SSH options: known_hosts, agent, passphrase, jump host, dropped connections', () => {
+  const scratch: string[] = [];
+  afterAll(() => {
+    for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A key directory with the lab host key and the given known_hosts text. */
+  function keyDirWith(knownHosts: string): string {
+    const dir = mkdtempSync(`${tmpdir()}/rollout-keys-`);
+    scratch.push(dir);
+    copyFileSync(`${lab.inventory.keyDir}/${HOST_CREDENTIAL}`, `${dir}/${HOST_CREDENTIAL}`);
+    writeFileSync(`${dir}/known_hosts`, knownHosts);
+    return dir;
+  }
+  const hostPub = (i: number) =>
+    readFileSync(`${lab.dir}/hosts/${lab.inventory.hosts[i]!.id}/etc/ssh_host_ed25519_key.pub`, 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
+  const knownName = (i: number) => `[${lab.inventory.hosts[i]!.address}]:${lab.inventory.hosts[i]!.port}`;
+
+  it('pins host keys from a known_hosts file (plain and hashed) when the inventory has none', async () => {
+    const dir = keyDirWith(`${knownName(1)} ${hostPub(1)}\n${knownName(2)} ${hostPub(2)}\n`);
+    execFileSync('ssh-keygen', ['-q', '-H', '-f', `${dir}/known_hosts`]);
+    expect(readFileSync(`${dir}/known_hosts`, 'utf8')).toMatch(/^\|1\|/);
+    const unpinned = (i: number) => target(i, { hostKey: undefined });
+    expect(await withSsh(unpinned(1), directoryKeyStore(dir), (s) => s.check('hostname', 5_000, 'h'))).toBe(
+      lab.inventory.hosts[1]!.id,
+    );
+    // Host 3 is not listed; host 1's name listed with host 2's key is a changed key.
+    const unknown = await SshSession.open(unpinned(3), directoryKeyStore(dir)).catch((e: RolloutError) => e);
+    expect((unknown as RolloutError).type).toBe('HostKeyMismatch');
+    expect((unknown as RolloutError).message).toMatch(/no known_hosts entry/);
+    const swapped = keyDirWith(`${knownName(1)} ${hostPub(2)}\n`);
+    const changed = await SshSession.open(unpinned(1), directoryKeyStore(swapped)).catch(
+      (e: RolloutError) => e,
+    );
+    expect((changed as RolloutError).type).toBe('HostKeyMismatch');
+    expect((changed as RolloutError).message).toMatch(/not the key known_hosts lists/);
+  });
+
+  it('logs in with the worker SSH agent (credential "agent")', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/rollout-agent-`);
+    scratch.push(dir);
+    const sock = `${dir}/agent.sock`;
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      execFileSync('ssh-add', ['-q', `${lab.inventory.keyDir}/${HOST_CREDENTIAL}`], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock },
+        stdio: 'ignore',
+      });
+      const store = directoryKeyStore(dir, { SSH_AUTH_SOCK: sock });
+      expect(
+        await withSsh(target(1, { credential: AGENT_CREDENTIAL }), store, (s) =>
+          s.check('hostname', 5_000, 'h'),
+        ),
+      ).toBe(lab.inventory.hosts[1]!.id);
+      expect(
+        await failureType(
+          SshSession.open(target(1, { credential: AGENT_CREDENTIAL }), directoryKeyStore(dir, {})),
+        ),
+      ).toBe('UnknownCredential');
+    } finally {
+      agent.kill();
+    }
+  });
+
+  it('uses a passphrase-protected key, and names a wrong passphrase CredentialUnusable', async () => {
+    const dir = mkdtempSync(`${tmpdir()}/rollout-enc-`);
+    scratch.push(dir);
+    execFileSync('ssh-keygen', [
+      '-q',
+      '-t',
+      'ed25519',
+      '-N',
+      'correct horse',
+      '-C',
+      'enc',
+      '-f',
+      `${dir}/enc-key`,
+    ]);
+    const pub = readFileSync(`${dir}/enc-key.pub`, 'utf8').trim();
+    await withSsh(target(1), keys(), (s) =>
+      s.check(`printf '%s\\n' ${shellQuote(pub)} >> "$HOME/.ssh/authorized_keys"`, 5_000, 'add key'),
+    );
+    writeFileSync(`${dir}/enc-key.passphrase`, 'correct horse\n');
+    const login = () =>
+      withSsh(target(1, { credential: 'enc-key' }), directoryKeyStore(dir), (s) =>
+        s.check('whoami', 5_000, 'w'),
+      );
+    expect(await login()).toBe('pacsadm');
+    writeFileSync(`${dir}/enc-key.passphrase`, 'wrong horse\n');
+    expect(await failureType(login())).toBe('CredentialUnusable');
+  });
+
+  it('reaches a host through a jump host, pinning both keys', async () => {
+    const viaBastion = target(2, { via: target(1) });
+    expect(await withSsh(viaBastion, keys(), (s) => s.check('hostname', 5_000, 'h'))).toBe(
+      lab.inventory.hosts[2]!.id,
+    );
+    const badBastion = target(2, { via: target(1, { hostKey: lab.inventory.hosts[3]!.hostKey }) });
+    expect(await failureType(SshSession.open(badBastion, keys()))).toBe('HostKeyMismatch');
+    const deadEnd = target(2, { address: '127.0.41.250', via: target(1) });
+    const err = await SshSession.open(deadEnd, keys()).catch((e: RolloutError) => e);
+    expect((err as RolloutError).type).toBe('HostUnreachable');
+    expect((err as RolloutError).message).toMatch(/jump host archive-01 cannot reach 127\.0\.41\.250/);
+  });
+
+  it('reports a connection dropped mid-command (host powered off) as ConnectionLost, then HostUnreachable until it returns', async () => {
+    const ctl = createControllerClient(keys());
+    const host = at(lab.inventory.hosts[0]!.id);
+    const session = await SshSession.open(target(0), keys());
+    try {
+      const running = failureType(session.check('sleep 30', 20_000, 'long command'));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await ctl.powerOff(host)).toEqual({ power: 'off' });
+      const started = Date.now();
+      expect(await running).toBe('ConnectionLost');
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      session.close();
+    }
+    expect(await failureType(SshSession.open(target(0), keys(), { readyTimeoutMs: 2_000 }))).toBe(
+      'HostUnreachable',
+    );
+    expect(await ctl.powerOn(host)).toEqual({ power: 'on' });
+    await waitForTcp(lab.inventory.hosts[0]!.address, lab.inventory.hosts[0]!.port, 10_000);
+    expect(await withSsh(target(0), keys(), (s) => s.check('hostname', 5_000, 'h'))).toBe(
+      lab.inventory.hosts[0]!.id,
+    );
+  });
+});
+
+describe('preflight measurements and protected-path integrity', () => {
+  it('measures service pack, OS and free disk on the host, and names the unmet one with its value', async () => {
+    await withSsh(target(2), keys(), async (s) => {
+      const ok = await measurePrerequisites(s, patch);
+      expect(ok).toMatchObject({ servicePack: 3, os: 'pacs-linux' });
+      expect(ok.freeDiskMiB).toBeGreaterThan(16);
+      expect(ok.unmet).toBeUndefined();
+      const strict: Patch = {
+        ...patch,
+        prerequisites: {
+          ...patch.prerequisites,
+          minServicePack: 5,
+          os: ['other-os'],
+          minFreeDisk: { path: '/', mebibytes: 1 << 30 },
+        },
+      };
+      const unmet = (await measurePrerequisites(s, strict)).unmet ?? '';
+      expect(unmet).toMatch(/service pack 3 is below the required 5/);
+      expect(unmet).toMatch(/"pacs-linux" is not one of other-os/);
+      expect(unmet).toMatch(/\d+ MiB free on \/, 1073741824 MiB required/);
+    });
+  });
+
+  it('catches a single changed byte, a removed and an added file under a protected path', async () => {
+    const studies = `${lab.inventory.mountPoint}/var/lib/pacs/studies`;
+    await withSsh(target(2), keys(), async (s) => {
+      const before = await profileBeforeInstall(s, patch, 'integrity-test');
+      expect(before.files).toBe(3);
+      const again = await profileBeforeInstall(s, patch, 'integrity-test');
+      expect(again).toEqual(before);
+      expect(await compareAfterInstall(s, patch, 'integrity-test')).toMatchObject({
+        changes: [],
+        moreChanges: 0,
+        digest: before.digest,
+      });
+      // One byte, same size, same modification time.
+      await s.check(
+        `f=${studies}/study-2.dcm; t=$(stat -c %y "$f"); printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc status=none; touch -d "$t" "$f"`,
+        5_000,
+        'flip a byte',
+      );
+      const changed = await compareAfterInstall(s, patch, 'integrity-test');
+      expect(changed.changes).toEqual([{ change: 'modified', path: `${studies}/study-2.dcm` }]);
+      await s.check(`rm ${studies}/study-3.dcm; echo new > ${studies}/study-4.dcm`, 5_000, 'remove and add');
+      const more = await compareAfterInstall(s, patch, 'integrity-test');
+      expect(more.changes).toEqual([
+        { change: 'modified', path: `${studies}/study-2.dcm` },
+        { change: 'removed', path: `${studies}/study-3.dcm` },
+        { change: 'added', path: `${studies}/study-4.dcm` },
+      ]);
+      const tolerant: Patch = { ...patch, integrity: { ...patch.integrity, allowNewFiles: true } };
+      expect((await compareAfterInstall(s, tolerant, 'integrity-test')).changes.map((c) => c.change)).toEqual(
+        ['modified', 'removed'],
+      );
+      const missing: Patch = {
+        ...patch,
+        integrity: { ...patch.integrity, protectedPaths: ['/no/such/store'] },
+      };
+      await expect(profileBeforeInstall(s, missing, 'integrity-missing')).rejects.toThrow(
+        /protected path \/no\/such\/store does not exist/,
+      );
+    });
   });
 });
 
@@ -156,9 +487,10 @@ describe('controller: images and power, out-of-band', () => {
   it('snapshots, verifies, restores a host whose boot was broken, and power-cycles it back', async () => {
     const ctl = createControllerClient(keys());
     const host = lab.inventory.hosts[3]!;
-    const image = await ctl.snapshot(controller, host.id);
+    const oob = at(host.id);
+    const image = await ctl.snapshot(oob);
     expect(image.imageId.startsWith(`${host.id}-`)).toBe(true);
-    expect(await ctl.verify(controller, host.id, image.imageId)).toEqual({ ok: true, sha256: image.sha256 });
+    expect(await ctl.verify(oob, image.imageId)).toEqual({ ok: true, sha256: image.sha256 });
     await withSsh(target(3), keys(), (s) =>
       s.check(
         'echo corrupt >> "$PACS_ROOT/boot/loader.conf"; echo 9.9 > "$PACS_ROOT/opt/pacs/VERSION"',
@@ -166,10 +498,11 @@ describe('controller: images and power, out-of-band', () => {
         'break',
       ),
     );
-    const down = await ctl.powerCycle(controller, host.id);
-    expect(down).toEqual({ host: host.id, power: 'off', booted: false });
-    await ctl.restore(controller, host.id, image.imageId);
-    expect(await ctl.powerCycle(controller, host.id)).toEqual({ host: host.id, power: 'on', booted: true });
+    // The lab host cannot boot now: the controller reports it off after a power cycle.
+    expect(await ctl.powerCycle(oob)).toEqual({ power: 'off' });
+    expect(await ctl.powerStatus(oob)).toEqual({ power: 'off' });
+    await ctl.restore(oob, image.imageId);
+    expect(await ctl.powerCycle(oob)).toEqual({ power: 'on' });
     await new Promise((r) => setTimeout(r, 300));
     expect(
       await withSsh(target(3), keys(), (s) => s.check('cat "$PACS_ROOT/opt/pacs/VERSION"', 5_000, 'v')),
@@ -178,11 +511,9 @@ describe('controller: images and power, out-of-band', () => {
 
   it('refuses an image of another host and a path in place of an image ID', async () => {
     const ctl = createControllerClient(keys());
-    const img = await ctl.snapshot(controller, lab.inventory.hosts[1]!.id);
-    await expect(ctl.restore(controller, lab.inventory.hosts[2]!.id, img.imageId)).rejects.toThrow(
-      /does not belong/,
-    );
-    await expect(ctl.restore(controller, lab.inventory.hosts[2]!.id, '../../etc')).rejects.toThrow(
+    const img = await ctl.snapshot(at(lab.inventory.hosts[1]!.id));
+    await expect(ctl.restore(at(lab.inventory.hosts[2]!.id), img.imageId)).rejects.toThrow(/does not belong/);
+    await expect(ctl.restore(at(lab.inventory.hosts[2]!.id), '../../etc')).rejects.toThrow(
       /invalid image id/,
     );
   });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
@@ -41,6 +42,12 @@ interface FakeFleet {
   brokenBoot: Set<string>;
   /** Result of the test system's Nth soak probe (0-based); healthy when undefined. */
   soakProbe?: (n: number) => boolean;
+  /** Hosts whose install changes a protected file. */
+  tampered?: Set<string>;
+  /** Hosts whose image restore fails. */
+  restoreFails?: Set<string>;
+  /** Hosts whose preflight finds a prerequisite unmet, with the reason. */
+  unmet?: Map<string, string>;
   calls: string[];
 }
 
@@ -59,7 +66,25 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     async preflight(input) {
       log('preflight', input);
       const version = versions.get(input.host.id) ?? '1.0.0';
-      return { version, alreadyPatched: version === input.patch.version, bootId: 'boot-1' };
+      const unmet = fleet.unmet?.get(input.host.id);
+      return {
+        version,
+        alreadyPatched: version === input.patch.version,
+        bootId: 'boot-1',
+        servicePack: 3,
+        ...(unmet ? { unmet } : {}),
+      };
+    },
+    async profileProtectedPaths(input) {
+      log('profile', input);
+      return { files: 3, digest: SHA };
+    },
+    async compareProtectedPaths(input) {
+      log('compare', input);
+      const changes = fleet.tampered?.has(input.host.id)
+        ? [{ change: 'modified' as const, path: '/store/study-1.dcm' }]
+        : [];
+      return { files: 3, digest: SHA, changes, moreChanges: 0 };
     },
     async snapshotImage(input) {
       log('snapshot', input);
@@ -93,6 +118,12 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     },
     async restoreImage(input) {
       log('restore', input);
+      if (fleet.restoreFails?.has(input.host.id))
+        throw ApplicationFailure.create({
+          type: 'ImageFailed',
+          message: `controller hv-1: restore exited 1: image of ${input.host.id} unreadable`,
+          nonRetryable: true,
+        });
       restored.add(input.host.id);
       versions.set(input.host.id, '1.0.0');
     },
@@ -710,5 +741,84 @@ describe('guided failure (on-call)', () => {
       expect(done.hosts.h0).toBe('patched');
     });
     expect(fleet.calls.filter((c) => c === 'install:h0')).toHaveLength(1);
+  });
+});
+
+describe('preflight prerequisites and protected paths in the rollout', () => {
+  it('ends a host that misses a prerequisite as prerequisite-failed (no budget spent) and rolls back a host that changed a protected file', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      tampered: new Set(['h2']),
+      unmet: new Map([['h3', 'service pack 1 is below the required 2']]),
+    };
+    const file = campaignFile(4, (raw) => {
+      raw.patch.integrity = { protectedPaths: ['/var/lib/pacs/studies'] };
+      raw.campaign.failureBudget = { maxFailures: 1 };
+    });
+    await withWorker(fleet, 'tq-host-steps', async () => {
+      const handle = await start('host-steps', 'tq-host-steps', file);
+      await approveOpenGate(handle);
+      const done = await handle.result();
+      expect(done.state).toBe('completed');
+      expect(done.hosts).toMatchObject({
+        h0: 'patched',
+        h2: 'rolled-back',
+        h3: 'prerequisite-failed',
+      });
+      expect(done.counts).toMatchObject({ patched: 2, 'rolled-back': 1, 'prerequisite-failed': 1 });
+      expect(done.budget.failed).toBe(1);
+      expect(done.failed.find((f) => f.hostId === 'h2')?.failure).toMatchObject({
+        step: 'integrity-after',
+        type: 'IntegrityViolation',
+        message: '1 protected file(s) changed: modified /store/study-1.dcm',
+      });
+      expect(done.failed.find((f) => f.hostId === 'h3')?.failure).toMatchObject({
+        type: 'PrerequisiteFailed',
+        message: 'service pack 1 is below the required 2',
+      });
+    });
+    // The profile is taken before the image and the install; nothing is done to the host that missed a prerequisite.
+    const h1 = fleet.calls.filter((c) => c.endsWith(':h1')).map((c) => c.split(':')[0]);
+    expect(h1.slice(0, 5)).toEqual(['preflight', 'profile', 'snapshot', 'upload', 'install']);
+    expect(h1).toContain('compare');
+    expect(fleet.calls.filter((c) => c.endsWith(':h3'))).toEqual(['preflight:h3']);
+    expect(fleet.calls).toContain('restore:h2');
+  });
+});
+
+describe('a failed restore', () => {
+  it('is recorded and leaves the host in needs-attention for on-call, never swallowed', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(['h1']), restoreFails: new Set(['h1']), calls: [] };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.failureBudget = { maxFailures: 2 };
+    });
+    await withWorker(fleet, 'tq-restore-fails', async () => {
+      const handle = await start('restore-fails', 'tq-restore-fails', file);
+      await approveOpenGate(handle);
+      // Short steps: the reboot wait retries every second until its 10-minute deadline.
+      const attention = await waitFor(handle, inState('needs-attention'), '1 minute');
+      const h1 = attention.failed.find((f) => f.hostId === 'h1');
+      expect(h1).toMatchObject({
+        state: 'needs-attention',
+        failure: { step: 'reboot', type: 'Timeout' },
+        rollbackFailure: {
+          step: 'restore-image',
+          type: 'ImageFailed',
+          message: 'controller hv-1: restore exited 1: image of h1 unreadable',
+        },
+      });
+      expect(attention.notifications.some((n) => n.kind === 'needs-attention' && n.hostId === 'h1')).toBe(
+        true,
+      );
+      // No power cycle after a failed restore: the host is left as it is for a person.
+      expect(fleet.calls).not.toContain('powerCycle:h1');
+      await handle.executeUpdate(hostActionUpdate, {
+        args: [
+          { identity: ONCALL, hostId: 'h1', action: 'mark-fixed', note: 'restored by hand from backup' },
+        ],
+      });
+      expect((await handle.result()).state).toBe('completed');
+    });
   });
 });

@@ -1,0 +1,121 @@
+/**
+ * The host workflow's preflight and integrity steps on real hosts: a host whose own release file says
+ * its service pack is too old ends prerequisite-failed untouched; a patch that changes one byte of the
+ * clinical image store fails the integrity comparison and the host is restored from its image. Real
+ * dev server, real worker activities, real sshd lab and lab controller.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCampaignActivities } from '../../activities/campaign-activities.js';
+import { createHostActivities } from '../../activities/host-activities.js';
+import { fileCampaignStore } from '../../adapters/campaign-store.js';
+import { createControllerClient } from '../../adapters/controller.js';
+import { directoryKeyStore } from '../../adapters/ssh.js';
+import { hostWorkflowId } from '../../domain/ids.js';
+import { CampaignFile } from '../../domain/schema.js';
+import { labCampaign } from '../../lab/lab-campaign.js';
+import { createLogger } from '../../workers/logger.js';
+import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
+import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+
+const TASK_QUEUE = 'e2e-host-steps';
+let env: TestWorkflowEnvironment;
+let lab: TestLab;
+let storeDir: string;
+
+beforeAll(async () => {
+  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.45', 3)]);
+  storeDir = mkdtempSync(`${tmpdir()}/rollout-host-steps-store-`);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+  await lab?.stop();
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+});
+
+describe('host workflow: prerequisites measured on the host, protected paths compared', () => {
+  it('leaves a host with an old service pack untouched and restores a host whose patch changed a study', async () => {
+    const keys = directoryKeyStore(lab.inventory.keyDir);
+    const store = fileCampaignStore(storeDir);
+    const logger = createLogger('error');
+    const host = createHostActivities({ keys, controllers: createControllerClient(keys), logger });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflowBundle: await bundleWorkflows(),
+      activities: { ...host, ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }) },
+    });
+    const [, tampering, outdated] = lab.inventory.hosts;
+    const disk = (id: string) => `${lab.dir}/hosts/${id}/root`;
+    // The inventory says SP3 (so the planner takes the host); the host itself says SP1.
+    writeFileSync(`${disk(outdated!.id)}/etc/pacs-release`, 'NAME=pacs-linux\nSERVICE_PACK=1\n');
+    const study = `${disk(tampering!.id)}/var/lib/pacs/studies/study-1.dcm`;
+    const original = readFileSync(study);
+    const raw = labCampaign(lab.inventory);
+    raw.patch.reboots = false;
+    raw.patch.installCommand = 'printf X >> "$PACS_ROOT/var/lib/pacs/studies/study-1.dcm"; sh {artifact}';
+    const fileSha256 = store.put(CampaignFile.parse(raw));
+    const run = (hostId: string) =>
+      env.client.workflow.start<typeof hostPatchWorkflow>('hostPatchWorkflow', {
+        taskQueue: TASK_QUEUE,
+        workflowId: hostWorkflowId(hostId),
+        args: [
+          { campaignId: 'campaign-host-steps', fileSha256, hostId, mode: 'patch', onFailure: 'automatic' },
+        ],
+      });
+
+    const [tampered, skipped] = await worker.runUntil(async () => {
+      const handles = await Promise.all([run(tampering!.id), run(outdated!.id)]);
+      return Promise.all(handles.map((h) => h.result()));
+    });
+
+    expect(skipped!.state).toBe('prerequisite-failed');
+    expect(skipped!.failure).toEqual({
+      step: 'preflight',
+      type: 'PrerequisiteFailed',
+      message: 'service pack 1 is below the required 2',
+    });
+    expect(skipped!.preflight).toMatchObject({ servicePack: 1, os: 'pacs-linux', version: '1.0.0' });
+    expect(skipped!.image).toBeUndefined();
+    expect(readdirSync(`${lab.dir}/images`).some((f) => f.startsWith(outdated!.id))).toBe(false);
+    expect(existsSync(`${disk(outdated!.id)}/home/pacsadm/.rollout/runs`)).toBe(false);
+
+    expect(tampered!.state).toBe('rolled-back');
+    expect(tampered!.failure).toMatchObject({
+      step: 'integrity-after',
+      type: 'IntegrityViolation',
+      message: expect.stringContaining(
+        `modified ${lab.inventory.mountPoint}/var/lib/pacs/studies/study-1.dcm`,
+      ),
+    });
+    expect(tampered!.integrity).toMatchObject({
+      files: 3,
+      changes: [{ change: 'modified', path: `${lab.inventory.mountPoint}/var/lib/pacs/studies/study-1.dcm` }],
+      moreChanges: 0,
+    });
+    expect(tampered!.timings.map((t) => t.step)).toEqual([
+      'load',
+      'preflight',
+      'integrity-before',
+      'image',
+      'upload',
+      'install',
+      'verify',
+      'health',
+      'integrity-after',
+      'restore-image',
+      'power-cycle',
+      'wait-for-boot',
+      'health-after-rollback',
+    ]);
+    expect(tampered!.health?.ok).toBe(true);
+    // The restored disk holds the study as it was, byte for byte, and the old version.
+    expect(readFileSync(study).equals(original)).toBe(true);
+    expect(readFileSync(`${disk(tampering!.id)}/opt/pacs/VERSION`, 'utf8').trim()).toBe('1.0.0');
+  });
+});
