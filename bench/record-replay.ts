@@ -67,12 +67,18 @@ async function save(name: string, workflowId: string) {
   process.stdout.write(`recorded ${name}: ${n} run(s)\n`);
 }
 
+/** `npx tsx bench/record-replay.ts host-steps` records only the named scenarios; none: all of them. */
+const only = process.argv.slice(2);
+const wanted = (name: string) => only.length === 0 || only.includes(name);
+
 async function scenario(
   name: string,
   fleet: SimulatedFleet,
   hosts: number,
   drive: (id: string) => Promise<void>,
+  adjust: (file: ReturnType<typeof benchCampaign>) => void = () => {},
 ) {
+  if (!wanted(name)) return;
   const host = simulatedHostActivities(fleet);
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -85,6 +91,7 @@ async function scenario(
     },
   });
   const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3 });
+  adjust(file);
   await worker.runUntil(async () => {
     const id = await startCampaign(client, name, store, file, BENCH_OPERATOR);
     process.stdout.write(`${name}: started ${id}\n`);
@@ -111,8 +118,10 @@ try {
       reason: 'broken host understood',
     });
   });
-  await save('host-patched', hostWorkflowId('sim-00001'));
-  await save('host-rolled-back', hostWorkflowId('sim-00012'));
+  if (wanted('completed')) {
+    await save('host-patched', hostWorkflowId('sim-00001'));
+    await save('host-rolled-back', hostWorkflowId('sim-00012'));
+  }
   // 2. Soak fails: the test system is rolled back.
   await scenario('soak-failed', { stepMs: 5, brokenBoot: new Set(), soakFailsFrom: 1 }, 3, async () => {});
   // 3. Rejected at the gate.
@@ -127,6 +136,22 @@ try {
     await untilState(id, 'rolling-out');
     await controlCampaign(client, id, 'abort', { identity: BENCH_OPERATOR, reason: 'recording' });
   });
+  // 5. Host steps: protected-path profiles before and after, a host whose first health check
+  //    fails while its services start (checked again after the retry interval).
+  await scenario(
+    'host-steps',
+    { stepMs: 5, brokenBoot: new Set(), slowToHealth: new Set(['sim-00002']) },
+    3,
+    async (id) => {
+      await untilState(id, 'awaiting-approval');
+      await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    },
+    (file) => {
+      file.patch.integrity.protectedPaths = ['/var/lib/pacs/studies'];
+      file.patch.healthRetry = { attempts: 3, interval: 500 };
+    },
+  );
+  if (wanted('host-steps')) await save('host-steps-slow-health', hostWorkflowId('sim-00002'));
 } finally {
   await nativeConnection.close();
   await client.connection.close();

@@ -12,6 +12,8 @@ export interface SimulatedFleet {
   brokenBoot: Set<string>;
   /** Test-system probes fail from this probe on (undefined: always healthy). */
   soakFailsFrom?: number;
+  /** Hosts whose first health check after install fails (a service still starting). */
+  slowToHealth?: Set<string>;
 }
 
 const SHA = '0'.repeat(64);
@@ -71,6 +73,7 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
       await step();
       if (input.host.role === 'test-system' && fleet.soakFailsFrom !== undefined && !restored.has(id(input)))
         return report(probes++ < fleet.soakFailsFrom);
+      if (fleet.slowToHealth?.delete(id(input))) return report(false);
       return report(true);
     },
     async restoreImage(input) {

@@ -256,6 +256,16 @@ export const Patch = z.strictObject({
     })
     .default({ protectedPaths: [], mode: 'sha256', allowNewFiles: false, timeout: 1_800_000 }),
   reboots: z.boolean().default(true),
+  /**
+   * Health checks after install and after a rollback run up to `attempts` times, `interval` apart,
+   * until they pass: services may still be starting when SSH answers after a boot.
+   */
+  healthRetry: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(30).default(3),
+      interval: Duration.default(10_000),
+    })
+    .default({ attempts: 3, interval: 10_000 }),
   installTimeout: Duration.default(1_800_000),
   /** Time given to a host to go down after the reboot trigger, before polling starts. */
   rebootGrace: Duration.default(5_000),

@@ -98,6 +98,7 @@ export function labCampaign(
       installCommand: 'sh {artifact}',
       versionCommand: 'cat "$PACS_ROOT/opt/pacs/VERSION"',
       reboots: true,
+      healthRetry: { attempts: 3, interval: '1s' },
       prerequisites: {
         os: ['pacs-linux'],
         minServicePack: 2,

@@ -1,5 +1,5 @@
 /** pino for everything outside workflows; JSON on stderr so `--json` output on stdout stays clean. */
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 /** Paths that could carry secrets; pino replaces their values before anything is written. */
 export const REDACTED_PATHS = [
@@ -21,9 +21,13 @@ export const REDACTED_PATHS = [
   '*.authorization',
 ];
 
-export function createLogger(level = process.env.ROLLOUT_LOG_LEVEL ?? 'info', destination = 2): Logger {
+/** `destination` is a file descriptor (default stderr) or a stream (tests). */
+export function createLogger(
+  level = process.env.ROLLOUT_LOG_LEVEL ?? 'info',
+  destination: number | DestinationStream = 2,
+): Logger {
   return pino(
     { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } },
-    pino.destination(destination),
+    typeof destination === 'number' ? pino.destination(destination) : destination,
   );
 }

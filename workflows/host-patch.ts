@@ -108,6 +108,20 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
   const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
   const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
 
+  /**
+   * Health checks until they pass or `patch.healthRetry.attempts` ran, `interval` apart (durable
+   * sleeps). Runs recorded before retries existed replay with a single check.
+   */
+  async function settledHealth(): Promise<HealthReport> {
+    const retry = (input.patch as Partial<typeof input.patch>).healthRetry ?? { attempts: 1, interval: 0 };
+    let report = await quick.checkHealth(input);
+    for (let attempt = 1; attempt < retry.attempts && !report.ok && patched('health-retry'); attempt++) {
+      await sleep(retry.interval);
+      report = await quick.checkHealth(input);
+    }
+    return report;
+  }
+
   /** Restore → power-cycle → wait for boot → health. Runs even if the workflow is being cancelled. */
   const restore = (image: ImageRecord, context: Partial<HostOutcome>) =>
     CancellationScope.nonCancellable(async () => {
@@ -115,7 +129,7 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
         await timed('restore-image', 'rolling-back', () => controller.restoreImage(input, image));
         await timed('power-cycle', 'rolling-back', () => controller.powerCycle(input));
         await timed('wait-for-boot', 'rolling-back', () => waitForBoot(input, ''));
-        const after = await timed('health-after-rollback', 'rolling-back', () => quick.checkHealth(input));
+        const after = await timed('health-after-rollback', 'rolling-back', settledHealth);
         if (!after.ok)
           return finish('needs-attention', {
             ...context,
@@ -206,7 +220,7 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
         type: 'VerifyFailed',
         message: `host reports version ${version}, expected ${input.patch.version}`,
       });
-    health = await timed('health', 'health-check', () => quick.checkHealth(input));
+    health = await timed('health', 'health-check', settledHealth);
     if (!health.ok)
       throw new StepFailed({
         step: 'health',

@@ -23,6 +23,8 @@ describe('recorded histories replay on the current workflow code', () => {
       'aborted',
       'host-patched',
       'host-rolled-back',
+      'host-steps',
+      'host-steps-slow-health',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);

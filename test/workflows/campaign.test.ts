@@ -13,6 +13,8 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
+import { hostWorkflowId } from '../../domain/ids.js';
+import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import type { HostActivities } from '../../activities/host-activities.js';
 import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
 import { campaignInput } from '../../client/campaigns.js';
@@ -44,6 +46,8 @@ interface FakeFleet {
   soakProbe?: (n: number) => boolean;
   /** Hosts whose install changes a protected file. */
   tampered?: Set<string>;
+  /** Hosts whose health checks fail this many times before they pass (until restored: healthy). */
+  unhealthyChecks?: Map<string, number>;
   /** Hosts whose image restore fails. */
   restoreFails?: Set<string>;
   /** Hosts whose preflight finds a prerequisite unmet, with the reason. */
@@ -114,6 +118,11 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
       log('health', input);
       if (input.host.role === 'test-system' && fleet.soakProbe && !restored.has(input.host.id))
         return report(fleet.soakProbe(probes++));
+      const left = fleet.unhealthyChecks?.get(input.host.id) ?? 0;
+      if (left > 0 && !restored.has(input.host.id)) {
+        fleet.unhealthyChecks!.set(input.host.id, left - 1);
+        return report(false);
+      }
       return report(true);
     },
     async restoreImage(input) {
@@ -787,21 +796,69 @@ describe('preflight prerequisites and protected paths in the rollout', () => {
   });
 });
 
+describe('health after boot', () => {
+  it('checks again while services come up; rolls back only a host that stays unhealthy', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      unhealthyChecks: new Map([
+        ['h1', 2],
+        ['h2', 99],
+      ]),
+    };
+    const file = campaignFile(3, (raw) => {
+      raw.patch.healthRetry = { attempts: 3, interval: '30s' };
+      raw.campaign.failureBudget = { maxFailures: 1 };
+    });
+    await withWorker(fleet, 'tq-health-retry', async () => {
+      const handle = await start('health-retry', 'tq-health-retry', file);
+      await approveOpenGate(handle);
+      // Short steps: the retries wait on durable 30 s timers inside the host workflows.
+      for (let i = 0; i < 60 && (await handle.query(campaignStatusQuery)).state !== 'completed'; i++)
+        await env.sleep('30 seconds');
+      const done = await handle.result();
+      expect(done.state).toBe('completed');
+      expect(done.counts).toMatchObject({ patched: 2, 'rolled-back': 1 });
+      expect(done.failed.find((f) => f.hostId === 'h2')?.failure).toMatchObject({
+        step: 'health',
+        type: 'HealthCheckFailed',
+      });
+      const h1 = await env.client.workflow.getHandle<typeof hostPatchWorkflow>(hostWorkflowId('h1')).result();
+      expect(h1.state).toBe('patched');
+      // Three checks 30 s apart: two failed, the third passed.
+      const health = h1.timings.find((t) => t.step === 'health')!;
+      expect(health.durationMs).toBeGreaterThanOrEqual(60_000);
+      expect(health.durationMs).toBeLessThan(62_000);
+    });
+    const checks = (h: string) => fleet.calls.filter((c) => c === `health:${h}`).length;
+    expect(checks('h1')).toBe(3);
+    // h2: three failing checks, then one after its rollback.
+    expect(checks('h2')).toBe(4);
+  });
+});
+
+// Kept last: with the time-skipping test server this campaign only advances in short sleeps (about a
+// minute of real time), and tests started after it in the same server stalled; not yet understood.
 describe('a failed restore', () => {
   it('is recorded and leaves the host in needs-attention for on-call, never swallowed', async () => {
-    const fleet: FakeFleet = { brokenBoot: new Set(['h1']), restoreFails: new Set(['h1']), calls: [] };
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      unhealthyChecks: new Map([['h1', 99]]),
+      restoreFails: new Set(['h1']),
+      calls: [],
+    };
     const file = campaignFile(3, (raw) => {
       raw.campaign.failureBudget = { maxFailures: 2 };
+      raw.patch.healthRetry = { attempts: 1, interval: '1s' };
     });
     await withWorker(fleet, 'tq-restore-fails', async () => {
       const handle = await start('restore-fails', 'tq-restore-fails', file);
       await approveOpenGate(handle);
-      // Short steps: the reboot wait retries every second until its 10-minute deadline.
       const attention = await waitFor(handle, inState('needs-attention'), '1 minute');
       const h1 = attention.failed.find((f) => f.hostId === 'h1');
       expect(h1).toMatchObject({
         state: 'needs-attention',
-        failure: { step: 'reboot', type: 'Timeout' },
+        failure: { step: 'health', type: 'HealthCheckFailed' },
         rollbackFailure: {
           step: 'restore-image',
           type: 'ImageFailed',
