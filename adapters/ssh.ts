@@ -1,6 +1,8 @@
 /**
- * SSH to fleet hosts and controllers with node-ssh: key auth, pinned host keys, command timeouts and
- * typed errors. The private key is read here from the worker's key store and never leaves this module.
+ * SSH to fleet hosts and controllers with node-ssh: key auth (key file with optional passphrase, or the
+ * worker's SSH agent), host keys pinned by fingerprint or known_hosts, an optional jump host, connect
+ * and command timeouts, keep-alive, and typed errors. Keys are read here from the worker's key store
+ * and never leave this module.
  */
 import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

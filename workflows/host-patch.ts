@@ -51,8 +51,10 @@ class StepFailed extends Error {
 }
 
 /**
- * Patches one host: preflight → disk image → upload + checksum → install → reboot → wait for boot →
- * version + health check. On any failure after the image is saved it restores the image out-of-band,
+ * Patches one host: preflight (version; prerequisites measured on the host: short of one, the host ends
+ * "prerequisite-failed" untouched) → protected-path profile → disk image → upload + checksum → install
+ * → reboot → wait for boot → version + health checks (retried while services start) → protected-path
+ * comparison. On any failure after the image is saved it restores the image out-of-band,
  * power-cycles and health-checks the host ("rolled-back"); if that fails too, or the campaign's rollback
  * policy is manual, the host ends "needs-attention" for on-call. In "rollback" mode it only restores
  * the given image (an on-call action, or the test system after a failed soak). Runs under the

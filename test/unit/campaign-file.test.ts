@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { CampaignFileError, parseCampaignFile } from '../../client/campaign-file.js';
+import { parseCampaignFile } from '../../client/campaign-file.js';
 import { parseDuration } from '../../domain/duration.js';
 import { validCampaign } from '../fixtures/campaign.js';
-
-function problemsOf(file: unknown): string[] {
-  try {
-    parseCampaignFile(typeof file === 'string' ? file : stringify(file), 'test.yaml');
-  } catch (err) {
-    if (err instanceof CampaignFileError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+import { problemsOf } from '../helpers/campaign-problems.js';
 
 describe('campaign file validation', () => {
   it('accepts a valid file in YAML and in JSON, with defaults filled in', () => {

@@ -1,5 +1,4 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
   checkHostKey,
@@ -8,9 +7,9 @@ import {
   renderCommand,
   type SshTarget,
 } from '../../adapters/ssh.js';
-import { CampaignFileError, parseCampaignFile } from '../../client/campaign-file.js';
 import { CONTROLLER_OPERATIONS, CONTROLLER_PRESETS } from '../../domain/controller-presets.js';
 import { validCampaign } from '../fixtures/campaign.js';
+import { problemsOf } from '../helpers/campaign-problems.js';
 
 const keyA = randomBytes(51);
 const keyB = randomBytes(51);
@@ -98,16 +97,6 @@ describe('controller presets', () => {
     );
   });
 });
-
-function problemsOf(file: unknown): string[] {
-  try {
-    parseCampaignFile(stringify(file), 'test.yaml');
-  } catch (err) {
-    if (err instanceof CampaignFileError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 describe('controllers and jump hosts in the campaign file', () => {
   it('accepts presets with their params, a Redfish power controller and a jump host', () => {
