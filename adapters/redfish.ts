@@ -3,6 +3,7 @@
  * `/redfish/v1/Systems/<id>`, then POST its advertised `#ComputerSystem.Reset` action. Basic auth; the
  * password comes from the key store and is never logged or echoed in errors.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
@@ -32,6 +33,17 @@ function send(
   const url = new URL(path, controller.baseUrl);
   const body = payload === undefined ? undefined : JSON.stringify(payload);
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  let ca: Buffer | undefined;
+  try {
+    ca = controller.caFile ? readFileSync(controller.caFile) : undefined;
+  } catch (err) {
+    return Promise.reject(
+      new RolloutError(
+        'PowerFailed',
+        `Redfish ${controller.id}: cannot read caFile: ${(err as Error).message}`,
+      ),
+    );
+  }
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -39,6 +51,7 @@ function send(
         method,
         timeout: controller.timeout,
         rejectUnauthorized: !controller.insecureTls,
+        ...(ca ? { ca } : {}),
         headers: {
           accept: 'application/json',
           authorization: `Basic ${Buffer.from(secret).toString('base64')}`,

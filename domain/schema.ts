@@ -162,6 +162,8 @@ export const RedfishController = z.strictObject({
   /** Names `<keyDir>/<credential>` on the worker, holding `user:password`. */
   credential: Name,
   resetType: z.enum(['ForceRestart', 'GracefulRestart', 'PowerCycle']).default('ForceRestart'),
+  /** A PEM file on the worker with the CA that signed the BMC's certificate (a hospital CA, say). */
+  caFile: z.string().startsWith('/', 'use an absolute path').optional(),
   insecureTls: z.boolean().default(false),
   timeout: Duration.default(30_000),
 });

@@ -40,6 +40,7 @@ const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
   ['ss', 'iproute2'],
   ['mountpoint', 'util-linux'],
   ['qemu-img', 'qemu-utils'],
+  ['openssl', 'openssl'],
   ['ssh-agent', 'openssh-client'],
 ];
 

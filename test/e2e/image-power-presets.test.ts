@@ -2,7 +2,7 @@
  * Controller presets against real software: the `qemu-img` preset on real qcow2 files (Debian
  * qemu-utils), run over SSH on the lab controller; and Redfish power control against sushy-tools'
  * Redfish emulator (OpenStack, from PyPI, fake-driver systems that change power state after 1-11 s,
- * as BMCs do), with HTTP Basic auth.
+ * as BMCs do), with HTTP Basic auth, over HTTP and over HTTPS with a certificate from a test CA.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,11 +19,12 @@ import { startTestLab, type TestLab } from '../helpers/lab.js';
 
 const NET = '127.0.44';
 const REDFISH_ADDRESS = `${NET}.90`;
+const REDFISH_TLS_ADDRESS = `${NET}.91`;
 const REDFISH_PORT = 8000;
 
 let lab: TestLab;
 let work: string;
-let emulator: ChildProcess | undefined;
+const emulators: ChildProcess[] = [];
 
 beforeAll(async () => {
   lab = await startTestLab(NET, 1);
@@ -31,7 +32,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  emulator?.kill();
+  for (const emulator of emulators) emulator.kill();
   await lab?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -134,22 +135,76 @@ describe('Redfish power against the sushy-tools emulator', () => {
         '',
       ].join('\n'),
     );
-    emulator = spawn(
-      'python3',
-      [
-        '-m',
-        'sushy_tools.emulator.main',
-        '--config',
-        `${work}/sushy.conf`,
-        '-i',
-        REDFISH_ADDRESS,
-        '-p',
-        String(REDFISH_PORT),
-        '--fake',
-      ],
-      { env: { ...process.env, PYTHONPATH: SUSHY_DIR }, stdio: 'ignore' },
-    );
+    // A CA and a BMC certificate for the HTTPS emulator, as a hospital CA would issue.
+    const ssl = (args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: 'ignore' });
+    ssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Rollout test BMC CA',
+    ]);
+    ssl([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'bmc.key',
+      '-out',
+      'bmc.csr',
+      '-subj',
+      '/CN=bmc',
+    ]);
+    writeFileSync(`${work}/bmc.ext`, `subjectAltName=IP:${REDFISH_TLS_ADDRESS}\n`);
+    ssl([
+      'x509',
+      '-req',
+      '-in',
+      'bmc.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'bmc.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'bmc.ext',
+    ]);
+    const start = (address: string, extra: string[]) =>
+      emulators.push(
+        spawn(
+          'python3',
+          [
+            '-m',
+            'sushy_tools.emulator.main',
+            '--config',
+            `${work}/sushy.conf`,
+            '-i',
+            address,
+            '-p',
+            String(REDFISH_PORT),
+            '--fake',
+            ...extra,
+          ],
+          { env: { ...process.env, PYTHONPATH: SUSHY_DIR }, stdio: 'ignore' },
+        ),
+      );
+    start(REDFISH_ADDRESS, []);
+    start(REDFISH_TLS_ADDRESS, ['--ssl-certificate', `${work}/bmc.pem`, '--ssl-key', `${work}/bmc.key`]);
     await waitForTcp(REDFISH_ADDRESS, REDFISH_PORT, 20_000);
+    await waitForTcp(REDFISH_TLS_ADDRESS, REDFISH_PORT, 20_000);
   }, 30_000);
 
   const bmc = (credential: string) =>
@@ -194,5 +249,34 @@ describe('Redfish power against the sushy-tools emulator', () => {
       ctl.snapshot({ controller: bmc('right'), machine: 'archive-01', jumpHosts: [] }),
     );
     expect(noImages.message).toMatch(/cannot handle images/);
+  });
+
+  it('verifies an HTTPS BMC against its CA file, refuses it without, and accepts it with insecureTls', async () => {
+    const keyDir = mkdtempSync(`${work}/keys-`);
+    writeFileSync(`${keyDir}/bmc-tls`, `${BMC_USER}:${BMC_PASSWORD}\n`);
+    const ctl = createControllerClient(directoryKeyStore(keyDir));
+    const tls = (extra: Record<string, unknown>): OutOfBand => ({
+      controller: RedfishController.parse({
+        id: 'bmc-tls',
+        kind: 'redfish',
+        baseUrl: `https://${REDFISH_TLS_ADDRESS}:${REDFISH_PORT}`,
+        credential: 'bmc-tls',
+        timeout: '20s',
+        ...extra,
+      }),
+      machine: 'archive-01',
+      jumpHosts: [],
+    });
+    expect(await ctl.powerStatus(tls({ caFile: `${work}/ca.pem` }))).toMatchObject({
+      power: expect.stringMatching(/on|off/),
+    });
+    const untrusted = await failure(ctl.powerStatus(tls({})));
+    expect(untrusted.type).toBe('PowerFailed');
+    expect(untrusted.message).toMatch(/self[- ]signed|unable to verify|certificate/i);
+    expect(await ctl.powerStatus(tls({ insecureTls: true }))).toMatchObject({
+      power: expect.stringMatching(/on|off/),
+    });
+    const missingCa = await failure(ctl.powerStatus(tls({ caFile: `${work}/no-such-ca.pem` })));
+    expect(missingCa.message).toMatch(/cannot read caFile/);
   });
 });
