@@ -88,6 +88,9 @@ function initialStatus(input: CampaignInput, plan: PlanSummary): CampaignStatus 
   };
 }
 
+/** Host outcomes that put a host on the campaign's failed list (shown to on-call and in reports). */
+const LISTED_AS_FAILED: readonly string[] = ['rolled-back', 'needs-attention', 'prerequisite-failed'];
+
 /**
  * One patch campaign. Install on the test system(s) → soak with periodic probes and a verdict (pass,
  * fail, inconclusive → a person reviews) → per-stage approval gates (Updates with validators, reminders,
@@ -260,15 +263,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     count(outcome.state, 1);
     status.hosts[outcome.hostId] = outcome.state;
     if (isTest && outcome.image) status.testImages[outcome.hostId] = outcome.image;
-    // A host that misses a prerequisite was not touched: it is listed, but spends no failure budget.
-    if (outcome.state === 'prerequisite-failed' && !previous)
-      status.failed.push({
-        hostId: outcome.hostId,
-        state: outcome.state,
-        ...(outcome.failure ? { failure: outcome.failure } : {}),
-        ...(group ? { group } : {}),
-      });
-    else if (outcome.state === 'rolled-back' || outcome.state === 'needs-attention') {
+    if (LISTED_AS_FAILED.includes(outcome.state)) {
       const entry = {
         hostId: outcome.hostId,
         state: outcome.state,
@@ -280,7 +275,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       if (previous) Object.assign(previous, entry);
       else {
         status.failed.push(entry);
-        if (!isTest && outcome.mode === 'patch') status.budget.failed += 1;
+        // A host that misses a prerequisite was not touched: it is listed, but spends no failure budget.
+        if (!isTest && outcome.mode === 'patch' && outcome.state !== 'prerequisite-failed')
+          status.budget.failed += 1;
       }
     } else if (previous) Object.assign(previous, { state: outcome.state });
     if (outcome.state === 'needs-attention') {
