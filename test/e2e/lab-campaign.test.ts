@@ -118,7 +118,9 @@ describe('a campaign on the lab, end to end', () => {
       if (gate.state === 'awaiting-approval') break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    expect(gate?.state).toBe('awaiting-approval');
+    expect(gate?.state, `${gate?.reason ?? ''} ${JSON.stringify(gate?.failed ?? [])}`).toBe(
+      'awaiting-approval',
+    );
     expect(gate?.soak.verdict).toBe('pass');
     expect(gate?.soak.probes.length).toBeGreaterThanOrEqual(3);
     // While it runs, a second campaign over the same hosts is refused before anything starts.
