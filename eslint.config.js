@@ -20,6 +20,8 @@ export default tseslint.config(
       'import-x/no-cycle': 'error',
     },
   },
+  // The dashboard runs in the browser and talks to the API only.
+  { files: ['web/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   {
     files: ['domain/**/*.ts'],
     rules: {

@@ -8,15 +8,27 @@ import type { CampaignStore } from '../adapters/campaign-store.js';
 import { hostPatchInput, PlanInfeasible, planCampaign } from '../domain/planner.js';
 import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
 import { verifySourceArtifact } from '../adapters/host-ops.js';
+import type { NotificationSink } from '../adapters/webhooks.js';
 import { typed } from './host-activities.js';
+import { createLedgerActivities, type LedgerWriter } from './ledger-activities.js';
 
 export interface CampaignActivityDeps {
   store: CampaignStore;
   logger: Logger;
   checkHealth: (input: HostPatchInput) => Promise<HealthReport>;
+  /** Where host workflows record their state changes (the rollout store's ledger). */
+  ledger: LedgerWriter;
+  /** Webhooks notifications go to, besides the log. */
+  notifications?: NotificationSink;
 }
 
-export function createCampaignActivities({ store, logger, checkHealth }: CampaignActivityDeps) {
+export function createCampaignActivities({
+  store,
+  logger,
+  checkHealth,
+  ledger,
+  notifications,
+}: CampaignActivityDeps) {
   const plan = (fileSha256: string) =>
     typed(async () => {
       const file = store.get(fileSha256);
@@ -34,6 +46,8 @@ export function createCampaignActivities({ store, logger, checkHealth }: Campaig
     });
 
   return {
+    ...createLedgerActivities({ ledger, logger }),
+
     /** Checks the orchestrator's copy of the artifact against the file's checksum. Throws SourceArtifactInvalid. */
     async verifyArtifact(fileSha256: string): Promise<void> {
       await typed(() => verifySourceArtifact(store.get(fileSha256).patch));
@@ -80,9 +94,14 @@ export function createCampaignActivities({ store, logger, checkHealth }: Campaig
       return { at: new Date().toISOString(), result, failed };
     },
 
-    /** Sends a notification (today: the structured log; webhooks plug in here). Idempotent per record. */
+    /**
+     * Logs a notification and delivers it to the configured webhooks (retried, bounded in time). Never
+     * throws for a webhook that is down: the campaign must not wait on a chat server. A retried activity
+     * may deliver a notification twice; receivers can tell by `at` and `kind`.
+     */
     async notify(campaignId: string, notification: Notification): Promise<void> {
       logger.info({ campaignId, notification: { ...notification } }, `notify: ${notification.kind}`);
+      await notifications?.deliver(campaignId, notification);
     },
   };
 }

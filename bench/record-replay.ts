@@ -12,6 +12,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import {
   approveStage,
@@ -33,6 +34,8 @@ const logger = pino({ level: 'warn' });
 installRuntime(logger, process.env.RECORD_DEBUG ? 'WARN' : 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-record-`);
+// The ledger is written for real (SQLite), so its cost is part of the figures.
+const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
 const server = await startDevServer({
   port: await freePort(),
   dbFile: `${dir}/t.sqlite`,
@@ -86,7 +89,7 @@ async function scenario(
     workflowsPath: WORKFLOWS_PATH,
     activities: {
       ...host,
-      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger }),
       verifyArtifact: async () => {},
     },
   });
@@ -156,5 +159,6 @@ try {
   await nativeConnection.close();
   await client.connection.close();
   await server.stop();
+  await ledger.close();
   rmSync(dir, { recursive: true, force: true });
 }

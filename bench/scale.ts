@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { approveStage, campaignStatus, startCampaign } from '../client/campaigns.js';
 import { planCampaign } from '../domain/planner.js';
@@ -36,6 +37,8 @@ const logger = pino({ level: 'warn' });
 installRuntime(logger, 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
+// The ledger is written for real (SQLite), so its cost is part of the figures.
+const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
 const server = await startDevServer({
   port: await freePort(),
   dbFile: `${dir}/temporal.sqlite`,
@@ -55,7 +58,7 @@ try {
     workflowsPath: WORKFLOWS_PATH,
     activities: {
       ...host,
-      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger }),
       verifyArtifact: async () => {},
     },
     maxConcurrentActivityTaskExecutions: 400,
@@ -111,5 +114,6 @@ try {
   await client.connection.close();
 } finally {
   await server.stop();
+  await ledger.close();
   rmSync(dir, { recursive: true, force: true });
 }

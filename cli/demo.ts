@@ -4,16 +4,14 @@
  * soak, vendor approval (through the same client call a real vendor's approval uses) and two waves;
  * prints the report and tears everything down. This file composes the product, so it may use workers/.
  */
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
-import {
-  approveStage,
-  campaignResult,
-  campaignStatus,
-  hostOutcomes,
-  startCampaign,
-} from '../client/campaigns.js';
+import { openRolloutStore } from '../adapters/rollout-store.js';
+import { createApi } from '../api/server.js';
+import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
+import { ledgerRows } from '../client/ledger-report.js';
+import { campaignResult, campaignStatus, hostOutcomes } from '../client/campaigns.js';
 import { connectClient, TemporalConfig } from '../client/connection.js';
 import {
   CampaignFile,
@@ -25,19 +23,22 @@ import { planCampaign } from '../domain/planner.js';
 
 const isTerminal = (state: CampaignState) => TERMINAL_CAMPAIGN_STATES.includes(state);
 import { labDown, labStatus, labUp } from '../lab/lab.js';
-import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../lab/lab-campaign.js';
+import { DEMO_AUDITOR, DEMO_ONCALL, DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../lab/lab-campaign.js';
 import { startDevServer, freePort } from '../runtime/dev-server.js';
 import { dataDir } from '../runtime/paths.js';
 import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
-import { buildReport, formatReport, type CampaignReport } from './format.js';
+import { buildReport, type CampaignReport } from '../client/report.js';
+import { formatReport } from './format.js';
 
 export interface DemoOptions {
   json: boolean;
   hosts: number;
   /** First three octets of the demo lab's loopback addresses. */
   net: string;
+  /** Keep the dashboard and worker up after the campaign until Ctrl-C. */
+  stay?: boolean;
 }
 
 export interface DemoResult {
@@ -45,10 +46,18 @@ export interface DemoResult {
   /** The story the demo tells held: NAS rolled back and healthy, every other host patched. */
   asExpected: boolean;
   problems: string[];
+  /** What the ledger and the audit log say at the end. */
+  records: string[];
 }
 
 /** Watches the campaign, prints what changes, and approves the gate as the demo vendor when it opens. */
-async function drive(client: Client, campaignId: string, say: (line: string) => void): Promise<void> {
+async function drive(
+  client: Client,
+  actions: RolloutActions,
+  vendor: Actor,
+  campaignId: string,
+  say: (line: string) => void,
+): Promise<void> {
   const seen = new Map<string, string>();
   let probes = 0;
   let approved = false;
@@ -78,9 +87,8 @@ async function drive(client: Client, campaignId: string, say: (line: string) => 
       say(
         `  evidence for the vendor: soak ${status.soak.verdict} (${status.soak.reason}); patch sha256 ${status.patch.sha256}; ${gate?.hostCount} hosts, host-set ${gate?.hostSetDigest.slice(0, 16)}…`,
       );
-      const record = await approveStage(client, campaignId, {
+      const record = await actions.approve(vendor, campaignId, {
         stage: gate?.stage ?? 'production',
-        identity: DEMO_VENDOR,
         artifactSha256: status.patch.sha256,
         ...(gate ? { hostSetDigest: gate.hostSetDigest } : {}),
         comment: 'Soak evidence reviewed; approved for production (demo vendor).',
@@ -119,7 +127,8 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
   runSetup(say);
   const dir = `${dataDir()}/demo`;
   const labDir = `${dir}/lab`;
-  rmSync(`${dir}/temporal.sqlite`, { force: true });
+  for (const f of ['temporal.sqlite', 'rollout.sqlite', 'rollout.sqlite-wal', 'rollout.sqlite-shm'])
+    rmSync(`${dir}/${f}`, { force: true });
   const cleanup: Array<() => Promise<void>> = [];
   const onSignal = () => {
     say('interrupted: tearing down');
@@ -152,23 +161,58 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     const config = TemporalConfig.parse({ address: server.address });
     const logger = createLogger(process.env.ROLLOUT_LOG_LEVEL ?? 'warn');
     const store = fileCampaignStore(`${dir}/store`);
+    const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
+    cleanup.push(() => rollout.close());
     const { worker, connection } = await createWorker({
       config,
       keyDir: inventory.keyDir,
       storeDir: store.dir,
+      ledger: rollout,
       logger,
       sdkLogLevel: 'ERROR',
     });
     cleanup.push(() => connection.close());
     const client = await connectClient(config);
     cleanup.push(() => client.connection.close());
+    const actions = rolloutActions({ client, taskQueue: config.taskQueue, campaigns: store, store: rollout });
 
+    // One user per role, as `rollout users add` makes them; the tokens go to a file only root can read.
+    const tokens: string[] = [];
+    for (const [name, role] of [
+      [DEMO_OPERATOR, 'operator'],
+      [DEMO_VENDOR, 'vendor'],
+      [DEMO_ONCALL, 'oncall'],
+      [DEMO_AUDITOR, 'auditor'],
+    ] as const) {
+      const { token } = await rollout.addUser(name, role);
+      tokens.push(`${role.padEnd(9)} ${name}\n          ${token}`);
+    }
+    writeFileSync(`${dir}/demo-tokens.txt`, `${tokens.join('\n')}\n`, { mode: 0o600 });
+    const api = await createApi({ actions, store: rollout });
+    await api.listen({ host: '127.0.0.1', port: await freePort() });
+    cleanup.push(() => api.close());
+    const address = api.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    say(
+      `dashboard: ${url}  (sign in with a token from ${dir}/demo-tokens.txt; API spec at ${url}api/openapi.json)`,
+    );
+
+    const operator: Actor = { identity: DEMO_OPERATOR, role: 'operator', via: 'cli' };
+    const vendor: Actor = { identity: DEMO_VENDOR, role: 'vendor', via: 'cli' };
     const file = CampaignFile.parse(labCampaign(inventory));
     const status = await worker.runUntil(async () => {
-      const campaignId = await startCampaign(client, config.taskQueue, store, file, DEMO_OPERATOR);
+      const campaignId = await actions.start(operator, file);
       say(`campaign ${campaignId} started by ${DEMO_OPERATOR}`);
-      await drive(client, campaignId, say);
-      return campaignResult(client, campaignId);
+      await drive(client, actions, vendor, campaignId, say);
+      const result = await campaignResult(client, campaignId);
+      if (options.stay) {
+        say(`campaign finished; the dashboard stays up at ${url} until Ctrl-C`);
+        await new Promise<void>((resolve) => {
+          process.removeListener('SIGINT', onSignal);
+          process.once('SIGINT', () => resolve());
+        });
+      }
+      return result;
     });
     const roles = Object.fromEntries(inventory.hosts.map((h) => [h.id, h.role]));
     const plan = planCampaign(file);
@@ -177,7 +221,8 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     const report = buildReport(status, hostIds, outcomes, roles, Date.now() - started);
     const labVersions = Object.fromEntries(labStatus(labDir).hosts.map((h) => [h.id, h.version]));
     const problems = judge(status, report, labVersions);
-    return { report, asExpected: problems.length === 0, problems };
+    const records = await finalRecords(rollout, file.patch.id, problems);
+    return { report, asExpected: problems.length === 0, problems, records };
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => undefined);
     process.removeListener('SIGINT', onSignal);
@@ -185,7 +230,30 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
   }
 }
 
+/** What the ledger says lacks the patch, and whether the audit chain verifies; a broken chain is a problem. */
+async function finalRecords(
+  rollout: Awaited<ReturnType<typeof openRolloutStore>>,
+  patchId: string,
+  problems: string[],
+): Promise<string[]> {
+  const lacking = await ledgerRows(rollout, { patchId, missing: true });
+  const all = await ledgerRows(rollout, { patchId });
+  const verdict = await rollout.verifyAudit();
+  if (!verdict.ok)
+    problems.push(`audit chain broken at ${verdict.firstBad?.seq}: ${verdict.firstBad?.problem}`);
+  return [
+    `ledger: ${all.length - lacking.length} of ${all.length} hosts have ${patchId}; lacking: ${lacking.map((r) => `${r.hostId} (${r.state})`).join(', ') || 'none'}`,
+    `audit: ${verdict.ok ? 'chain verified' : 'CHAIN BROKEN'}, ${verdict.entries} entries (${(
+      await rollout.auditEntries({ limit: 1000 })
+    )
+      .map((e) => `${e.action} by ${e.actor}`)
+      .reverse()
+      .join('; ')})`,
+  ];
+}
+
 export function printDemo(result: DemoResult, json: boolean): void {
-  if (json) process.stdout.write(`${JSON.stringify(result.report, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(result.report)}\n`);
+  if (json)
+    process.stdout.write(`${JSON.stringify({ ...result.report, records: result.records }, null, 2)}\n`);
+  else process.stdout.write(`${formatReport(result.report)}\n${result.records.join('\n')}\n`);
 }

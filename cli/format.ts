@@ -1,146 +1,70 @@
 /** Human output for the terminal: campaign status and the final report. */
 import { formatDuration } from '../domain/duration.js';
-import type { ApprovalRecord, CampaignStatus, HostOutcome } from '../domain/schema.js';
-
-export interface ReportHost {
-  id: string;
-  state: string;
-  role?: string;
-  fromVersion?: string;
-  toVersion?: string;
-  imageId?: string;
-  imageSha256?: string;
-  durationMs: number;
-  failure?: string;
-  rollbackFailure?: string;
-  healthyAtEnd?: boolean;
-  /** What preflight measured: "service pack 3, pacs-linux, 20480 MiB free". */
-  preflight?: string;
-  /** The protected-path comparison: "3 files unchanged" or the changes. */
-  protectedPaths?: string;
-  /** The last health report: "7/7 ok (ssh-login, dicom-echo, ...)". */
-  health?: string;
-  steps: Array<{ step: string; durationMs: number }>;
-}
-
-function preflightSummary(outcome: HostOutcome): string | undefined {
-  const p = outcome.preflight;
-  if (!p) return undefined;
-  const parts = [
-    p.servicePack !== undefined ? `service pack ${p.servicePack}` : undefined,
-    p.os,
-    p.freeDiskMiB !== undefined ? `${p.freeDiskMiB} MiB free` : undefined,
-  ].filter((x): x is string => x !== undefined);
-  return parts.length ? parts.join(', ') : undefined;
-}
-
-function protectedSummary(outcome: HostOutcome): string | undefined {
-  const i = outcome.integrity;
-  if (!i) return undefined;
-  const changed = i.changes.length + i.moreChanges;
-  if (changed === 0) return `${i.files} files unchanged`;
-  return `${changed} changed: ${i.changes.map((c) => `${c.change} ${c.path}`).join(', ')}${i.moreChanges ? ` and ${i.moreChanges} more` : ''}`;
-}
-
-function healthSummary(outcome: HostOutcome): string | undefined {
-  const h = outcome.health;
-  if (!h) return undefined;
-  const ok = h.checks.filter((c) => c.ok).length;
-  const failed = h.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-  return `${ok}/${h.checks.length} ok (${h.checks.map((c) => c.name).join(', ')})${failed.length ? `; failed ${failed.join('; ')}` : ''}`;
-}
-
-export interface CampaignReport {
-  campaign: {
-    id: string;
-    name: string;
-    state: string;
-    startedBy: string;
-    patch: CampaignStatus['patch'];
-    reason?: string;
-    soak: { verdict?: string; reason?: string; probes: number; durationMs: number };
-    approvals: ApprovalRecord[];
-    decisions: CampaignStatus['decisions'];
-    counts: CampaignStatus['counts'];
-    wallTimeMs?: number;
-  };
-  hosts: ReportHost[];
-}
-
-function reportHost(outcome: HostOutcome, roles: Record<string, string>): ReportHost {
-  return {
-    id: outcome.hostId,
-    state: outcome.state,
-    role: roles[outcome.hostId],
-    fromVersion: outcome.fromVersion,
-    toVersion: outcome.toVersion,
-    imageId: outcome.image?.imageId,
-    imageSha256: outcome.image?.sha256,
-    durationMs: Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt),
-    failure:
-      outcome.failure && `${outcome.failure.step}: ${outcome.failure.type}: ${outcome.failure.message}`,
-    rollbackFailure:
-      outcome.rollbackFailure && `${outcome.rollbackFailure.step}: ${outcome.rollbackFailure.message}`,
-    healthyAtEnd: outcome.health?.ok,
-    preflight: preflightSummary(outcome),
-    protectedPaths: protectedSummary(outcome),
-    health: healthSummary(outcome),
-    steps: outcome.timings.map((t) => ({ step: t.step, durationMs: t.durationMs })),
-  };
-}
-
-/** The report: campaign facts plus one line per host, from each host's own workflow outcome. */
-export function buildReport(
-  status: CampaignStatus,
-  hostIds: string[],
-  outcomes: Map<string, HostOutcome>,
-  roles: Record<string, string> = {},
-  wallTimeMs?: number,
-): CampaignReport {
-  const hosts = hostIds.map((id) => {
-    const outcome = outcomes.get(id);
-    const final = status.failed.find((f) => f.hostId === id)?.state;
-    if (!outcome)
-      return {
-        id,
-        state: final ?? status.hosts[id] ?? 'not started',
-        role: roles[id],
-        durationMs: 0,
-        steps: [],
-      };
-    // A person's word (skip, mark-fixed) after the host's last run is the host's state.
-    return {
-      ...reportHost(outcome, roles),
-      ...(final === 'skipped' || final === 'marked-fixed' ? { state: final } : {}),
-    };
-  });
-  return {
-    campaign: {
-      id: status.campaignId,
-      name: status.name,
-      state: status.state,
-      ...(status.reason ? { reason: status.reason } : {}),
-      startedBy: status.startedBy,
-      patch: status.patch,
-      soak: {
-        verdict: status.soak.verdict,
-        reason: status.soak.reason,
-        probes: status.soak.probes.length,
-        durationMs: status.soak.durationMs,
-      },
-      approvals: status.gates.flatMap((g) => g.decisions),
-      decisions: status.decisions,
-      counts: status.counts,
-      wallTimeMs,
-    },
-    hosts,
-  };
-}
+import type { CampaignStatus } from '../domain/schema.js';
+import type { HostRow } from '../client/actions.js';
+import type { LedgerRow } from '../client/ledger-report.js';
+import type { CampaignReport } from '../client/report.js';
+import type { AuditEntry } from '../domain/schema.js';
 
 const pad = (text: string, width: number) => text.padEnd(width);
 
-export function formatStatus(status: CampaignStatus & { steps?: Record<string, string> }): string {
+const FINISHED = [
+  'patched',
+  'already-patched',
+  'rolled-back',
+  'needs-attention',
+  'prerequisite-failed',
+  'skipped',
+  'marked-fixed',
+];
+
+const bar = (done: number, total: number, width = 30) => {
+  const filled = total > 0 ? Math.round((Math.min(done, total) / total) * width) : 0;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+};
+
+/** Who the campaign waits for now, in words (for `status --watch`). */
+export function waitingOn(status: CampaignStatus): string | undefined {
+  const gate = status.gates.find((g) => g.state === 'open');
+  if (status.state === 'awaiting-approval' && gate)
+    return `approval of stage ${gate.stage} (${gate.decisions.length}/${gate.required} given)`;
+  if (status.state === 'soak-review') return 'a soak review (review-soak accept|fail)';
+  if (status.state === 'needs-decision') return 'an operator: the failure budget is spent (resume or abort)';
+  const attention = status.failed.filter((f) => f.state === 'needs-attention').map((f) => f.hostId);
+  if (attention.length) return `on-call: ${attention.join(', ')} need attention`;
+  if (status.paused) return 'an operator to resume';
+  return status.waitingFor;
+}
+
+export function formatStatus(
+  status: CampaignStatus & { steps?: Record<string, string> },
+  options: { bars?: boolean } = {},
+): string {
+  const progress: string[] = [];
+  if (options.bars) {
+    const total = status.waves.reduce((n, w) => n + w.size, 0);
+    const testDone = status.testHosts.filter((h) => FINISHED.includes(status.hosts[h] ?? '')).length;
+    const done = Object.entries(status.counts)
+      .filter(([state]) => FINISHED.includes(state))
+      .reduce((n, [, c]) => n + c, 0);
+    const rolloutDone = Math.max(0, done - testDone);
+    let before = 0;
+    progress.push(`progress: ${bar(rolloutDone, total)}`);
+    status.waves.forEach((w, i) => {
+      const inWave =
+        i < status.currentWave
+          ? w.size
+          : i === status.currentWave
+            ? Math.min(w.size, Math.max(0, rolloutDone - before))
+            : 0;
+      progress.push(`  wave ${i + 1} ${pad(w.name, 12)} ${bar(inWave, w.size, 20)}`);
+      before += w.size;
+    });
+    const who = waitingOn(status);
+    if (who) progress.push(`waiting for: ${who}`);
+  }
   const lines = [
+    ...progress,
     `campaign ${status.campaignId}  (${status.name})`,
     `state:    ${status.state}${status.paused ? ' (paused)' : ''}${status.reason ? `: ${status.reason}` : ''}`,
     ...(status.waitingFor ? [`waiting:  ${status.waitingFor}`] : []),
@@ -223,4 +147,32 @@ export function formatReport(report: CampaignReport): string {
     if (h.rollbackFailure) lines.push(`${' '.repeat(14)}rollback failed at ${h.rollbackFailure}`);
   }
   return lines.join('\n');
+}
+
+export function formatHosts(hosts: HostRow[]): string {
+  return hosts
+    .map(
+      (h) =>
+        `${pad(h.hostId, 16)} ${pad(h.state, 20)} ${pad(h.wave, 14)} ${pad(h.role ?? '', 22)}${h.step ? ` step ${h.step}` : ''}${h.imageId ? ` image ${h.imageId}` : ''}${h.failure ? ` ${h.failure}` : ''}\n`,
+    )
+    .join('');
+}
+
+export function formatLedger(rows: LedgerRow[]): string {
+  if (!rows.length) return 'the ledger is empty for this selection\n';
+  return rows
+    .map(
+      (r) =>
+        `${pad(r.hostId, 16)} ${pad(`${r.patchId} ${r.patchVersion}`, 24)} ${pad(r.hasPatch ? 'HAS' : 'LACKS', 6)} ${pad(r.state, 20)} ${r.campaignId ?? ''}${r.imageId ? ` image ${r.imageId}` : ''}${r.approvedBy ? ` approved by ${r.approvedBy}` : ''}\n`,
+    )
+    .join('');
+}
+
+export function formatAudit(entries: AuditEntry[]): string {
+  return entries
+    .map(
+      (e) =>
+        `${String(e.seq).padStart(5)} ${e.at} ${pad(e.actor, 36)} ${pad(e.role, 15)} ${pad(e.via, 3)} ${pad(e.action, 11)} ${pad(e.outcome, 8)} ${[e.campaignId, e.hostId, e.stage].filter(Boolean).join('/')}${e.detail ? ` — ${e.detail}` : ''}\n`,
+    )
+    .join('');
 }

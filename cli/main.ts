@@ -4,38 +4,40 @@
  * 3 refused by the workflow, 4 not found, 5 Temporal unreachable, 70 internal error.
  */
 import { readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { stringify as toYaml } from 'yaml';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
-import {
-  actOnHost,
-  approveStage,
-  BadInput,
-  campaignStatus,
-  controlCampaign,
-  hostOutcomes,
-  Refused,
-  rejectStage,
-  reviewSoak,
-  startCampaign,
-} from '../client/campaigns.js';
+import { openRolloutStore, UserExists, type RolloutStore } from '../adapters/rollout-store.js';
+import { apiConfigFromEnv, createApi } from '../api/server.js';
+import { webhooksFromEnv } from '../adapters/webhooks.js';
+import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
+import { ledgerCsv, ledgerRows } from '../client/ledger-report.js';
+import { renderReportHtml } from '../client/report-html.js';
+import { BadInput, campaignStatus, Refused } from '../client/campaigns.js';
 import { CampaignFileError, parseCampaignFile } from '../client/campaign-file.js';
 import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
 import { formatDuration } from '../domain/duration.js';
 import { PlanInfeasible, planCampaign } from '../domain/planner.js';
-import { campaignFileJsonSchema, HostAction } from '../domain/schema.js';
+import {
+  campaignFileJsonSchema,
+  HostAction,
+  TERMINAL_CAMPAIGN_STATES,
+  UserName,
+  UserRole,
+} from '../domain/schema.js';
 import { windowState } from '../domain/windows.js';
 import { labDown, labStatus, labUp, readInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
 import { startDevServer } from '../runtime/dev-server.js';
-import { dataDir, storeDir } from '../runtime/paths.js';
+import { dataDir, storeDir, storeLocation } from '../runtime/paths.js';
 import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
-import { buildReport, formatReport, formatStatus } from './format.js';
+import { formatAudit, formatHosts, formatLedger, formatReport, formatStatus } from './format.js';
 
 export const EXIT = {
   ok: 0,
@@ -92,6 +94,64 @@ function readCampaign(path: string) {
   return parseCampaignFile(text, path);
 }
 
+class NotFound extends Error {}
+
+interface ActorFlags {
+  as?: string;
+  token?: string;
+}
+
+/**
+ * Who runs this command: the user of ROLLOUT_TOKEN / --token (authenticated, with its role), else the
+ * bare --as identity (unauthenticated; only the campaign's own rules apply).
+ */
+async function actorFrom(store: RolloutStore, flags: ActorFlags): Promise<Actor> {
+  const token = flags.token ?? process.env.ROLLOUT_TOKEN;
+  if (token) {
+    const user = await store.userByToken(token);
+    if (!user) throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or --token)');
+    if (flags.as && flags.as !== user.name)
+      throw new UsageError(`--as ${flags.as} does not match the token's user ${user.name}`);
+    return { identity: user.name, role: user.role, via: 'cli' };
+  }
+  if (!flags.as) throw new UsageError('set ROLLOUT_TOKEN (or --token) to act as your user, or --as IDENTITY');
+  return { identity: flags.as, role: 'unauthenticated', via: 'cli' };
+}
+
+async function withStore<T>(fn: (store: RolloutStore) => Promise<T>): Promise<T> {
+  const store = await openRolloutStore(storeLocation());
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function withReader<T>(fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>): Promise<T> {
+  return withStore(async (store) => {
+    const config = temporalConfigFromEnv();
+    const client = await connectClient(config);
+    try {
+      const actions = rolloutActions({
+        client,
+        taskQueue: config.taskQueue,
+        campaigns: fileCampaignStore(storeDir()),
+        store,
+      });
+      return await fn(actions, store);
+    } finally {
+      await client.connection.close();
+    }
+  });
+}
+
+async function withActions<T>(
+  fn: (actions: RolloutActions, actor: Actor) => Promise<T>,
+  flags: ActorFlags,
+): Promise<T> {
+  return withReader(async (actions, store) => fn(actions, await actorFrom(store, flags)));
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values: flags, positionals } = parseArgs({
     args: argv,
@@ -110,6 +170,17 @@ async function main(argv: string[]): Promise<number> {
       comment: { type: 'string' },
       reason: { type: 'string' },
       note: { type: 'string' },
+      token: { type: 'string' },
+      watch: { type: 'boolean', default: false },
+      html: { type: 'boolean', default: false },
+      state: { type: 'string' },
+      patch: { type: 'string' },
+      missing: { type: 'boolean', default: false },
+      format: { type: 'string' },
+      campaign: { type: 'string' },
+      limit: { type: 'string' },
+      role: { type: 'string' },
+      stay: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -129,7 +200,7 @@ async function main(argv: string[]): Promise<number> {
 
     case 'demo': {
       const result = await runDemo(
-        { json: flags.json, hosts: hostCount, net: flags.net ?? '127.0.20' },
+        { json: flags.json, hosts: hostCount, net: flags.net ?? '127.0.20', stay: flags.stay },
         say(false),
       );
       printDemo(result, flags.json);
@@ -159,7 +230,16 @@ async function main(argv: string[]): Promise<number> {
       const config = temporalConfigFromEnv();
       const logger = createLogger();
       const keyDir = process.env.ROLLOUT_KEY_DIR ?? `${labDir()}/keys`;
-      const { worker, connection } = await createWorker({ config, keyDir, storeDir: storeDir(), logger });
+      const ledger = await openRolloutStore(storeLocation());
+      const { worker, connection } = await createWorker({
+        config,
+        keyDir,
+        storeDir: storeDir(),
+        ledger,
+        webhooks: webhooksFromEnv(process.env.ROLLOUT_WEBHOOKS),
+        metricsAddress: process.env.ROLLOUT_METRICS_ADDRESS ?? '127.0.0.1:9464',
+        logger,
+      });
       logger.info(
         { address: config.address, namespace: config.namespace, taskQueue: config.taskQueue },
         'worker started',
@@ -169,6 +249,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGTERM', stop);
       await worker.run();
       await connection.close();
+      await ledger.close();
       return EXIT.ok;
     }
 
@@ -253,17 +334,8 @@ async function main(argv: string[]): Promise<number> {
 
     case 'start': {
       const file = readCampaign(requireFlag(flags.file, '-f FILE'));
-      const startedBy = requireFlag(flags.as, '--as IDENTITY');
       planCampaign(file);
-      const config = temporalConfigFromEnv();
-      const client = await connectClient(config);
-      const id = await startCampaign(
-        client,
-        config.taskQueue,
-        fileCampaignStore(storeDir()),
-        file,
-        startedBy,
-      );
+      const id = await withActions((actions, actor) => actions.start(actor, file), flags);
       process.stdout.write(flags.json ? `${JSON.stringify({ campaignId: id })}\n` : `${id}\n`);
       return EXIT.ok;
     }
@@ -271,34 +343,49 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const id = requireFlag(rest[0], 'campaign ID');
       const client = await connectClient(temporalConfigFromEnv());
-      const status = await campaignStatus(client, id);
-      process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
-      return EXIT.ok;
+      for (;;) {
+        const status = await campaignStatus(client, id);
+        if (!flags.watch) {
+          process.stdout.write(
+            flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`,
+          );
+          return EXIT.ok;
+        }
+        if (flags.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else process.stdout.write(`\x1b[2J\x1b[H${formatStatus(status, { bars: true })}\n`);
+        if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return EXIT.ok;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
     }
 
     case 'report': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const client = await connectClient(temporalConfigFromEnv());
-      const status = await campaignStatus(client, id);
-      const file = fileCampaignStore(storeDir()).get(status.fileSha256);
-      const plan = planCampaign(file);
-      const hostIds = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
-      const roles = Object.fromEntries(file.fleet.hosts.map((h) => [h.id, h.role]));
-      const report = buildReport(status, hostIds, await hostOutcomes(client, id, hostIds), roles);
-      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`);
+      const report = await withReader((actions) => actions.report(id));
+      if (flags.html) process.stdout.write(renderReportHtml(report));
+      else if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${formatReport(report)}\n`);
+      return EXIT.ok;
+    }
+
+    case 'hosts': {
+      const id = requireFlag(rest[0], 'campaign ID');
+      const hosts = await withReader((actions) => actions.hosts(id, flags.state));
+      process.stdout.write(flags.json ? `${JSON.stringify(hosts, null, 2)}\n` : formatHosts(hosts));
       return EXIT.ok;
     }
 
     case 'approve': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const client = await connectClient(temporalConfigFromEnv());
-      const record = await approveStage(client, id, {
-        stage: requireFlag(flags.stage, '--stage NAME'),
-        identity: requireFlag(flags.as, '--as IDENTITY'),
-        ...(flags.checksum ? { artifactSha256: flags.checksum } : {}),
-        ...(flags['host-set'] ? { hostSetDigest: flags['host-set'] } : {}),
-        comment: flags.comment ?? '',
-      });
+      const record = await withActions(
+        (actions, actor) =>
+          actions.approve(actor, id, {
+            stage: requireFlag(flags.stage, '--stage NAME'),
+            ...(flags.checksum ? { artifactSha256: flags.checksum } : {}),
+            ...(flags['host-set'] ? { hostSetDigest: flags['host-set'] } : {}),
+            comment: flags.comment ?? '',
+          }),
+        flags,
+      );
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(record)}\n`
@@ -309,12 +396,9 @@ async function main(argv: string[]): Promise<number> {
 
     case 'reject': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const client = await connectClient(temporalConfigFromEnv());
-      const record = await rejectStage(client, id, {
-        stage: requireFlag(flags.stage, '--stage NAME'),
-        identity: requireFlag(flags.as, '--as IDENTITY'),
-        reason: requireFlag(flags.reason, '--reason TEXT'),
-      });
+      const stage = requireFlag(flags.stage, '--stage NAME');
+      const reason = requireFlag(flags.reason, '--reason TEXT');
+      const record = await withActions((actions, actor) => actions.reject(actor, id, stage, reason), flags);
       process.stdout.write(
         flags.json ? `${JSON.stringify(record)}\n` : `rejected stage ${record.stage} as ${record.identity}\n`,
       );
@@ -325,12 +409,11 @@ async function main(argv: string[]): Promise<number> {
       const [id, decision] = rest;
       if (decision !== 'accept' && decision !== 'fail')
         throw new UsageError('usage: rollout review-soak ID accept|fail');
-      const client = await connectClient(temporalConfigFromEnv());
-      const record = await reviewSoak(client, requireFlag(id, 'campaign ID'), {
-        decision,
-        identity: requireFlag(flags.as, '--as IDENTITY'),
-        reason: requireFlag(flags.reason, '--reason TEXT'),
-      });
+      const reason = requireFlag(flags.reason, '--reason TEXT');
+      const record = await withActions(
+        (actions, actor) => actions.reviewSoak(actor, requireFlag(id, 'campaign ID'), decision, reason),
+        flags,
+      );
       process.stdout.write(
         flags.json ? `${JSON.stringify(record)}\n` : `soak ${record.action} recorded at ${record.at}\n`,
       );
@@ -341,11 +424,10 @@ async function main(argv: string[]): Promise<number> {
     case 'resume':
     case 'abort': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const client = await connectClient(temporalConfigFromEnv());
-      const record = await controlCampaign(client, id, command, {
-        identity: requireFlag(flags.as, '--as IDENTITY'),
-        reason: flags.reason ?? '',
-      });
+      const record = await withActions(
+        (actions, actor) => actions.control(actor, id, command, flags.reason ?? ''),
+        flags,
+      );
       process.stdout.write(
         flags.json ? `${JSON.stringify(record)}\n` : `${record.action} recorded at ${record.at}\n`,
       );
@@ -356,19 +438,164 @@ async function main(argv: string[]): Promise<number> {
       const [id, hostId, action] = rest;
       const parsed = HostAction.shape.action.safeParse(action);
       if (!parsed.success)
-        throw new UsageError('usage: rollout host ID HOST retry|rollback|mark-fixed|skip --as IDENTITY');
-      const client = await connectClient(temporalConfigFromEnv());
-      const record = await actOnHost(client, requireFlag(id, 'campaign ID'), {
-        hostId: requireFlag(hostId, 'HOST'),
-        action: parsed.data,
-        identity: requireFlag(flags.as, '--as IDENTITY'),
-        note: flags.note ?? '',
-      });
+        throw new UsageError('usage: rollout host ID HOST retry|rollback|mark-fixed|skip --note TEXT');
+      const record = await withActions(
+        (actions, actor) =>
+          actions.actOnHost(
+            actor,
+            requireFlag(id, 'campaign ID'),
+            requireFlag(hostId, 'HOST'),
+            parsed.data,
+            flags.note ?? '',
+          ),
+        flags,
+      );
       process.stdout.write(
         flags.json
           ? `${JSON.stringify(record)}\n`
           : `${record.action} ${record.hostId} recorded at ${record.at}\n`,
       );
+      return EXIT.ok;
+    }
+
+    case 'ledger': {
+      const format = flags.format ?? (flags.json ? 'json' : 'table');
+      if (!['table', 'json', 'csv'].includes(format)) throw new UsageError('--format table|json|csv');
+      const rows = await withStore((store) =>
+        ledgerRows(store, { ...(flags.patch ? { patchId: flags.patch } : {}), missing: flags.missing }),
+      );
+      process.stdout.write(
+        format === 'csv'
+          ? ledgerCsv(rows)
+          : format === 'json'
+            ? `${JSON.stringify(rows, null, 2)}\n`
+            : formatLedger(rows),
+      );
+      return EXIT.ok;
+    }
+
+    case 'audit': {
+      const [sub] = rest;
+      if (sub === 'verify') {
+        const verdict = await withStore((store) => store.verifyAudit());
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(verdict)}\n`
+            : verdict.ok
+              ? `audit chain verified: ${verdict.entries} entries, head ${verdict.head}\n`
+              : `AUDIT CHAIN BROKEN at entry ${verdict.firstBad?.seq}: ${verdict.firstBad?.problem} (${verdict.entries} entries verify before it)\n`,
+        );
+        return verdict.ok ? EXIT.ok : EXIT.notAsExpected;
+      }
+      if (sub === 'list' || sub === undefined) {
+        const limit = flags.limit ? Number(flags.limit) : 50;
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive number');
+        const entries = await withStore((store) =>
+          store.auditEntries({ ...(flags.campaign ? { campaignId: flags.campaign } : {}), limit }),
+        );
+        process.stdout.write(flags.json ? `${JSON.stringify(entries, null, 2)}\n` : formatAudit(entries));
+        return EXIT.ok;
+      }
+      throw new UsageError('usage: rollout audit verify|list [--campaign ID] [--limit N]');
+    }
+
+    case 'users': {
+      const [sub, name] = rest;
+      const admin = `${userInfo().username}@${process.env.HOSTNAME ?? 'localhost'}`;
+      return withStore(async (store) => {
+        if (sub === 'add') {
+          const userName = UserName.safeParse(name);
+          if (!userName.success)
+            throw new UsageError(
+              `usage: rollout users add NAME --role ROLE (${userName.error.issues[0]?.message})`,
+            );
+          const role = UserRole.safeParse(flags.role);
+          if (!role.success) throw new UsageError(`--role must be one of ${UserRole.options.join(', ')}`);
+          const audit = (outcome: 'accepted' | 'refused', detail: string) =>
+            store.appendAudit({
+              at: new Date().toISOString(),
+              actor: admin,
+              role: 'admin',
+              via: 'cli',
+              action: 'user-add',
+              outcome,
+              detail,
+            });
+          try {
+            const { token } = await store.addUser(userName.data, role.data);
+            await audit('accepted', `${userName.data} as ${role.data}`);
+            process.stdout.write(
+              flags.json
+                ? `${JSON.stringify({ name: userName.data, role: role.data, token })}\n`
+                : `user ${userName.data} (${role.data}) added. Token (shown once, only its hash is kept):\n${token}\n`,
+            );
+            return EXIT.ok;
+          } catch (err) {
+            if (err instanceof UserExists) {
+              await audit('refused', `UserExists: ${err.message}`);
+              throw new Refused('UserExists', err.message);
+            }
+            throw err;
+          }
+        }
+        if (sub === 'remove') {
+          const removed = await store.removeUser(requireFlag(name, 'NAME'));
+          await store.appendAudit({
+            at: new Date().toISOString(),
+            actor: admin,
+            role: 'admin',
+            via: 'cli',
+            action: 'user-remove',
+            outcome: removed ? 'accepted' : 'refused',
+            detail: removed ? `${name}` : `NotFound: no user ${name}`,
+          });
+          if (!removed) throw new NotFound(`no user ${name}`);
+          process.stdout.write(
+            flags.json ? `${JSON.stringify({ removed: name })}\n` : `user ${name} removed\n`,
+          );
+          return EXIT.ok;
+        }
+        if (sub === 'list' || sub === undefined) {
+          const users = await store.users();
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify(users, null, 2)}\n`
+              : users.map((u) => `${u.name.padEnd(40)} ${u.role.padEnd(9)} since ${u.createdAt}\n`).join(''),
+          );
+          return EXIT.ok;
+        }
+        throw new UsageError('usage: rollout users add NAME --role ROLE | list | remove NAME');
+      });
+    }
+
+    case 'api': {
+      const config = apiConfigFromEnv();
+      const temporal = temporalConfigFromEnv();
+      const store = await openRolloutStore(storeLocation());
+      const client = await connectClient(temporal);
+      const actions = rolloutActions({
+        client,
+        taskQueue: temporal.taskQueue,
+        campaigns: fileCampaignStore(storeDir()),
+        store,
+      });
+      const tls =
+        config.tlsCertFile && config.tlsKeyFile
+          ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
+          : undefined;
+      const app = await createApi({ actions, store, ...(tls ? { tls } : {}) });
+      await app.listen({ host: config.host, port: config.port });
+      const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;
+      process.stderr.write(
+        `API and dashboard on ${url} (OpenAPI: ${url}api/openapi.json). Ctrl-C stops it.\n`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await app.close();
+      await client.connection.close();
+      await store.close();
       return EXIT.ok;
     }
 
@@ -403,6 +630,7 @@ export async function run(argv: string[]): Promise<number> {
       return fail(EXIT.refused, `refused (${cause?.type ?? 'error'}): ${cause?.message ?? err.message}`);
     }
     if (err instanceof WorkflowNotFoundError) return fail(EXIT.notFound, `no such campaign: ${err.message}`);
+    if (err instanceof NotFound) return fail(EXIT.notFound, err.message);
     if (isUnreachable(err))
       return fail(
         EXIT.unreachable,

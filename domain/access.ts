@@ -2,7 +2,7 @@
  * Who may do what: pure checks on identities against the campaign's people and gates. Identities are
  * taken as given here; authenticating them is the API's job (tokens map to identities).
  */
-import type { GatePlan, Person, PersonRole } from './schema.js';
+import type { AuditAction, GatePlan, Person, PersonRole, UserRole } from './schema.js';
 
 export function rolesOf(people: Person[], identity: string): PersonRole[] {
   return people.find((p) => p.identity === identity)?.roles ?? [];
@@ -27,4 +27,38 @@ export function mayDecideGate(gate: GatePlan, people: Person[], identity: string
 export function gateAudience(gate: GatePlan, people: Person[]): string[] {
   const byRole = people.filter((p) => p.roles.some((r) => gate.roles.includes(r))).map((p) => p.identity);
   return [...new Set([...gate.identities, ...byRole])];
+}
+
+/**
+ * What each signed-in role may ask for. The campaign's own rules (its people, the gate's roles and
+ * identities, four eyes) are checked again by the workflow.
+ */
+export const ROLE_ACTIONS: Record<UserRole, readonly AuditAction[]> = {
+  operator: ['start', 'pause', 'resume', 'abort', 'review-soak', 'retry', 'rollback', 'mark-fixed', 'skip'],
+  vendor: ['approve', 'reject', 'review-soak'],
+  oncall: ['retry', 'rollback', 'mark-fixed', 'skip'],
+  auditor: [],
+};
+
+export function roleMay(role: UserRole, action: AuditAction): boolean {
+  return ROLE_ACTIONS[role].includes(action);
+}
+
+/** What the API and the dashboard show. */
+export type View = 'campaigns' | 'hosts' | 'report' | 'ledger' | 'audit' | 'oncall-queue';
+
+const ROLE_VIEWS: Record<UserRole, readonly View[]> = {
+  operator: ['campaigns', 'hosts', 'report', 'ledger', 'audit', 'oncall-queue'],
+  // Vendors see campaigns and their approval evidence, not the hospital's fleet records.
+  vendor: ['campaigns'],
+  oncall: ['campaigns', 'hosts', 'report', 'ledger', 'oncall-queue'],
+  auditor: ['campaigns', 'hosts', 'report', 'ledger', 'audit'],
+};
+
+export function roleMaySee(role: UserRole, view: View): boolean {
+  return ROLE_VIEWS[role].includes(view);
+}
+
+export function viewsOf(role: UserRole): readonly View[] {
+  return ROLE_VIEWS[role];
 }

@@ -851,9 +851,21 @@ export const GateStatus = z.strictObject({
 });
 export type GateStatus = z.infer<typeof GateStatus>;
 
+/** needs-decision is the failure budget being spent. */
+export const NotificationKind = z.enum([
+  'approval-requested',
+  'approval-reminder',
+  'gate-expired',
+  'host-rolled-back',
+  'needs-decision',
+  'needs-attention',
+  'finished',
+]);
+export type NotificationKind = z.infer<typeof NotificationKind>;
+
 export const Notification = z.strictObject({
   at: z.string(),
-  kind: z.enum(['approval-requested', 'approval-reminder', 'needs-decision', 'needs-attention', 'finished']),
+  kind: NotificationKind,
   stage: z.string().optional(),
   hostId: z.string().optional(),
   to: z.array(z.string()),
@@ -974,3 +986,141 @@ export type HostAction = z.input<typeof HostAction>;
 export function campaignFileJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(CampaignFile, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
+
+// ---- People's interfaces: users, the audit log, the patch ledger ----
+
+/** What a signed-in user may do across campaigns (the campaign file's people still decide per campaign). */
+export const UserRole = z.enum(['operator', 'vendor', 'oncall', 'auditor']);
+export type UserRole = z.infer<typeof UserRole>;
+
+export const UserName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'use letters, digits and . _ @ + -');
+
+export const User = z.strictObject({
+  name: UserName,
+  role: UserRole,
+  createdAt: z.string(),
+});
+export type User = z.infer<typeof User>;
+
+/** Every human action the audit log records. */
+export const AuditAction = z.enum([
+  'start',
+  'approve',
+  'reject',
+  'review-soak',
+  'pause',
+  'resume',
+  'abort',
+  'retry',
+  'rollback',
+  'mark-fixed',
+  'skip',
+  'user-add',
+  'user-remove',
+  'sign-in',
+  /** A refused read (a role asking for a view it may not see). */
+  'view',
+]);
+export type AuditAction = z.infer<typeof AuditAction>;
+
+/** One audit entry as it is appended: who did what, where, and whether it was accepted. */
+export const AuditInput = z.strictObject({
+  at: z.string(),
+  actor: z.string(),
+  /** The actor's role as authenticated (a user's role), or `unauthenticated` for a bare `--as`. */
+  role: z.string(),
+  via: z.enum(['cli', 'api']),
+  action: AuditAction,
+  campaignId: z.string().optional(),
+  hostId: z.string().optional(),
+  stage: z.string().optional(),
+  outcome: z.enum(['accepted', 'refused']),
+  /** The note or comment given, or why the action was refused. */
+  detail: z.string(),
+});
+export type AuditInput = z.infer<typeof AuditInput>;
+
+/** A stored audit entry: its place in the chain and the hash that links it to the one before. */
+export const AuditEntry = AuditInput.extend({
+  seq: z.number().int().positive(),
+  prevHash: Sha256,
+  hash: Sha256,
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
+
+export const AuditVerdict = z.strictObject({
+  ok: z.boolean(),
+  entries: z.number().int(),
+  /** Hash of the last entry: keep it elsewhere to detect a truncated log later. */
+  head: z.string(),
+  /** The first entry that does not verify, and why. */
+  firstBad: z.strictObject({ seq: z.number(), problem: z.string() }).optional(),
+});
+export type AuditVerdict = z.infer<typeof AuditVerdict>;
+
+/** A campaign as the ledger lists it (live detail comes from the workflow). */
+export const CampaignRecord = z.strictObject({
+  campaignId: z.string(),
+  name: z.string(),
+  patchId: z.string(),
+  patchVersion: z.string(),
+  artifactSha256: Sha256,
+  startedBy: z.string(),
+  startedAt: z.string(),
+  hostCount: z.number().int(),
+});
+export type CampaignRecord = z.infer<typeof CampaignRecord>;
+
+/** A fleet member the ledger knows, so it can say who lacks a patch. */
+export const InventoryHost = z.strictObject({
+  hostId: z.string(),
+  role: z.string(),
+  site: z.string().optional(),
+});
+export type InventoryHost = z.infer<typeof InventoryHost>;
+
+/** One host's record for one patch in one campaign; upserted on every state change. */
+export const LedgerEntry = z.strictObject({
+  hostId: z.string(),
+  /** The host's role, so the ledger knows the host even if its campaign was started elsewhere. */
+  hostRole: z.string().optional(),
+  campaignId: z.string(),
+  patchId: z.string(),
+  patchVersion: z.string(),
+  artifactSha256: Sha256,
+  state: HostState,
+  fromVersion: z.string().optional(),
+  toVersion: z.string().optional(),
+  imageId: z.string().optional(),
+  imageLocation: z.string().optional(),
+  imageSha256: z.string().optional(),
+  failure: z.string().optional(),
+  startedAt: z.string(),
+  updatedAt: z.string(),
+  finishedAt: z.string().optional(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntry>;
+
+/** Approvals a host's patch went out under (accepted approve entries of its campaign's audit). */
+export const LedgerApproval = z.strictObject({
+  campaignId: z.string(),
+  stage: z.string(),
+  actor: z.string(),
+  at: z.string(),
+});
+export type LedgerApproval = z.infer<typeof LedgerApproval>;
+
+/** A webhook the worker delivers notifications to (ROLLOUT_WEBHOOKS); the URL may hold a secret. */
+export const Webhook = z.strictObject({
+  name: z.string().min(1).max(100),
+  url: z.url({ protocol: /^https?$/ }),
+  /** `json`: the notification as JSON; `slack`: Slack-compatible `{ text }`. */
+  format: z.enum(['json', 'slack']).default('json'),
+  /** Only these kinds; all when left out. */
+  events: z.array(NotificationKind).optional(),
+});
+export type Webhook = z.infer<typeof Webhook>;

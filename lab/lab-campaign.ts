@@ -10,6 +10,7 @@ export const DEMO_ARTIFACT = `${PROJECT_ROOT}/examples/artifacts/pacs-secfix-1.1
 export const DEMO_OPERATOR = 'operator@radiology.hospital.example';
 export const DEMO_VENDOR = 'field-engineer@pacs-vendor.example';
 export const DEMO_ONCALL = 'oncall@radiology.hospital.example';
+export const DEMO_AUDITOR = 'auditor@hospital.example';
 
 export interface LabCampaignOptions {
   soak: string;
@@ -120,6 +121,7 @@ export function labCampaign(
         { identity: DEMO_OPERATOR, roles: ['operator'] },
         { identity: DEMO_VENDOR, roles: ['vendor'] },
         { identity: DEMO_ONCALL, roles: ['on-call'] },
+        { identity: DEMO_AUDITOR, roles: ['auditor'] },
       ],
       approvals: [{ stage: 'production', roles: ['vendor'], expiresAfter: '72h', reminders: ['24h', '48h'] }],
       waves: [

@@ -17,3 +17,15 @@ export const BIND_SHIM = `${TOOLS_DIR}/bindaddr.so`;
 export function storeDir(): string {
   return resolve(process.env.ROLLOUT_STORE_DIR ?? `${dataDir()}/store`);
 }
+
+/**
+ * The rollout store (users, audit log, ledger): PostgreSQL when ROLLOUT_DATABASE_URL is set, else the
+ * SQLite file ROLLOUT_DB_FILE (default `<data dir>/rollout.sqlite`).
+ */
+export function storeLocation(): { databaseUrl?: string; sqliteFile: string } {
+  const databaseUrl = process.env.ROLLOUT_DATABASE_URL || undefined;
+  return {
+    ...(databaseUrl ? { databaseUrl } : {}),
+    sqliteFile: resolve(process.env.ROLLOUT_DB_FILE ?? `${dataDir()}/rollout.sqlite`),
+  };
+}

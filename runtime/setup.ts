@@ -42,9 +42,14 @@ const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
   ['qemu-img', 'qemu-utils'],
   ['openssl', 'openssl'],
   ['ssh-agent', 'openssh-client'],
+  // The ledger's PostgreSQL tests start a private server; the dashboard tests drive Debian's Chromium.
+  ['/usr/lib/postgresql/*/bin/initdb', 'postgresql'],
+  ['chromium', 'chromium'],
 ];
 
 function hasCommand(command: string): boolean {
+  if (command.startsWith('/') && command.includes('*'))
+    return spawnSync('sh', ['-c', `ls ${command}`], { stdio: 'ignore' }).status === 0;
   if (command.startsWith('/')) return existsSync(command);
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }

@@ -4,9 +4,12 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from 
 import type { Logger } from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { createHostActivities } from '../activities/host-activities.js';
+import type { LedgerWriter } from '../activities/ledger-activities.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
+import { webhookSink } from '../adapters/webhooks.js';
+import type { Webhook } from '../domain/schema.js';
 import { tlsOptions, type TemporalConfig } from '../client/connection.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -14,10 +17,14 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 let runtimeInstalled = false;
 
 /** Routes the SDK's own logs through pino. Must run once, before any connection or worker exists. */
-export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN'): void {
+export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN', metricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
+    // Temporal's runtime metrics and ours (rollout_*) on one Prometheus endpoint, loopback by default.
+    ...(metricsAddress
+      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
+      : {}),
     logger: new DefaultLogger(sdkLevel, (entry) => {
       const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
       const method =
@@ -41,9 +48,15 @@ export interface WorkerOptions {
   keyDir: string;
   /** The campaign store the clients write to (ROLLOUT_STORE_DIR); shared by every worker. */
   storeDir: string;
+  /** The rollout store's ledger (SQLite or PostgreSQL) that host workflows write to. */
+  ledger: LedgerWriter;
+  /** Webhooks for notifications (ROLLOUT_WEBHOOKS). */
+  webhooks?: Webhook[];
   logger: Logger;
   /** The SDK's own log threshold; each retried attempt of a polling activity logs at WARN. */
   sdkLogLevel?: LogLevel;
+  /** host:port of the Prometheus endpoint (`/metrics`); none when left out. */
+  metricsAddress?: string;
   /** Defaults to 100 concurrent activities (SSH sessions) per worker process. */
   maxConcurrentActivities?: number;
 }
@@ -51,7 +64,7 @@ export interface WorkerOptions {
 export async function createWorker(
   options: WorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  installRuntime(options.logger, options.sdkLogLevel);
+  installRuntime(options.logger, options.sdkLogLevel, options.metricsAddress);
   const connection = await NativeConnection.connect({
     address: options.config.address,
     tls: tlsOptions(options.config),
@@ -69,6 +82,8 @@ export async function createWorker(
       store: fileCampaignStore(options.storeDir),
       logger: options.logger,
       checkHealth: hostActivities.checkHealth,
+      ledger: options.ledger,
+      notifications: webhookSink(options.webhooks ?? [], options.logger),
     }),
   };
   const worker = await Worker.create({

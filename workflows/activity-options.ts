@@ -43,3 +43,9 @@ export function integrityOptions(patch: Patch): ActivityOptions {
     retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
   };
 }
+
+/** Read-model writes (ledger) and notifications: retried for a while, then given up; never a host's failure. */
+export const BOOKKEEPING: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+};

@@ -1,4 +1,6 @@
 import {
+  metricMeter,
+  patched,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -111,8 +113,29 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   let waveHosts = new Map<string, WaveHost>();
   let soakReviewed = false;
   let changes = 0;
+  // Prometheus gauges (through the worker's runtime): hosts by state and the campaign's phase.
+  const hostsGauge = metricMeter.createGauge(
+    'rollout_campaign_hosts',
+    'int',
+    'hosts',
+    'hosts of a campaign by state',
+  );
+  const phaseGauge = metricMeter.createGauge(
+    'rollout_campaign_phase',
+    'int',
+    '',
+    '1 for the phase a campaign is in',
+  );
+  let lastPhase = '';
   const changed = () => {
     changes += 1;
+    for (const [state, count] of Object.entries(status.counts))
+      hostsGauge.set(count, { campaign_id: input.campaignId, state });
+    if (lastPhase !== status.state) {
+      if (lastPhase) phaseGauge.set(0, { campaign_id: input.campaignId, phase: lastPhase });
+      phaseGauge.set(1, { campaign_id: input.campaignId, phase: status.state });
+      lastPhase = status.state;
+    }
   };
   const now = () => new Date().toISOString();
 
@@ -289,6 +312,13 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
         text: `${outcome.hostId} needs attention: ${outcome.rollbackFailure?.message ?? outcome.failure?.message ?? 'unknown'}`,
       });
     } else attention.delete(outcome.hostId);
+    if (outcome.state === 'rolled-back' && outcome.mode === 'patch' && patched('notify-rollback-and-expiry'))
+      void notify({
+        kind: 'host-rolled-back',
+        hostId: outcome.hostId,
+        to: onCall().length ? onCall() : operators(),
+        text: `${outcome.hostId} was rolled back to its saved image: ${outcome.failure?.message ?? 'unknown failure'}`,
+      });
     if (waveHosts.has(outcome.hostId)) doneInWave.add(outcome.hostId);
     changed();
   }
@@ -529,6 +559,8 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     if (final !== 'approved') {
       gate.state = 'expired';
       status.reason = `nobody approved stage ${gate.stage} before ${gate.expiresAt}`;
+      if (patched('notify-rollback-and-expiry'))
+        await notify({ kind: 'gate-expired', stage: gate.stage, to: operators(), text: status.reason });
       return 'approval-expired';
     }
     return 'pass';

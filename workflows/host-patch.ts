@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  metricMeter,
   TimeoutFailure,
   patched,
   proxyActivities,
@@ -10,6 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { CampaignActivities } from '../activities/campaign-activities.js';
 import type { HostActivities } from '../activities/host-activities.js';
+import type { LedgerActivities } from '../activities/ledger-activities.js';
 import type {
   HealthReport,
   HostOutcome,
@@ -18,10 +20,18 @@ import type {
   HostState,
   ImageRecord,
   IntegrityReport,
+  LedgerEntry,
   StepFailure,
   StepTiming,
 } from '../domain/schema.js';
-import { bootWaitOptions, CONTROLLER, installOptions, integrityOptions, QUICK } from './activity-options.js';
+import {
+  BOOKKEEPING,
+  bootWaitOptions,
+  CONTROLLER,
+  installOptions,
+  integrityOptions,
+  QUICK,
+} from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
 
 type Failure = StepFailure;
@@ -59,21 +69,97 @@ class StepFailed extends Error {
  * policy is manual, the host ends "needs-attention" for on-call. In "rollback" mode it only restores
  * the given image (an on-call action, or the test system after a failed soak). Runs under the
  * deterministic ID `patch-host/<host>`, so a host is in one campaign at a time. Never throws for a host
- * failure: the outcome says what happened.
+ * failure: the outcome says what happened. Every state change, and the outcome, is written to the
+ * patch ledger (a read model: a ledger that cannot be written never stops the host).
  */
 export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
+  // Runs recorded before the ledger existed replay without its writes.
+  const ledgerOn = patched('ledger-entries');
+  const { recordHostState } = proxyActivities<LedgerActivities>(BOOKKEEPING);
+  let loaded: HostPatchInput | undefined;
+  const startedAt = new Date().toISOString();
+  const record = async (state: HostState, outcome?: HostOutcome) => {
+    if (!ledgerOn || !loaded) return;
+    try {
+      await recordHostState(ledgerEntry(run, loaded, startedAt, state, outcome));
+    } catch {
+      // The ledger is a read model; the host's work and its outcome never wait on it.
+    }
+  };
+  const outcome = await hostSteps(
+    run,
+    startedAt,
+    (input) => (loaded = input),
+    (state) => record(state),
+  );
+  await record(outcome.state, outcome);
+  const stepDuration = metricMeter.createHistogram(
+    'rollout_host_step_duration',
+    'int',
+    'ms',
+    'host step durations',
+  );
+  for (const t of outcome.timings) stepDuration.record(t.durationMs, { step: t.step });
+  metricMeter
+    .createCounter('rollout_host_outcomes', '', 'host workflow outcomes by state')
+    .add(1, { state: outcome.state, mode: run.mode });
+  if (outcome.state === 'rolled-back')
+    metricMeter.createCounter('rollout_rollbacks', '', 'hosts restored from their image').add(1);
+  return outcome;
+}
+
+/** The ledger's view of a host now (`outcome` once it finished). */
+function ledgerEntry(
+  run: HostRun,
+  input: HostPatchInput,
+  startedAt: string,
+  state: HostState,
+  outcome?: HostOutcome,
+): LedgerEntry {
+  const failure = outcome?.rollbackFailure ?? outcome?.failure;
+  return {
+    hostId: run.hostId,
+    hostRole: input.host.role,
+    campaignId: run.campaignId,
+    patchId: input.patch.id,
+    patchVersion: input.patch.version,
+    artifactSha256: input.patch.artifact.sha256,
+    state,
+    ...(outcome?.fromVersion ? { fromVersion: outcome.fromVersion } : {}),
+    ...(outcome?.toVersion ? { toVersion: outcome.toVersion } : {}),
+    ...(outcome?.image
+      ? {
+          imageId: outcome.image.imageId,
+          imageLocation: outcome.image.location,
+          ...(outcome.image.sha256 ? { imageSha256: outcome.image.sha256 } : {}),
+        }
+      : {}),
+    ...(failure ? { failure: `${failure.step}: ${failure.type}: ${failure.message}`.slice(0, 1000) } : {}),
+    startedAt,
+    updatedAt: new Date().toISOString(),
+    ...(outcome ? { finishedAt: outcome.finishedAt } : {}),
+  };
+}
+
+async function hostSteps(
+  run: HostRun,
+  startedAt: string,
+  onInput: (input: HostPatchInput) => void,
+  onState: (state: HostState) => Promise<void>,
+): Promise<HostOutcome> {
   const quick = proxyActivities<HostActivities & CampaignActivities>(QUICK);
   const controller = proxyActivities<HostActivities>(CONTROLLER);
 
-  const startedAt = new Date().toISOString();
   const timings: StepTiming[] = [];
   let state: HostState = 'preflight';
   let step = 'load';
   setHandler(hostProgressQuery, () => ({ campaignId: run.campaignId, hostId: run.hostId, state, step }));
 
   async function timed<T>(name: string, next: HostState, fn: () => Promise<T>): Promise<T> {
+    const changed = next !== state;
     state = next;
     step = name;
+    if (changed) await onState(next);
     const began = Date.now();
     try {
       return await fn();
@@ -107,6 +193,8 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
   } catch (err) {
     return finish('needs-attention', { failure: (err as StepFailed).failure });
   }
+  onInput(input);
+  await onState(state);
   const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
   const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
 

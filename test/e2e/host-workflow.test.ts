@@ -20,22 +20,26 @@ import { labCampaign } from '../../lab/lab-campaign.js';
 import { createLogger } from '../../workers/logger.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 
 const TASK_QUEUE = 'e2e-host-steps';
 let env: TestWorkflowEnvironment;
 let lab: TestLab;
 let storeDir: string;
+let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.45', 3)]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-host-steps-store-`);
+  rollout = await tempRolloutStore();
 });
 
 afterAll(async () => {
   await env?.teardown();
   await lab?.stop();
   if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  await rollout?.cleanup();
 });
 
 describe('host workflow: prerequisites measured on the host, protected paths compared', () => {
@@ -48,7 +52,10 @@ describe('host workflow: prerequisites measured on the host, protected paths com
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflowBundle: await bundleWorkflows(),
-      activities: { ...host, ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }) },
+      activities: {
+        ...host,
+        ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger: rollout.store }),
+      },
     });
     const [, tampering, outdated] = lab.inventory.hosts;
     const disk = (id: string) => `${lab.dir}/hosts/${id}/root`;
@@ -114,6 +121,17 @@ describe('host workflow: prerequisites measured on the host, protected paths com
       'health-after-rollback',
     ]);
     expect(tampered!.health?.ok).toBe(true);
+    const ledger = await rollout.store.ledger({ campaignId: 'campaign-host-steps' });
+    expect(ledger.map((e) => [e.hostId, e.state])).toEqual(
+      [
+        [tampering!.id, 'rolled-back'],
+        [outdated!.id, 'prerequisite-failed'],
+      ].sort(),
+    );
+    expect(ledger.find((e) => e.hostId === tampering!.id)).toMatchObject({
+      imageId: tampered!.image?.imageId,
+      failure: expect.stringContaining('IntegrityViolation'),
+    });
     // The restored disk holds the study as it was, byte for byte, and the old version.
     expect(readFileSync(study).equals(original)).toBe(true);
     expect(readFileSync(`${disk(tampering!.id)}/opt/pacs/VERSION`, 'utf8').trim()).toBe('1.0.0');

@@ -24,6 +24,8 @@ import { CampaignFile } from '../../domain/schema.js';
 import { labStatus } from '../../lab/lab.js';
 import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../../lab/lab-campaign.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
+import { openRolloutStore } from '../../adapters/rollout-store.js';
+import { startReceiver } from '../helpers/http-receiver.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
 
@@ -34,12 +36,15 @@ let lab: TestLab;
 let store: CampaignStore;
 let storeDir: string;
 const workers: ChildProcess[] = [];
+const METRICS_HOST = '127.0.42.20';
+let hooks: Awaited<ReturnType<typeof startReceiver>>;
 
 const processEnv = () => ({
   ...process.env,
   TEMPORAL_ADDRESS: env.address,
   ROLLOUT_TASK_QUEUE: TASK_QUEUE,
   ROLLOUT_STORE_DIR: storeDir,
+  ROLLOUT_DB_FILE: `${storeDir}/rollout.sqlite`,
   ROLLOUT_KEY_DIR: lab.inventory.keyDir,
   ROLLOUT_LOG_LEVEL: 'error',
 });
@@ -56,13 +61,30 @@ function rollout(args: string[]) {
 }
 
 beforeAll(async () => {
-  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.42', 5)]);
+  [env, lab, hooks] = await Promise.all([
+    devServerEnv(),
+    startTestLab('127.0.42', 5),
+    startReceiver('127.0.42.250'),
+  ]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-e2e-store-`);
   store = fileCampaignStore(storeDir);
+  const webhooks = [
+    { name: 'ops-json', url: hooks.url('/json') },
+    {
+      name: 'ops-slack',
+      url: hooks.url('/slack'),
+      format: 'slack',
+      events: ['host-rolled-back', 'finished'],
+    },
+  ];
   // Two worker processes, as an operator would run them on two machines.
   for (let i = 0; i < 2; i++) {
     const worker = spawn('node', [`${PROJECT_ROOT}/bin/rollout.js`, 'worker'], {
-      env: processEnv(),
+      env: {
+        ...processEnv(),
+        ROLLOUT_WEBHOOKS: JSON.stringify(webhooks),
+        ROLLOUT_METRICS_ADDRESS: `${METRICS_HOST}${i}:9464`,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     worker.stderr?.resume();
@@ -161,6 +183,38 @@ describe('a campaign on the lab, end to end', () => {
     expect(readFileSync(`${lab.dir}/hosts/nas-01/log/console.log`, 'utf8')).toMatch(
       /boot failed[\s\S]*disk restored from nas-01-/,
     );
+    // The workers posted notifications to the real receiver: JSON for all, Slack text for two kinds.
+    const posted = (path: string) =>
+      hooks.received.filter((r) => r.path === path).map((r) => JSON.parse(r.body));
+    const json = posted('/json') as { campaignId: string; kind: string; hostId?: string }[];
+    expect(json.filter((n) => n.campaignId === id).map((n) => n.kind)).toEqual(
+      expect.arrayContaining(['approval-requested', 'host-rolled-back', 'finished']),
+    );
+    expect(json.find((n) => n.kind === 'host-rolled-back')?.hostId).toBe('nas-01');
+    expect((posted('/slack') as { text: string }[]).map((n) => n.text)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^\[host-rolled-back\] .*nas-01/),
+        expect.stringMatching(/^\[finished\]/),
+      ]),
+    );
+    // Each worker serves Prometheus metrics on loopback: Temporal's own and ours.
+    const metrics = (
+      await Promise.all(
+        [0, 1].map((i) => fetch(`http://${METRICS_HOST}${i}:9464/metrics`).then((r) => r.text())),
+      )
+    ).join('\n');
+    expect(metrics).toMatch(/temporal_/);
+    expect(metrics).toMatch(/rollout_host_outcomes\{[^}]*state="rolled-back"/);
+    expect(metrics).toMatch(/rollout_host_step_duration/);
+    expect(metrics).toMatch(/rollout_campaign_hosts\{/);
+    // The workers wrote the ledger: it knows the NAS lacks the patch.
+    const ledger = await openRolloutStore({ sqliteFile: `${storeDir}/rollout.sqlite` });
+    try {
+      const lacking = await ledger.hostsLacking(file.patch.id);
+      expect(lacking.map((l) => [l.host.hostId, l.latest?.state])).toEqual([['nas-01', 'rolled-back']]);
+    } finally {
+      await ledger.close();
+    }
 
     // A second campaign with the same patch installs nothing twice: patched hosts are skipped.
     const again = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR);

@@ -19,19 +19,22 @@ import { createLogger } from '../../workers/logger.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { hostProgressQuery } from '../../workflows/contract.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 
 const TASK_QUEUE = 'e2e-restart';
 let env: TestWorkflowEnvironment;
 let lab: TestLab;
+let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
-  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.43', 2)]);
+  [env, lab, rollout] = await Promise.all([devServerEnv(), startTestLab('127.0.43', 2), tempRolloutStore()]);
 });
 
 afterAll(async () => {
   await env?.teardown();
   await lab?.stop();
+  await rollout?.cleanup();
 });
 
 describe('worker restart mid-install', () => {
@@ -49,7 +52,12 @@ describe('worker restart mid-install', () => {
         workflowBundle: bundle,
         activities: {
           ...host,
-          ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth }),
+          ...createCampaignActivities({
+            store,
+            logger,
+            checkHealth: host.checkHealth,
+            ledger: rollout.store,
+          }),
         },
       });
     };
@@ -99,6 +107,11 @@ describe('worker restart mid-install', () => {
       (e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId),
     );
     expect(started?.activityTaskStartedEventAttributes?.attempt).toBeGreaterThanOrEqual(2);
+    // The ledger followed the host through both workers and holds its final state and image.
+    const [entry] = await rollout.store.ledger({ campaignId: 'campaign-restart', hostId: host.id });
+    expect(entry).toMatchObject({ state: 'patched', fromVersion: '1.0.0', toVersion: '1.1.0' });
+    expect(entry?.imageId).toBe(outcome.image?.imageId);
+    expect(entry?.finishedAt).toBe(outcome.finishedAt);
     rmSync(storeDir, { recursive: true, force: true });
   });
 });

@@ -37,6 +37,7 @@ import {
   reviewSoakUpdate,
 } from '../../workflows/contract.js';
 import { ONCALL, OPERATOR2, SHA, STARTER, VENDOR, VENDOR2, validCampaign } from '../fixtures/campaign.js';
+import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, timeSkippingEnv } from '../helpers/temporal.js';
 
 interface FakeFleet {
@@ -146,16 +147,19 @@ let env: TestWorkflowEnvironment;
 let bundle: WorkflowBundleWithSourceMap;
 let store: CampaignStore;
 let storeDir: string;
+let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-store-'));
   store = fileCampaignStore(storeDir);
+  rollout = await tempRolloutStore();
   env = await timeSkippingEnv();
   bundle = await bundleWorkflows();
 });
 
 afterAll(async () => {
   await env?.teardown();
+  await rollout?.cleanup();
   rmSync(storeDir, { recursive: true, force: true });
 });
 
@@ -171,6 +175,7 @@ async function withWorker<T>(fleet: FakeFleet, taskQueue: string, fn: () => Prom
         store,
         logger: pino({ level: 'silent' }),
         checkHealth: host.checkHealth,
+        ledger: rollout.store,
       }),
       // The artifact file of the fixture does not exist; its check is tested against real files elsewhere.
       verifyArtifact: async () => {},

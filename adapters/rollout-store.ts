@@ -1,0 +1,393 @@
+/**
+ * The rollout store: users (token hashes only), the hash-chained audit log, and the patch ledger
+ * (campaigns, fleet inventory, one row per host per campaign). SQLite by default, PostgreSQL when a
+ * database URL is configured; the same statements run on both.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import {
+  AuditInput,
+  LedgerEntry,
+  type AuditEntry,
+  type AuditVerdict,
+  type CampaignRecord,
+  type InventoryHost,
+  type LedgerApproval,
+  type User,
+  type UserRole,
+} from '../domain/schema.js';
+import { entryHash, GENESIS_HASH, verifyChain } from './audit-chain.js';
+import { migrate } from './migrations.js';
+import { openPostgres, openSqlite, type Row, type SqlDatabase } from './sql.js';
+
+export class UserExists extends Error {
+  override name = 'UserExists';
+}
+
+/** Host states that mean the host runs the patch. */
+export const HAS_PATCH = ['patched', 'already-patched'] as const;
+
+export interface PatchMatrix {
+  hosts: InventoryHost[];
+  patches: { patchId: string; patchVersion: string }[];
+  /** The latest ledger entry of each host for each patch. */
+  cells: LedgerEntry[];
+}
+
+export interface LedgerFilter {
+  patchId?: string;
+  hostId?: string;
+  campaignId?: string;
+}
+
+export interface StoreLocation {
+  /** postgres://… — when set, the store is PostgreSQL. */
+  databaseUrl?: string;
+  /** The SQLite file used otherwise. */
+  sqliteFile: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Absent columns come back as null from both drivers; the schemas want them left out. */
+function defined(row: Row): Row {
+  return Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined));
+}
+
+function auditFromRow(r: Row): AuditEntry {
+  return {
+    ...AuditInput.parse(
+      defined({
+        at: r.at,
+        actor: r.actor,
+        role: r.role,
+        via: r.via,
+        action: r.action,
+        campaignId: r.campaign_id,
+        hostId: r.host_id,
+        stage: r.stage,
+        outcome: r.outcome,
+        detail: r.detail,
+      }),
+    ),
+    seq: Number(r.seq),
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+function ledgerFromRow(r: Row): LedgerEntry {
+  return LedgerEntry.parse(
+    defined({
+      hostId: r.host_id,
+      campaignId: r.campaign_id,
+      patchId: r.patch_id,
+      patchVersion: r.patch_version,
+      artifactSha256: r.artifact_sha256,
+      state: r.state,
+      fromVersion: r.from_version,
+      toVersion: r.to_version,
+      imageId: r.image_id,
+      imageLocation: r.image_location,
+      imageSha256: r.image_sha256,
+      failure: r.failure,
+      startedAt: r.started_at,
+      updatedAt: r.updated_at,
+      finishedAt: r.finished_at,
+    }),
+  );
+}
+
+export function hashToken(token: string): string {
+  return sha256(token);
+}
+
+export async function openRolloutStore(location: StoreLocation) {
+  let db: SqlDatabase;
+  if (location.databaseUrl) db = openPostgres(location.databaseUrl);
+  else {
+    mkdirSync(dirname(location.sqliteFile), { recursive: true });
+    db = openSqlite(location.sqliteFile);
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return rolloutStore(db);
+}
+
+export function rolloutStore(db: SqlDatabase) {
+  const ledgerWhere = (f: LedgerFilter) => {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    for (const [column, value] of [
+      ['patch_id', f.patchId],
+      ['host_id', f.hostId],
+      ['campaign_id', f.campaignId],
+    ] as const)
+      if (value !== undefined) {
+        clauses.push(`${column} = ?`);
+        params.push(value);
+      }
+    return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+  };
+
+  const store = {
+    dialect: db.dialect,
+    close: () => db.close(),
+
+    // ---- users ----
+
+    /** Creates a user and returns the bearer token, shown once; only its SHA-256 is kept. */
+    async addUser(name: string, role: UserRole): Promise<{ user: User; token: string }> {
+      const token = `rot_${randomBytes(32).toString('base64url')}`;
+      const user = { name, role, createdAt: new Date().toISOString() };
+      await db.exclusive('rollout-users', async (tx) => {
+        if ((await tx.all('SELECT name FROM users WHERE name = ?', [name])).length)
+          throw new UserExists(`user ${name} already exists (remove it first to issue a new token)`);
+        await tx.run('INSERT INTO users (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?)', [
+          name,
+          role,
+          hashToken(token),
+          user.createdAt,
+        ]);
+      });
+      return { user, token };
+    },
+
+    async removeUser(name: string): Promise<boolean> {
+      return db.exclusive('rollout-users', async (tx) => {
+        const found = (await tx.all('SELECT name FROM users WHERE name = ?', [name])).length > 0;
+        if (found) await tx.run('DELETE FROM users WHERE name = ?', [name]);
+        return found;
+      });
+    },
+
+    async userByToken(token: string): Promise<User | undefined> {
+      const [row] = await db.all('SELECT name, role, created_at FROM users WHERE token_sha256 = ?', [
+        hashToken(token),
+      ]);
+      return row
+        ? { name: String(row.name), role: row.role as UserRole, createdAt: String(row.created_at) }
+        : undefined;
+    },
+
+    async users(): Promise<User[]> {
+      const rows = await db.all('SELECT name, role, created_at FROM users ORDER BY name');
+      return rows.map((r) => ({
+        name: String(r.name),
+        role: r.role as UserRole,
+        createdAt: String(r.created_at),
+      }));
+    },
+
+    // ---- audit ----
+
+    /** Appends one entry, linked to the last one; concurrent writers are serialized by the store. */
+    async appendAudit(input: AuditInput): Promise<AuditEntry> {
+      const entry = AuditInput.parse(input);
+      return db.exclusive('rollout-audit', async (tx) => {
+        const [last] = await tx.all('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+        const seq = last ? Number(last.seq) + 1 : 1;
+        const prevHash = last ? String(last.hash) : GENESIS_HASH;
+        const hash = entryHash(prevHash, seq, entry);
+        await tx.run(
+          `INSERT INTO audit (seq, at, actor, role, via, action, campaign_id, host_id, stage, outcome, detail, prev_hash, hash)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            seq,
+            entry.at,
+            entry.actor,
+            entry.role,
+            entry.via,
+            entry.action,
+            entry.campaignId ?? null,
+            entry.hostId ?? null,
+            entry.stage ?? null,
+            entry.outcome,
+            entry.detail,
+            prevHash,
+            hash,
+          ],
+        );
+        return { ...entry, seq, prevHash, hash };
+      });
+    },
+
+    /** Entries newest first, optionally of one campaign. */
+    async auditEntries(filter: { campaignId?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+      const limit = Math.min(Math.max(filter.limit ?? 200, 1), 5000);
+      const rows = filter.campaignId
+        ? await db.all('SELECT * FROM audit WHERE campaign_id = ? ORDER BY seq DESC LIMIT ?', [
+            filter.campaignId,
+            limit,
+          ])
+        : await db.all('SELECT * FROM audit ORDER BY seq DESC LIMIT ?', [limit]);
+      return rows.map(auditFromRow);
+    },
+
+    /** Checks the whole chain, reading it in pages. */
+    async verifyAudit(): Promise<AuditVerdict> {
+      const all: AuditEntry[] = [];
+      for (let after = 0; ;) {
+        const rows = await db.all('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT 1000', [after]);
+        if (!rows.length) break;
+        const page = rows.map(auditFromRow);
+        all.push(...page);
+        after = page[page.length - 1]?.seq ?? after;
+      }
+      return verifyChain(all);
+    },
+
+    // ---- ledger ----
+
+    /** Records a started campaign and the fleet it covers. Idempotent. */
+    async recordCampaign(campaign: CampaignRecord, hosts: InventoryHost[]): Promise<void> {
+      await db.exclusive('rollout-ledger', async (tx) => {
+        await tx.run(
+          `INSERT INTO campaigns (campaign_id, name, patch_id, patch_version, artifact_sha256, started_by, started_at, host_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id) DO NOTHING`,
+          [
+            campaign.campaignId,
+            campaign.name,
+            campaign.patchId,
+            campaign.patchVersion,
+            campaign.artifactSha256,
+            campaign.startedBy,
+            campaign.startedAt,
+            campaign.hostCount,
+          ],
+        );
+        for (const h of hosts)
+          await tx.run(
+            `INSERT INTO inventory (host_id, role, site, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (host_id) DO UPDATE SET role = excluded.role, site = excluded.site, updated_at = excluded.updated_at`,
+            [h.hostId, h.role, h.site ?? null, campaign.startedAt],
+          );
+      });
+    },
+
+    /**
+     * Upserts one host's entry for its campaign. Idempotent; an older update (a retried activity that
+     * lost a race) never overwrites a newer one.
+     */
+    async recordHostState(input: LedgerEntry): Promise<void> {
+      const e = LedgerEntry.parse(input);
+      if (e.hostRole)
+        await db.run(
+          `INSERT INTO inventory (host_id, role, site, updated_at) VALUES (?, ?, NULL, ?)
+           ON CONFLICT (host_id) DO NOTHING`,
+          [e.hostId, e.hostRole, e.updatedAt],
+        );
+      await db.run(
+        `INSERT INTO ledger (campaign_id, host_id, patch_id, patch_version, artifact_sha256, state, from_version,
+           to_version, image_id, image_location, image_sha256, failure, started_at, updated_at, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (campaign_id, host_id) DO UPDATE SET
+           state = excluded.state,
+           from_version = COALESCE(excluded.from_version, ledger.from_version),
+           to_version = excluded.to_version,
+           image_id = COALESCE(excluded.image_id, ledger.image_id),
+           image_location = COALESCE(excluded.image_location, ledger.image_location),
+           image_sha256 = COALESCE(excluded.image_sha256, ledger.image_sha256),
+           failure = excluded.failure,
+           updated_at = excluded.updated_at,
+           finished_at = excluded.finished_at
+         WHERE excluded.updated_at >= ledger.updated_at`,
+        [
+          e.campaignId,
+          e.hostId,
+          e.patchId,
+          e.patchVersion,
+          e.artifactSha256,
+          e.state,
+          e.fromVersion ?? null,
+          e.toVersion ?? null,
+          e.imageId ?? null,
+          e.imageLocation ?? null,
+          e.imageSha256 ?? null,
+          e.failure ?? null,
+          e.startedAt,
+          e.updatedAt,
+          e.finishedAt ?? null,
+        ],
+      );
+    },
+
+    async campaigns(): Promise<CampaignRecord[]> {
+      const rows = await db.all('SELECT * FROM campaigns ORDER BY started_at DESC');
+      return rows.map((r) => ({
+        campaignId: String(r.campaign_id),
+        name: String(r.name),
+        patchId: String(r.patch_id),
+        patchVersion: String(r.patch_version),
+        artifactSha256: String(r.artifact_sha256),
+        startedBy: String(r.started_by),
+        startedAt: String(r.started_at),
+        hostCount: Number(r.host_count),
+      }));
+    },
+
+    async ledger(filter: LedgerFilter = {}): Promise<LedgerEntry[]> {
+      const { where, params } = ledgerWhere(filter);
+      const rows = await db.all(`SELECT * FROM ledger ${where} ORDER BY host_id, updated_at`, params);
+      return rows.map(ledgerFromRow);
+    },
+
+    async inventory(): Promise<InventoryHost[]> {
+      const rows = await db.all('SELECT host_id, role, site FROM inventory ORDER BY host_id');
+      return rows.map((r) =>
+        defined({ hostId: r.host_id, role: r.role, site: r.site }),
+      ) as unknown as InventoryHost[];
+    },
+
+    /** Hosts × patches: every known host, every patch seen, the latest entry per pair. */
+    async patchMatrix(): Promise<PatchMatrix> {
+      const entries = await store.ledger();
+      const latest = new Map<string, LedgerEntry>();
+      for (const e of entries) {
+        const key = `${e.hostId}\u0000${e.patchId}`;
+        const seen = latest.get(key);
+        if (!seen || seen.updatedAt <= e.updatedAt) latest.set(key, e);
+      }
+      const patches = new Map<string, string>();
+      for (const e of entries) patches.set(e.patchId, e.patchVersion);
+      const hosts = await store.inventory();
+      return {
+        hosts,
+        patches: [...patches].map(([patchId, patchVersion]) => ({ patchId, patchVersion })),
+        cells: [...latest.values()],
+      };
+    },
+
+    /** Known hosts whose latest entry for the patch is not patched (or that never had it), with that entry. */
+    async hostsLacking(patchId: string): Promise<{ host: InventoryHost; latest?: LedgerEntry }[]> {
+      const matrix = await store.patchMatrix();
+      const byHost = new Map(matrix.cells.filter((c) => c.patchId === patchId).map((c) => [c.hostId, c]));
+      return matrix.hosts
+        .map((host) => ({ host, latest: byHost.get(host.hostId) }))
+        .filter(({ latest }) => !latest || !(HAS_PATCH as readonly string[]).includes(latest.state));
+    },
+
+    /** Accepted approvals of a campaign (from the audit log). */
+    async approvals(campaignId: string): Promise<LedgerApproval[]> {
+      const rows = await db.all(
+        `SELECT campaign_id, stage, actor, at FROM audit
+         WHERE campaign_id = ? AND action = 'approve' AND outcome = 'accepted' ORDER BY seq`,
+        [campaignId],
+      );
+      return rows.map((r) => ({
+        campaignId: String(r.campaign_id),
+        stage: String(r.stage ?? ''),
+        actor: String(r.actor),
+        at: String(r.at),
+      }));
+    },
+  };
+  return store;
+}
+
+export type RolloutStore = ReturnType<typeof rolloutStore>;

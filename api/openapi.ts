@@ -1,0 +1,210 @@
+/** The API's OpenAPI 3.1 document, served at /api/openapi.json; schemas come from the domain's zod schemas. */
+import { z } from 'zod';
+import {
+  ApprovalRecord,
+  AuditEntry,
+  AuditVerdict,
+  CampaignStatus,
+  Decision,
+  LedgerEntry,
+  UserRole,
+} from '../domain/schema.js';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (s: object) => ({ content: { 'application/json': { schema: s } } });
+const ok = (s: object, description = 'OK') => ({ description, ...json(s) });
+const errors = {
+  '400': { description: 'Invalid input', ...json(ref('Error')) },
+  '401': { description: 'No or unknown bearer token', ...json(ref('Error')) },
+  '403': { description: 'The role may not do or see this (audited)', ...json(ref('Error')) },
+  '404': { description: 'No such campaign', ...json(ref('Error')) },
+  '409': { description: 'Refused by the campaign (its rules, its phase); audited', ...json(ref('Error')) },
+  '503': { description: 'Temporal or the worker did not answer', ...json(ref('Error')) },
+};
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const body = (properties: Record<string, object>, required: string[]) => ({
+  required: true,
+  ...json({ type: 'object', properties, required, additionalProperties: false }),
+});
+const campaignFile = {
+  description: 'The campaign document: YAML or JSON text, or the object (see `rollout schema`)',
+  oneOf: [{ type: 'string' }, { type: 'object' }],
+};
+const action = (summary: string, requestBody: object, response: object) => ({
+  post: { summary, parameters: [idParam], requestBody, responses: { '200': ok(response), ...errors } },
+});
+
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'PACS patch rollout API',
+      version: '1',
+      description:
+        'Campaigns, approvals, host actions, the patch ledger and the audit log. Every request but this document carries `Authorization: Bearer <token>` (issued by `rollout users add`). Roles: operator, vendor, oncall, auditor.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          properties: {
+            error: {
+              type: 'object',
+              properties: { type: { type: 'string' }, message: { type: 'string' } },
+              required: ['type', 'message'],
+            },
+          },
+        },
+        CampaignStatus: schema(CampaignStatus),
+        ApprovalRecord: schema(ApprovalRecord),
+        Decision: schema(Decision),
+        AuditEntry: schema(AuditEntry),
+        AuditVerdict: schema(AuditVerdict),
+        LedgerEntry: schema(LedgerEntry),
+        UserRole: schema(UserRole),
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/me': {
+        get: {
+          summary: 'The signed-in user, role and views',
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/campaigns': {
+        get: {
+          summary: 'Campaigns from the ledger, newest first, with their state now',
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+        post: {
+          summary: 'Validate and start a campaign (operator)',
+          requestBody: body({ file: campaignFile }, ['file']),
+          responses: {
+            '201': ok({ type: 'object', properties: { campaignId: { type: 'string' } } }, 'Started'),
+            ...errors,
+          },
+        },
+      },
+      '/api/plan': {
+        post: {
+          summary: 'Plan preview (dry run) of a campaign document',
+          requestBody: body({ file: campaignFile }, ['file']),
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/campaigns/{id}': {
+        get: {
+          summary: 'Live status (workflow query)',
+          parameters: [idParam],
+          responses: { '200': ok(ref('CampaignStatus')), ...errors },
+        },
+      },
+      '/api/campaigns/{id}/hosts': {
+        get: {
+          summary: 'Every host of the campaign with its state',
+          parameters: [idParam, { name: 'state', in: 'query', schema: { type: 'string' } }],
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/campaigns/{id}/report': {
+        get: {
+          summary: 'Campaign report (JSON)',
+          parameters: [idParam],
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/campaigns/{id}/report.html': {
+        get: {
+          summary: 'Campaign report (HTML)',
+          parameters: [idParam],
+          responses: { '200': { description: 'HTML page', content: { 'text/html': {} } }, ...errors },
+        },
+      },
+      '/api/campaigns/{id}/approve': action(
+        'Approve the open gate (vendor named by the gate or holding its role)',
+        body(
+          {
+            stage: { type: 'string' },
+            comment: { type: 'string' },
+            artifactSha256: { type: 'string', description: 'the checksum the approver saw' },
+            hostSetDigest: { type: 'string', description: 'the host set the approver saw' },
+          },
+          ['stage'],
+        ),
+        ref('ApprovalRecord'),
+      ),
+      '/api/campaigns/{id}/reject': action(
+        'Reject the open gate',
+        body({ stage: { type: 'string' }, reason: { type: 'string' } }, ['stage', 'reason']),
+        ref('ApprovalRecord'),
+      ),
+      '/api/campaigns/{id}/review-soak': action(
+        'Decide an inconclusive soak',
+        body({ decision: { enum: ['accept', 'fail'] }, reason: { type: 'string' } }, ['decision', 'reason']),
+        ref('Decision'),
+      ),
+      ...Object.fromEntries(
+        (['pause', 'resume', 'abort'] as const).map((c) => [
+          `/api/campaigns/{id}/${c}`,
+          action(`${c} the campaign (operator)`, body({ reason: { type: 'string' } }, []), ref('Decision')),
+        ]),
+      ),
+      '/api/campaigns/{id}/hosts/{host}/{action}': {
+        post: {
+          summary: 'retry | rollback | mark-fixed | skip a host that needs attention (oncall, operator)',
+          parameters: [
+            idParam,
+            { name: 'host', in: 'path', required: true, schema: { type: 'string' } },
+            {
+              name: 'action',
+              in: 'path',
+              required: true,
+              schema: { enum: ['retry', 'rollback', 'mark-fixed', 'skip'] },
+            },
+          ],
+          requestBody: body({ note: { type: 'string' } }, []),
+          responses: { '200': ok(ref('Decision')), ...errors },
+        },
+      },
+      '/api/oncall': {
+        get: {
+          summary: 'Hosts needing attention in running campaigns',
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/ledger': {
+        get: {
+          summary: 'Hosts × patches; `missing=true` lists who lacks the patch; `format=csv` for CSV',
+          parameters: [
+            { name: 'patch', in: 'query', schema: { type: 'string' } },
+            { name: 'missing', in: 'query', schema: { enum: ['true', 'false'] } },
+            { name: 'format', in: 'query', schema: { enum: ['json', 'csv'] } },
+          ],
+          responses: { '200': ok({ type: 'object' }), ...errors },
+        },
+      },
+      '/api/audit': {
+        get: {
+          summary: 'Audit entries, newest first',
+          parameters: [
+            { name: 'campaign', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer' } },
+          ],
+          responses: {
+            '200': ok({
+              type: 'object',
+              properties: { entries: { type: 'array', items: ref('AuditEntry') } },
+            }),
+            ...errors,
+          },
+        },
+      },
+      '/api/audit/verify': {
+        get: { summary: 'Verify the hash chain', responses: { '200': ok(ref('AuditVerdict')), ...errors } },
+      },
+    },
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * What people do, the one way every interface does it (CLI, HTTP API, web pages): each human action is
+ * checked against the actor's signed-in role, sent to the campaign (whose validators apply the campaign's
+ * own rules), and recorded in the audit log as accepted or refused with the reason. Reads combine the
+ * ledger (lists) with workflow queries (one campaign's live detail).
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CampaignStore } from '../adapters/campaign-store.js';
+import type { RolloutStore } from '../adapters/rollout-store.js';
+import { roleMay } from '../domain/access.js';
+import { campaignWorkflowId } from '../domain/ids.js';
+import { PlanInfeasible, planCampaign } from '../domain/planner.js';
+import type {
+  AuditAction,
+  AuditInput,
+  CampaignFile,
+  CampaignRecord,
+  CampaignStatus,
+  HostAction,
+  HostState,
+  UserRole,
+} from '../domain/schema.js';
+import { CampaignFileError } from './campaign-file.js';
+import {
+  actOnHost,
+  approveStage,
+  BadInput,
+  campaignStatus,
+  controlCampaign,
+  hostOutcomes,
+  Refused,
+  rejectStage,
+  reviewSoak,
+  startCampaign,
+  type ApproveRequest,
+} from './campaigns.js';
+import { buildReport, type CampaignReport } from './report.js';
+
+/** Who acts: a signed-in user (role from the user store) or a bare CLI `--as` (unauthenticated). */
+export interface Actor {
+  identity: string;
+  role: UserRole | 'unauthenticated';
+  via: 'cli' | 'api';
+}
+
+export interface ActionDeps {
+  client: Client;
+  taskQueue: string;
+  campaigns: CampaignStore;
+  store: RolloutStore;
+}
+
+/** The refusal inside an error, if it is one (not for outages or bugs). */
+export function refusalOf(err: unknown): { type: string; message: string } | undefined {
+  if (err instanceof Refused) return { type: err.type, message: err.message };
+  if (err instanceof BadInput || err instanceof PlanInfeasible || err instanceof CampaignFileError)
+    return { type: 'InvalidInput', message: err.message };
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    return { type: cause?.type ?? 'Refused', message: cause?.message ?? err.message };
+  }
+  if (err instanceof WorkflowNotFoundError) return { type: 'NotFound', message: 'no such campaign' };
+  return undefined;
+}
+
+export interface HostRow {
+  hostId: string;
+  role?: string;
+  wave: string;
+  state: HostState | 'pending';
+  step?: string;
+  failure?: string;
+  imageId?: string;
+  updatedAt?: string;
+}
+
+export interface AttentionItem {
+  campaignId: string;
+  campaignName: string;
+  patchId: string;
+  hostId: string;
+  group?: string;
+  failure?: string;
+  rollbackFailure?: string;
+  imageId?: string;
+}
+
+export interface CampaignListItem extends CampaignRecord {
+  state: string;
+  running: boolean;
+}
+
+export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDeps) {
+  async function audited<T>(
+    actor: Actor,
+    action: AuditAction,
+    where: Pick<AuditInput, 'campaignId' | 'hostId' | 'stage'>,
+    detail: string,
+    fn: () => Promise<T>,
+    after?: (result: T) => Partial<AuditInput>,
+  ): Promise<T> {
+    const entry = (outcome: AuditInput['outcome'], text: string, extra: Partial<AuditInput> = {}) =>
+      store.appendAudit({
+        at: new Date().toISOString(),
+        actor: actor.identity,
+        role: actor.role,
+        via: actor.via,
+        action,
+        ...where,
+        outcome,
+        detail: text.slice(0, 2000),
+        ...extra,
+      });
+    if (actor.role !== 'unauthenticated' && !roleMay(actor.role, action)) {
+      const message = `role ${actor.role} may not ${action}`;
+      await entry('refused', `NotPermitted: ${message}`);
+      throw new Refused('NotPermitted', message);
+    }
+    let result: T;
+    try {
+      result = await fn();
+    } catch (err) {
+      const refusal = refusalOf(err);
+      if (refusal) await entry('refused', `${refusal.type}: ${refusal.message}`);
+      throw err;
+    }
+    await entry('accepted', detail, after?.(result));
+    return result;
+  }
+
+  const hostIdsOf = (file: CampaignFile) => {
+    const plan = planCampaign(file);
+    return [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
+  };
+
+  const actions = {
+    /** Validates and starts a campaign, records it and its fleet in the ledger. Returns its ID. */
+    start: (actor: Actor, file: CampaignFile) =>
+      audited(
+        actor,
+        'start',
+        {},
+        `${file.campaign.name}: patch ${file.patch.id} ${file.patch.version}`,
+        async () => {
+          const campaignId = await startCampaign(client, taskQueue, campaigns, file, actor.identity);
+          await store.recordCampaign(
+            {
+              campaignId,
+              name: file.campaign.name,
+              patchId: file.patch.id,
+              patchVersion: file.patch.version,
+              artifactSha256: file.patch.artifact.sha256,
+              startedBy: actor.identity,
+              startedAt: new Date().toISOString(),
+              hostCount: hostIdsOf(file).length,
+            },
+            file.fleet.hosts.map((h) => ({
+              hostId: h.id,
+              role: h.role,
+              ...(h.site ? { site: h.site } : {}),
+            })),
+          );
+          return campaignId;
+        },
+        (campaignId) => ({ campaignId }),
+      ),
+
+    approve: (actor: Actor, campaignId: string, request: Omit<ApproveRequest, 'identity'>) =>
+      audited(actor, 'approve', { campaignId, stage: request.stage }, request.comment ?? '', () =>
+        approveStage(client, campaignId, { ...request, identity: actor.identity }),
+      ),
+
+    reject: (actor: Actor, campaignId: string, stage: string, reason: string) =>
+      audited(actor, 'reject', { campaignId, stage }, reason, () =>
+        rejectStage(client, campaignId, { stage, identity: actor.identity, reason }),
+      ),
+
+    reviewSoak: (actor: Actor, campaignId: string, decision: 'accept' | 'fail', reason: string) =>
+      audited(actor, 'review-soak', { campaignId }, `${decision}: ${reason}`, () =>
+        reviewSoak(client, campaignId, { identity: actor.identity, decision, reason }),
+      ),
+
+    control: (actor: Actor, campaignId: string, action: 'pause' | 'resume' | 'abort', reason: string) =>
+      audited(actor, action, { campaignId }, reason, () =>
+        controlCampaign(client, campaignId, action, { identity: actor.identity, reason }),
+      ),
+
+    /** retry | rollback | mark-fixed | skip on a failed host; a skip or mark-fixed is also the ledger's state. */
+    actOnHost: (
+      actor: Actor,
+      campaignId: string,
+      hostId: string,
+      action: HostAction['action'],
+      note: string,
+    ) =>
+      audited(actor, action, { campaignId, hostId }, note, async () => {
+        const decision = await actOnHost(client, campaignId, {
+          hostId,
+          action,
+          identity: actor.identity,
+          note,
+        });
+        if (action === 'skip' || action === 'mark-fixed') {
+          const [entry] = await store.ledger({ campaignId, hostId });
+          if (entry)
+            await store.recordHostState({
+              ...entry,
+              state: action === 'skip' ? 'skipped' : 'marked-fixed',
+              updatedAt: decision.at,
+              finishedAt: decision.at,
+            });
+        }
+        return decision;
+      }),
+
+    status: (campaignId: string) => campaignStatus(client, campaignId),
+
+    /** Campaigns from the ledger, newest first, each with its state now. */
+    async list(limit = 50): Promise<CampaignListItem[]> {
+      const records = (await store.campaigns()).slice(0, limit);
+      return Promise.all(
+        records.map(async (record) => {
+          const h = client.workflow.getHandle(campaignWorkflowId(record.campaignId));
+          try {
+            const described = await client.withDeadline(Date.now() + 5_000, () => h.describe());
+            const running = described.status.name === 'RUNNING';
+            const status = running
+              ? await client.withDeadline(Date.now() + 5_000, () => h.query<CampaignStatus>('campaignStatus'))
+              : ((await client.withDeadline(Date.now() + 5_000, () => h.result())) as CampaignStatus);
+            return { ...record, state: status.state, running };
+          } catch {
+            return { ...record, state: 'unknown', running: false };
+          }
+        }),
+      );
+    },
+
+    /** Hosts waiting for on-call in running campaigns, with what failed and the image to restore. */
+    async attentionQueue(): Promise<AttentionItem[]> {
+      const running = (await actions.list()).filter((c) => c.running);
+      const items = await Promise.all(
+        running.map(async (c) => {
+          const status = await campaignStatus(client, c.campaignId);
+          return status.failed
+            .filter((f) => f.state === 'needs-attention')
+            .map((f) => ({
+              campaignId: c.campaignId,
+              campaignName: c.name,
+              patchId: c.patchId,
+              hostId: f.hostId,
+              ...(f.group ? { group: f.group } : {}),
+              ...(f.failure ? { failure: `${f.failure.step}: ${f.failure.type}: ${f.failure.message}` } : {}),
+              ...(f.rollbackFailure
+                ? { rollbackFailure: `${f.rollbackFailure.step}: ${f.rollbackFailure.message}` }
+                : {}),
+              ...(f.image ? { imageId: f.image.imageId } : {}),
+            }));
+        }),
+      );
+      return items.flat();
+    },
+
+    /** Every host of the campaign with its state: live for the current wave, else the ledger's. */
+    async hosts(campaignId: string, state?: string): Promise<HostRow[]> {
+      const status = await campaignStatus(client, campaignId);
+      const file = campaigns.get(status.fileSha256);
+      const plan = planCampaign(file);
+      const roles = new Map(file.fleet.hosts.map((h) => [h.id, h.role]));
+      const ledger = new Map((await store.ledger({ campaignId })).map((e) => [e.hostId, e]));
+      const failed = new Map(status.failed.map((f) => [f.hostId, f]));
+      const rows: HostRow[] = [
+        ...plan.testHosts.map((id) => ({ id, wave: 'test system' })),
+        ...plan.waves.flatMap((w) => w.hosts.map((h) => ({ id: h.id, wave: w.name }))),
+      ].map(({ id, wave }) => {
+        const entry = ledger.get(id);
+        const f = failed.get(id);
+        const live = status.hosts[id];
+        const failure = f?.failure ? `${f.failure.step}: ${f.failure.message}` : entry?.failure;
+        const imageId = f?.image?.imageId ?? entry?.imageId;
+        return {
+          hostId: id,
+          role: roles.get(id),
+          wave,
+          state: live ?? f?.state ?? entry?.state ?? 'pending',
+          ...(status.steps[id] ? { step: status.steps[id] } : {}),
+          ...(failure ? { failure } : {}),
+          ...(imageId ? { imageId } : {}),
+          ...(entry ? { updatedAt: entry.updatedAt } : {}),
+        };
+      });
+      return state ? rows.filter((r) => r.state === state) : rows;
+    },
+
+    /** The campaign report: status, approvals, soak evidence, every host's outcome and image. */
+    async report(campaignId: string): Promise<CampaignReport & { status: CampaignStatus }> {
+      const status = await campaignStatus(client, campaignId);
+      const file = campaigns.get(status.fileSha256);
+      const hostIds = hostIdsOf(file);
+      const roles = Object.fromEntries(file.fleet.hosts.map((h) => [h.id, h.role]));
+      return {
+        ...buildReport(status, hostIds, await hostOutcomes(client, campaignId, hostIds), roles),
+        status,
+      };
+    },
+  };
+  return actions;
+}
+
+export type RolloutActions = ReturnType<typeof rolloutActions>;
