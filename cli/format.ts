@@ -4,19 +4,11 @@ import type { CampaignStatus } from '../domain/schema.js';
 import type { HostRow } from '../client/actions.js';
 import type { LedgerRow } from '../client/ledger-report.js';
 import type { CampaignReport } from '../client/report.js';
-import type { AuditEntry } from '../domain/schema.js';
+import { FINAL_HOST_STATES, type AuditEntry } from '../domain/schema.js';
 
 const pad = (text: string, width: number) => text.padEnd(width);
 
-const FINISHED = [
-  'patched',
-  'already-patched',
-  'rolled-back',
-  'needs-attention',
-  'prerequisite-failed',
-  'skipped',
-  'marked-fixed',
-];
+const FINISHED: readonly string[] = FINAL_HOST_STATES;
 
 const bar = (done: number, total: number, width = 30) => {
   const filled = total > 0 ? Math.round((Math.min(done, total) / total) * width) : 0;
