@@ -182,7 +182,9 @@ describe('dashboard: each role does its job in the browser', () => {
     await page.getByTestId('timeline').waitFor();
     campaignId = decodeURIComponent(page.url().split('#/campaign/')[1] ?? '');
     expect(campaignId).toMatch(/^campaign-pacs-secfix/);
-    await expect.poll(() => page.getByTestId('host-grid').textContent(), { timeout: 20_000 }).toMatch(/lab-/);
+    await expect
+      .poll(() => page.getByTestId('host-grid').textContent(), { timeout: 20_000 })
+      .toMatch(/test-01/);
     await shot(page, '1-operator-campaign');
     await page.close();
   });

@@ -466,7 +466,12 @@ describe('approval gates', () => {
     expect(gate.state).toBe('expired');
     const opened = Date.parse(gate.openedAt!);
     const sent = status.notifications.filter((n) => n.stage === 'production');
-    expect(sent.map((n) => n.kind)).toEqual(['approval-requested', 'approval-reminder', 'approval-reminder']);
+    expect(sent.map((n) => n.kind)).toEqual([
+      'approval-requested',
+      'approval-reminder',
+      'approval-reminder',
+      'gate-expired',
+    ]);
     [0, 24, 48].forEach((hours, i) =>
       expect(Math.abs(Date.parse(sent[i]!.at) - opened - hours * 3_600_000)).toBeLessThan(1_000),
     );
