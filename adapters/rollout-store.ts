@@ -339,9 +339,11 @@ export function rolloutStore(db: SqlDatabase) {
 
     async inventory(): Promise<InventoryHost[]> {
       const rows = await db.all('SELECT host_id, role, site FROM inventory ORDER BY host_id');
-      return rows.map((r) =>
-        defined({ hostId: r.host_id, role: r.role, site: r.site }),
-      ) as unknown as InventoryHost[];
+      return rows.map((r) => ({
+        hostId: String(r.host_id),
+        role: String(r.role),
+        ...(r.site !== null && r.site !== undefined ? { site: String(r.site) } : {}),
+      }));
     },
 
     /** Hosts × patches: every known host, every patch seen, the latest entry per pair. */

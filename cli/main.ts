@@ -503,6 +503,21 @@ async function main(argv: string[]): Promise<number> {
       const [sub, name] = rest;
       const admin = `${userInfo().username}@${process.env.HOSTNAME ?? 'localhost'}`;
       return withStore(async (store) => {
+        /** User management is an administrator's act on this machine: audited as the OS user. */
+        const auditAdmin = (
+          action: 'user-add' | 'user-remove',
+          outcome: 'accepted' | 'refused',
+          detail: string,
+        ) =>
+          store.appendAudit({
+            at: new Date().toISOString(),
+            actor: admin,
+            role: 'admin',
+            via: 'cli',
+            action,
+            outcome,
+            detail,
+          });
         if (sub === 'add') {
           const userName = UserName.safeParse(name);
           if (!userName.success)
@@ -512,15 +527,7 @@ async function main(argv: string[]): Promise<number> {
           const role = UserRole.safeParse(flags.role);
           if (!role.success) throw new UsageError(`--role must be one of ${UserRole.options.join(', ')}`);
           const audit = (outcome: 'accepted' | 'refused', detail: string) =>
-            store.appendAudit({
-              at: new Date().toISOString(),
-              actor: admin,
-              role: 'admin',
-              via: 'cli',
-              action: 'user-add',
-              outcome,
-              detail,
-            });
+            auditAdmin('user-add', outcome, detail);
           try {
             const { token } = await store.addUser(userName.data, role.data);
             await audit('accepted', `${userName.data} as ${role.data}`);
@@ -540,15 +547,11 @@ async function main(argv: string[]): Promise<number> {
         }
         if (sub === 'remove') {
           const removed = await store.removeUser(requireFlag(name, 'NAME'));
-          await store.appendAudit({
-            at: new Date().toISOString(),
-            actor: admin,
-            role: 'admin',
-            via: 'cli',
-            action: 'user-remove',
-            outcome: removed ? 'accepted' : 'refused',
-            detail: removed ? `${name}` : `NotFound: no user ${name}`,
-          });
+          await auditAdmin(
+            'user-remove',
+            removed ? 'accepted' : 'refused',
+            removed ? `${name}` : `NotFound: no user ${name}`,
+          );
           if (!removed) throw new NotFound(`no user ${name}`);
           process.stdout.write(
             flags.json ? `${JSON.stringify({ removed: name })}\n` : `user ${name} removed\n`,

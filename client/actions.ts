@@ -37,6 +37,7 @@ import {
   type ApproveRequest,
 } from './campaigns.js';
 import { buildReport, type CampaignReport } from './report.js';
+import { campaignStatusQuery } from '../workflows/contract.js';
 
 /** Who acts: a signed-in user (role from the user store) or a bare CLI `--as` (unauthenticated). */
 export interface Actor {
@@ -227,7 +228,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDe
             const described = await client.withDeadline(Date.now() + 5_000, () => h.describe());
             const running = described.status.name === 'RUNNING';
             const status = running
-              ? await client.withDeadline(Date.now() + 5_000, () => h.query<CampaignStatus>('campaignStatus'))
+              ? await client.withDeadline(Date.now() + 5_000, () => h.query(campaignStatusQuery))
               : ((await client.withDeadline(Date.now() + 5_000, () => h.result())) as CampaignStatus);
             return { ...record, state: status.state, running };
           } catch {
