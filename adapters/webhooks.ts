@@ -34,7 +34,7 @@ export function webhooksFromEnv(text: string | undefined): Webhook[] {
   return parsed.data;
 }
 
-export function webhookBody(hook: Webhook, campaignId: string, n: Notification): string {
+function webhookBody(hook: Webhook, campaignId: string, n: Notification): string {
   if (hook.format === 'slack') {
     const where = [n.stage && `stage ${n.stage}`, n.hostId && `host ${n.hostId}`].filter(Boolean).join(', ');
     return JSON.stringify({ text: `[${n.kind}] ${campaignId}${where ? ` (${where})` : ''}: ${n.text}` });
