@@ -9,7 +9,7 @@ import { hostPatchInput, PlanInfeasible, planCampaign } from '../domain/planner.
 import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
 import { verifySourceArtifact } from '../adapters/host-ops.js';
 import type { NotificationSink } from '../adapters/webhooks.js';
-import { typed } from './host-activities.js';
+import { beat, typed, withHeartbeat } from './support.js';
 import { createLedgerActivities, type LedgerWriter } from './ledger-activities.js';
 
 export interface CampaignActivityDeps {
@@ -48,9 +48,12 @@ export function createCampaignActivities({
   return {
     ...createLedgerActivities({ ledger, logger }),
 
-    /** Checks the orchestrator's copy of the artifact against the file's checksum. Throws SourceArtifactInvalid. */
+    /**
+     * Checks the orchestrator's copy of the artifact against the file's checksum; heartbeats while it
+     * hashes. Read-only. Throws SourceArtifactInvalid (it differs), SourceArtifactUnreadable (retried).
+     */
     async verifyArtifact(fileSha256: string): Promise<void> {
-      await typed(() => verifySourceArtifact(store.get(fileSha256).patch));
+      await withHeartbeat(() => typed(() => verifySourceArtifact(store.get(fileSha256).patch, beat)));
     },
 
     /** One wave's members with their redundancy group and window. Read-only. */

@@ -2,10 +2,8 @@
  * Thin Temporal activities over the adapters. Every error leaves as an ApplicationFailure whose `type`
  * comes from domain/errors.ts, which also decides whether it is retried.
  */
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
-import { ERROR_TYPES, RolloutError } from '../domain/errors.js';
+import { RolloutError } from '../domain/errors.js';
 import type {
   HealthReport,
   HostPatchInput,
@@ -19,6 +17,7 @@ import { runHealthChecks } from '../adapters/health.js';
 import {
   compareAfterInstall,
   measurePrerequisites,
+  observeBoot,
   profileBeforeInstall,
   readBootId,
   readVersion,
@@ -29,6 +28,7 @@ import {
   type IntegrityProfile,
 } from '../adapters/host-ops.js';
 import { sshTarget, SshSession, withSsh, type KeyStore, type SshTarget } from '../adapters/ssh.js';
+import { activityContext, beat, typed, withHeartbeat } from './support.js';
 
 export interface ActivityDeps {
   keys: KeyStore;
@@ -60,48 +60,22 @@ function runKeyOf(input: HostPatchInput): string {
   return `${input.campaignId}-${input.patch.id}-${input.patch.version}`.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** Heartbeats every 10 s while `fn` runs, so a long remote command shows its worker is alive. */
-async function withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => Context.current().heartbeat(), 10_000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(timer);
-  }
-}
-
-/** Runs `fn`, turning adapter errors into typed ApplicationFailures the workflow can branch on. */
-export async function typed<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof RolloutError)
-      throw ApplicationFailure.create({
-        type: err.type,
-        message: err.message,
-        nonRetryable: !ERROR_TYPES[err.type].retryable,
-        details: [err.details],
-      });
-    throw err;
-  }
-}
-
-function signal(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined;
-  }
+/** The host workflow run this activity belongs to: the owner of the install it starts. */
+function workflowRunOf(input: HostPatchInput): string {
+  return activityContext()?.info.workflowExecution?.runId ?? `${input.campaignId}-local`;
 }
 
 export function createHostActivities({ keys, controllers, logger }: ActivityDeps) {
   const ssh = <T>(input: HostPatchInput, fn: (s: SshSession) => Promise<T>) =>
-    typed(() => withSsh(hostTarget(input), keys, fn, { signal: signal() }));
+    typed(() => withSsh(hostTarget(input), keys, fn, { signal: activityContext()?.cancellationSignal }));
 
   return {
-    /** Checks the orchestrator's copy of the artifact against the campaign's checksum. Idempotent. Throws SourceArtifactInvalid. */
+    /**
+     * Checks the orchestrator's copy of the artifact against the campaign's checksum; heartbeats while it
+     * hashes. Read-only. Throws SourceArtifactInvalid (it differs), SourceArtifactUnreadable (retried).
+     */
     async verifySourceArtifact(patch: Patch): Promise<void> {
-      await typed(() => verifySourceArtifact(patch));
+      await withHeartbeat(() => typed(() => verifySourceArtifact(patch, beat)));
     },
 
     /**
@@ -147,9 +121,15 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       return report;
     },
 
-    /** Saves the host's disk image through its controller, out-of-band. A retry saves a fresh image (harmless). Throws ImageFailed. */
+    /**
+     * Saves the host's disk image through its controller, out-of-band; heartbeats while the controller
+     * works. A retry (a worker died) saves a fresh image and returns that one: the earlier, interrupted
+     * one is never used. Throws ImageFailed.
+     */
     async snapshotImage(input: HostPatchInput): Promise<ImageRecord> {
-      const image = await typed(() => controllers.snapshot(outOfBand(input, 'imageProvider')));
+      const image = await withHeartbeat(() =>
+        typed(() => controllers.snapshot(outOfBand(input, 'imageProvider'))),
+      );
       logger.info(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId },
         'image saved',
@@ -157,19 +137,31 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       return image;
     },
 
-    /** Uploads the artifact over SFTP and verifies its SHA-256 on the host. Idempotent. Throws ArtifactChecksumMismatch. */
+    /**
+     * Uploads the artifact over SFTP to a temporary name, verifies its SHA-256 on the host, then renames
+     * it into place; heartbeats while it sends. Idempotent. Changes nothing but the artifact directory.
+     * Throws ArtifactChecksumMismatch, SourceArtifactInvalid (the orchestrator's copy changed).
+     */
     async uploadArtifact(input: HostPatchInput): Promise<string> {
-      return ssh(input, (s) => uploadArtifact(s, input.patch));
+      return withHeartbeat(() => ssh(input, (s) => uploadArtifact(s, input.patch, beat)));
     },
 
     /**
-     * Runs the install command detached under a (campaign, patch, host) marker; a retry re-attaches to a
-     * running or finished install instead of starting it again. Heartbeats while it waits.
+     * Runs the install command detached under a (campaign, patch, version) run directory owned by this
+     * host workflow run; a retry re-attaches to a running or finished install instead of starting it
+     * again. Heartbeats while it waits. `installTimeout` is enforced on the host, from when the install
+     * started, whichever attempt is watching. Throws InstallTimedOut (stopped on the host) and
+     * InstallOutcomeUnknown (its outcome cannot be read: a person must look).
      */
     async installPatch(input: HostPatchInput, artifactPath: string): Promise<InstallOutcome> {
-      const runKey = runKeyOf(input);
+      const run = {
+        runKey: runKeyOf(input),
+        owner: workflowRunOf(input),
+        timeoutMs: input.patch.installTimeout,
+        bootIdCommand: input.host.bootIdCommand,
+      };
       const result = await ssh(input, (s) =>
-        runInstall(s, input.patch, runKey, artifactPath, (progress) => Context.current().heartbeat(progress)),
+        runInstall(s, input.patch, run, artifactPath, (progress) => activityContext()?.heartbeat(progress)),
       );
       logger.info(
         {
@@ -183,33 +175,38 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       return result;
     },
 
-    /** Asks the host to reboot; losing the connection is the expected result. Not idempotent: one call, one reboot. */
-    async triggerReboot(input: HostPatchInput): Promise<void> {
-      await ssh(input, (s) => triggerReboot(s));
+    /**
+     * Asks the host to reboot; losing the connection is the expected result. Idempotent when given the
+     * boot ID preflight saw: a host already on another boot is not rebooted again (histories recorded
+     * before that pass no boot ID: one call, one reboot). Throws CommandFailed (the command refused).
+     */
+    async triggerReboot(input: HostPatchInput, previousBootId?: string): Promise<void> {
+      const done = await ssh(input, (s) =>
+        triggerReboot(s, {
+          bootIdCommand: input.host.bootIdCommand,
+          ...(previousBootId ? { previousBootId } : {}),
+        }),
+      );
+      if (done === 'already-rebooted')
+        logger.info({ campaignId: input.campaignId, hostId: input.host.id }, 'host already rebooted');
     },
 
     /**
-     * Succeeds once the host answers SSH with a boot ID other than `previousBootId`; throws HostNotUp
-     * (retried by the workflow's polling policy) until then. Read-only.
+     * Succeeds once the host answers SSH with a boot ID other than `previousBootId` (empty: any). Until
+     * then throws HostNotUp (no answer) or RebootPending (it answers on the old boot), both retried by
+     * the workflow's polling policy; at the boot timeout the last one says which. Read-only.
      */
     async waitForBoot(input: HostPatchInput, previousBootId: string): Promise<string> {
       return typed(async () => {
-        let bootId: string;
-        try {
-          bootId = await withSsh(hostTarget(input), keys, (s) => readBootId(s, input.host.bootIdCommand), {
-            readyTimeoutMs: 5_000,
-          });
-        } catch (err) {
-          if (
-            err instanceof RolloutError &&
-            (err.type === 'HostUnreachable' || err.type === 'ConnectionLost')
-          )
-            throw new RolloutError('HostNotUp', `${input.host.id} is not up yet`);
-          throw err;
-        }
-        if (bootId === previousBootId)
-          throw new RolloutError('HostNotUp', `${input.host.id} has not rebooted yet`);
-        return bootId;
+        const seen = await observeBoot(hostTarget(input), keys, input.host.bootIdCommand, previousBootId);
+        if (seen.state === 'down')
+          throw new RolloutError('HostNotUp', `${input.host.id} is not up yet (${seen.reason})`);
+        if (seen.state === 'same-boot')
+          throw new RolloutError(
+            'RebootPending',
+            `${input.host.id} answers, still on the boot it had before the reboot`,
+          );
+        return seen.bootId;
       });
     },
 
@@ -218,43 +215,69 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
       return ssh(input, (s) => readVersion(s, input.patch));
     },
 
-    /** Runs the host's health checks; the report says which failed. Read-only; never throws for a failed check. */
+    /**
+     * Runs the host's health checks; the report says which failed. Heartbeats while the checks run.
+     * Read-only; never throws for a failed check (the workflow re-checks while services come up).
+     */
     async checkHealth(input: HostPatchInput): Promise<HealthReport> {
-      return typed(() =>
-        runHealthChecks(input.host, input.healthChecks, () =>
-          SshSession.open(hostTarget(input), keys, { readyTimeoutMs: 5_000 }),
+      return withHeartbeat(() =>
+        typed(() =>
+          runHealthChecks(input.host, input.healthChecks, () =>
+            SshSession.open(hostTarget(input), keys, { readyTimeoutMs: 5_000 }),
+          ),
         ),
       );
     },
 
     /**
      * Verifies the saved image (its provider's check, and its checksum when the record has one), then
-     * restores it out-of-band (works on a host that does not boot). Idempotent. Throws ImageFailed.
+     * restores it out-of-band (works on a host that does not boot); heartbeats while the controller
+     * works. Idempotent: a retry after a worker died verifies again and restores the same image over a
+     * disk that may already be restored, which is harmless. Throws ImageFailed.
      */
     async restoreImage(input: HostPatchInput, image: ImageRecord | string): Promise<void> {
       // Histories recorded before images carried their record pass the ID alone.
       const record = typeof image === 'string' ? { imageId: image } : image;
       const target = outOfBand(input, 'imageProvider');
-      await typed(async () => {
-        const verified = await controllers.verify(target, record.imageId);
-        if (!verified.ok)
-          throw new RolloutError('ImageFailed', `image ${record.imageId} fails its provider's check`);
-        if ('sha256' in record && record.sha256 && verified.sha256 && verified.sha256 !== record.sha256)
-          throw new RolloutError(
-            'ImageFailed',
-            `image ${record.imageId} has SHA-256 ${verified.sha256}, recorded ${record.sha256} at snapshot`,
-          );
-        await controllers.restore(target, record.imageId);
-      });
+      await withHeartbeat(() =>
+        typed(async () => {
+          const verified = await controllers.verify(target, record.imageId);
+          if (!verified.ok)
+            throw new RolloutError('ImageFailed', `image ${record.imageId} fails its provider's check`);
+          if ('sha256' in record && record.sha256 && verified.sha256 && verified.sha256 !== record.sha256)
+            throw new RolloutError(
+              'ImageFailed',
+              `image ${record.imageId} has SHA-256 ${verified.sha256}, recorded ${record.sha256} at snapshot`,
+            );
+          await controllers.restore(target, record.imageId);
+        }),
+      );
       logger.warn(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: record.imageId },
         'image restored',
       );
     },
 
-    /** Power-cycles the host out-of-band (on, if it was off). Throws PowerFailed. */
+    /**
+     * Power-cycles the host out-of-band (on, if it was off); heartbeats while the controller works. A
+     * retry cycles once more, harmless for a host that is being restored. Throws PowerFailed.
+     */
     async powerCycle(input: HostPatchInput): Promise<void> {
-      await typed(() => controllers.powerCycle(outOfBand(input, 'powerController')));
+      await withHeartbeat(() => typed(() => controllers.powerCycle(outOfBand(input, 'powerController'))));
+    },
+
+    /**
+     * Deletes an image that is no longer needed (a host that failed before anything on it changed).
+     * Idempotent (deleting a deleted image is fine). Throws ImageFailed.
+     */
+    async deleteImage(input: HostPatchInput, image: ImageRecord): Promise<void> {
+      await withHeartbeat(() =>
+        typed(() => controllers.remove(outOfBand(input, 'imageProvider'), image.imageId)),
+      );
+      logger.info(
+        { campaignId: input.campaignId, hostId: input.host.id, imageId: image.imageId },
+        'unused image deleted',
+      );
     },
   };
 }

@@ -295,15 +295,21 @@ export class SshSession {
       throw new RolloutError('ConnectionLost', `${this.target.name}: connection lost during ${what}`);
     if (result.code !== 0)
       throw new RolloutError(
-        'InstallFailed',
+        'CommandFailed',
         `${this.target.name}: ${what} exited ${result.code}: ${tail(result.stderr, 300)}`,
       );
     return result.stdout.trim();
   }
 
-  async upload(localPath: string, remotePath: string): Promise<void> {
+  /** Copies a file over SFTP; `onProgress` is called as chunks go out (heartbeats for large artifacts). */
+  async upload(localPath: string, remotePath: string, onProgress?: () => void): Promise<void> {
     try {
-      await this.ssh.putFile(localPath, remotePath);
+      await this.ssh.putFile(
+        localPath,
+        remotePath,
+        undefined,
+        onProgress ? { step: () => onProgress() } : undefined,
+      );
     } catch (err) {
       throw new RolloutError(
         'ConnectionLost',

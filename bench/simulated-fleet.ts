@@ -84,5 +84,8 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
     async powerCycle() {
       await step();
     },
+    async deleteImage() {
+      await step();
+    },
   };
 }

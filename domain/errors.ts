@@ -14,12 +14,29 @@ export const ERROR_TYPES = {
     retryable: false,
     meaning: 'the artifact on the orchestrator does not match its checksum',
   },
+  SourceArtifactUnreadable: {
+    retryable: true,
+    meaning: 'the artifact on the orchestrator cannot be read right now',
+  },
+  CommandFailed: { retryable: false, meaning: 'a remote command exited non-zero or printed nonsense' },
   InstallFailed: { retryable: false, meaning: 'the install command exited non-zero' },
+  InstallTimedOut: {
+    retryable: false,
+    meaning: 'the install ran past installTimeout and was stopped on the host',
+  },
+  InstallOutcomeUnknown: {
+    retryable: false,
+    meaning: "the install's outcome cannot be read (its process is gone without an exit code)",
+  },
+  RebootPending: { retryable: true, meaning: 'the host answers on the boot it had before the reboot' },
   VerifyFailed: { retryable: false, meaning: 'after install the host does not report the target version' },
   HealthCheckFailed: { retryable: false, meaning: 'one or more health checks failed' },
   ImageFailed: { retryable: false, meaning: 'the image provider could not snapshot, verify or restore' },
   PowerFailed: { retryable: false, meaning: 'the power controller could not act' },
-  RebootNotObserved: { retryable: false, meaning: 'the host answered but its boot ID did not change' },
+  RebootNotObserved: {
+    retryable: false,
+    meaning: 'the host kept answering with its old boot ID until the boot timeout: it never rebooted',
+  },
   UnknownHost: { retryable: false, meaning: 'the host is not in the inventory' },
   UnknownCredential: { retryable: false, meaning: 'no SSH key is configured for the credential name' },
   CredentialUnusable: {

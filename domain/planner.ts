@@ -216,6 +216,8 @@ export function summarizePlan(file: CampaignFile, plan: Plan, digest: (text: str
       durationMs: file.campaign.soak.duration,
       probeIntervalMs: file.campaign.soak.probeInterval,
       criteria: file.campaign.soak.passCriteria,
+      missedProbes: file.campaign.soak.missedProbes,
+      maxExtensionMs: file.campaign.soak.maxExtension ?? Math.round(file.campaign.soak.duration / 4),
     },
     waves: plan.waves.map((w) => ({ name: w.name, size: w.hosts.length })),
     gates: plan.gates.map(({ hosts, ...gate }) => ({

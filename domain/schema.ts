@@ -364,7 +364,11 @@ export const SoakCriteria = z.strictObject({
 });
 export type SoakCriteria = z.infer<typeof SoakCriteria>;
 
-const SOAK_DEFAULT = { duration: 172_800_000, probeInterval: 900_000 };
+const SOAK_DEFAULT = {
+  duration: 172_800_000,
+  probeInterval: 900_000,
+  missedProbes: 'extend' as const,
+};
 
 export const CampaignSpec = z.strictObject({
   name: z.string().min(1).max(80),
@@ -377,6 +381,13 @@ export const CampaignSpec = z.strictObject({
       duration: Duration.default(SOAK_DEFAULT.duration),
       probeInterval: Duration.default(SOAK_DEFAULT.probeInterval),
       passCriteria: SoakCriteria.default(SoakCriteria.parse({})),
+      /**
+       * Probes that could not run (the orchestrator was down, a probe errored): `extend` the soak to make
+       * them up, at most `maxExtension` (default a quarter of the duration), recorded in the evidence;
+       * `review` leaves the short coverage to a person's soak review.
+       */
+      missedProbes: z.enum(['extend', 'review']).default(SOAK_DEFAULT.missedProbes),
+      maxExtension: Duration.optional(),
     })
     .default({ ...SOAK_DEFAULT, passCriteria: SoakCriteria.parse({}) }),
   approvals: z.array(ApprovalStage).min(1, 'name at least one approval stage'),
@@ -582,6 +593,9 @@ export const CampaignFile = z
           );
       });
     });
+    const { maxExtension, duration } = file.campaign.soak;
+    if (maxExtension !== undefined && maxExtension > duration)
+      issue(['campaign', 'soak', 'maxExtension'], 'must be no longer than the soak duration');
     if (
       file.campaign.soak.probeInterval <= 0 ||
       file.campaign.soak.probeInterval > file.campaign.soak.duration
@@ -642,6 +656,8 @@ export const CampaignState = z.enum([
   'rejected',
   'approval-expired',
   'aborted',
+  /** The patch artifact no longer matches the checksum that was tested and approved. */
+  'artifact-changed',
 ]);
 export type CampaignState = z.infer<typeof CampaignState>;
 
@@ -652,6 +668,7 @@ export const TERMINAL_CAMPAIGN_STATES: readonly CampaignState[] = [
   'rejected',
   'approval-expired',
   'aborted',
+  'artifact-changed',
 ];
 
 /** A saved disk image. `sha256` is there when the provider can checksum the image (lab: the archive). */
@@ -727,6 +744,8 @@ export const HostOutcome = z.strictObject({
   preflight: PreflightReport.optional(),
   integrity: IntegrityReport.optional(),
   health: HealthReport.optional(),
+  /** The host failed before anything on it was changed: not restored, not rebooted ("not changed"). */
+  unchanged: z.boolean().optional(),
   timings: z.array(StepTiming),
   startedAt: z.string(),
   finishedAt: z.string(),
@@ -787,7 +806,14 @@ export const PlanSummary = z.strictObject({
   name: z.string(),
   patch: z.strictObject({ id: z.string(), version: z.string(), sha256: Sha256 }),
   testHosts: z.array(z.string()),
-  soak: z.strictObject({ durationMs: z.number(), probeIntervalMs: z.number(), criteria: SoakCriteria }),
+  soak: z.strictObject({
+    durationMs: z.number(),
+    probeIntervalMs: z.number(),
+    criteria: SoakCriteria,
+    /** Absent in plans made before missed probes could be made up: those leave it to a review. */
+    missedProbes: z.enum(['extend', 'review']).optional(),
+    maxExtensionMs: z.number().optional(),
+  }),
   waves: z.array(z.strictObject({ name: z.string(), size: z.number().int() })),
   gates: z.array(GatePlan),
   people: z.array(Person),
@@ -880,6 +906,8 @@ export const FailedHost = z.strictObject({
   rollbackFailure: StepFailure.optional(),
   image: ImageRecord.optional(),
   group: z.string().optional(),
+  /** Failed before anything on it changed: nothing to restore. */
+  unchanged: z.boolean().optional(),
 });
 export type FailedHost = z.infer<typeof FailedHost>;
 
@@ -892,6 +920,9 @@ export const CampaignStatus = z.strictObject({
   /** What the scheduler waits for when nothing starts (window, redundancy budget, pause). */
   waitingFor: z.string().optional(),
   startedBy: z.string(),
+  /** Workflow time the campaign started and ended (absent in campaigns started before they were kept). */
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
   fileSha256: Sha256,
   patch: z.strictObject({ id: z.string(), version: z.string(), sha256: Sha256 }),
   testHosts: z.array(z.string()),
@@ -905,6 +936,9 @@ export const CampaignStatus = z.strictObject({
     probes: z.array(SoakProbe),
     verdict: SoakVerdict.optional(),
     reason: z.string().optional(),
+    /** How long the soak was extended to make up missed probes, and why. */
+    extendedByMs: z.number().optional(),
+    extension: z.string().optional(),
   }),
   gates: z.array(GateStatus),
   waves: z.array(z.strictObject({ name: z.string(), size: z.number() })),

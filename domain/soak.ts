@@ -47,3 +47,25 @@ export function soakVerdict(
     };
   return { verdict: 'pass', reason: `${ran} of ${scheduled} probes ran, ${failed} failed` };
 }
+
+/**
+ * How much longer to soak to make up probes that did not run (an orchestrator outage, probes that
+ * errored), so that `minCoverage` of the scheduled probes can still be reached: the missing probes ×
+ * the interval, within what is left of `maxExtensionMs`. 0 when coverage is enough or the budget is
+ * used up (then the verdict decides, and a short coverage goes to a person's review).
+ */
+export function soakExtensionMs(
+  probes: SoakProbe[],
+  criteria: SoakCriteria,
+  scheduled: number,
+  intervalMs: number,
+  extendedMs: number,
+  maxExtensionMs: number,
+): number {
+  const ran = probes.filter((p) => p.result !== 'error').length;
+  const missing = Math.ceil(criteria.minCoverage * scheduled) - ran;
+  if (missing <= 0) return 0;
+  const left = maxExtensionMs - extendedMs;
+  const slots = Math.min(missing, Math.floor(left / intervalMs));
+  return slots > 0 ? slots * intervalMs : 0;
+}

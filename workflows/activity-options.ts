@@ -1,9 +1,17 @@
-/** Named timeout and retry presets for every activity call; no literals at call sites. */
+/**
+ * Named timeout and retry presets for every activity call; no literals at call sites. Every activity
+ * that can run longer than a few seconds heartbeats (activities/host-activities.ts, every 5 s) and has a
+ * heartbeat timeout of tens of seconds here: a worker that dies mid-step is noticed within that time and
+ * the step is retried on another worker, instead of when its start-to-close timeout runs out.
+ */
 import type { ActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
 import type { Patch } from '../domain/schema.js';
 
 const nonRetryableErrorTypes = [...NON_RETRYABLE_ERROR_TYPES];
+
+/** A dead worker is noticed this long after its last heartbeat. */
+const HEARTBEAT_TIMEOUT = '20s';
 
 /** Short SSH reads and writes: a few seconds each, a few attempts. */
 export const QUICK: ActivityOptions = {
@@ -11,16 +19,34 @@ export const QUICK: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 4, nonRetryableErrorTypes },
 };
 
-/** Out-of-band image and power commands on a controller: can take minutes on real disks. */
+/** Steps that may take a while on a big artifact or a slow host: upload, health checks, source checksum. */
+export const HEARTBEATING: ActivityOptions = {
+  ...QUICK,
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+};
+
+/**
+ * Out-of-band image and power commands on a controller: can take minutes on real disks. Each remote
+ * side is idempotent (a restore over a restored disk, a power-on of a host that is on), so a retry on
+ * another worker after a heartbeat timeout is safe.
+ */
 export const CONTROLLER: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
 };
 
-/** The install: heartbeats while it waits, so a dead worker is noticed and the retry re-attaches. */
+/**
+ * The install: heartbeats while it waits, so a dead worker is noticed and the retry re-attaches.
+ * `installTimeout` itself is enforced on the host (the install is stopped there); the schedule-to-close
+ * timeout is only the backstop for when no worker is left to watch, so the host fails within the
+ * timeout plus this margin whatever happens.
+ */
 export function installOptions(patch: Patch): ActivityOptions {
   return {
     startToCloseTimeout: patch.installTimeout + 60_000,
+    scheduleToCloseTimeout: patch.installTimeout + 120_000,
     heartbeatTimeout: '30s',
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes },
   };
@@ -39,7 +65,7 @@ export function bootWaitOptions(patch: Patch): ActivityOptions {
 export function integrityOptions(patch: Patch): ActivityOptions {
   return {
     startToCloseTimeout: patch.integrity.timeout + 60_000,
-    heartbeatTimeout: '1 minute',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '5s', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
   };
 }

@@ -1,4 +1,7 @@
 import {
+  ActivityFailure,
+  ApplicationFailure,
+  ChildWorkflowFailure,
   metricMeter,
   patched,
   allHandlersFinished,
@@ -15,7 +18,7 @@ import type { CampaignActivities } from '../activities/campaign-activities.js';
 import { gateAudience, rolesOf } from '../domain/access.js';
 import { hostWorkflowId } from '../domain/ids.js';
 import { budgetSpent, nextHost } from '../domain/scheduling.js';
-import { failsEarly, scheduledProbes, soakVerdict } from '../domain/soak.js';
+import { failsEarly, scheduledProbes, soakExtensionMs, soakVerdict } from '../domain/soak.js';
 import {
   type ApprovalRecord,
   type CampaignInput,
@@ -31,7 +34,7 @@ import {
   type SoakProbe,
   type WaveHost,
 } from '../domain/schema.js';
-import { QUICK } from './activity-options.js';
+import { HEARTBEATING, QUICK } from './activity-options.js';
 import {
   abortUpdate,
   approveStageUpdate,
@@ -52,6 +55,23 @@ import {
 } from './validators.js';
 
 const quick = proxyActivities<CampaignActivities>(QUICK);
+const heartbeating = proxyActivities<CampaignActivities>(HEARTBEATING);
+
+/** Host failures that say the artifact itself may have changed: the campaign checks its source at once. */
+const ARTIFACT_SUSPECT: readonly string[] = ['ArtifactChecksumMismatch', 'SourceArtifactInvalid'];
+
+/** The failure type inside an activity failure (workflows branch on types, never on classes). */
+function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/** What a failed child workflow says, in words (not Temporal's "Child Workflow execution failed"). */
+function childFailureText(err: unknown): string {
+  if (err instanceof ChildWorkflowFailure && err.cause instanceof Error)
+    return `the host's workflow failed: ${err.cause.message}`;
+  return err instanceof Error ? `the host's workflow failed: ${err.message}` : String(err);
+}
 
 /** Notifications and decisions kept in the status (older ones stay in history and the ledger). */
 const KEPT_RECORDS = 200;
@@ -62,6 +82,7 @@ function initialStatus(input: CampaignInput, plan: PlanSummary): CampaignStatus 
     name: plan.name,
     state: 'test-install',
     startedBy: input.startedBy,
+    startedAt: new Date().toISOString(),
     fileSha256: input.fileSha256,
     patch: plan.patch,
     testHosts: plan.testHosts,
@@ -113,6 +134,14 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   let waveHosts = new Map<string, WaveHost>();
   let soakReviewed = false;
   let changes = 0;
+  /** Set when the patch artifact was found changed: nothing more starts, the campaign ends. */
+  let artifactChanged = false;
+  /** A host reported a checksum mismatch: check the source artifact before the next host starts. */
+  let artifactSuspect = false;
+  /** Counts operator resumes, so a wait can tell a fresh one. */
+  let resumes = 0;
+  // Campaigns started before the artifact was re-checked along the way replay without those checks.
+  const reverify = patched('artifact-reverify');
   // Prometheus gauges (through the worker's runtime): hosts by state and the campaign's phase.
   const hostsGauge = metricMeter.createGauge(
     'rollout_campaign_hosts',
@@ -146,14 +175,22 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     changed();
     return d;
   };
-  const notify = async (n: Omit<Notification, 'at'>) => {
+  /** Notifications still being delivered: a new run or the end must not orphan them. */
+  const delivering = new Set<Promise<void>>();
+  const notify = (n: Omit<Notification, 'at'>): Promise<void> => {
     const record: Notification = { at: now(), ...n };
     status.notifications = [...status.notifications, record].slice(-KEPT_RECORDS);
-    try {
-      await quick.notify(input.campaignId, record);
-    } catch {
-      // A lost notification must not stop the campaign; the record stays in the status.
-    }
+    const delivery = quick.notify(input.campaignId, record).then(
+      () => undefined,
+      () => undefined, // A lost notification must not stop the campaign; the record stays in the status.
+    );
+    delivering.add(delivery);
+    void delivery.then(() => delivering.delete(delivery));
+    return delivery;
+  };
+  // Runs recorded before this continued-as-new (or ended) with a notification still in flight.
+  const drainNotifications = async () => {
+    if (delivering.size > 0 && patched('drain-notifications')) await Promise.all([...delivering]);
   };
   const operators = () => [
     ...new Set([
@@ -198,9 +235,37 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     return record;
   };
 
-  setHandler(approveStageUpdate, (d) => decideGate('approved', d.identity, d.comment ?? ''), {
-    validator: (d) => validateApproval(status, plan, d),
-  });
+  setHandler(
+    approveStageUpdate,
+    async (d) => {
+      // An approval is bound to the checksum the approver saw: if the artifact no longer has it, the
+      // approval is refused and the campaign stops before touching another host.
+      if (reverify) {
+        if ((await checkArtifact()) === 'changed')
+          throw ApplicationFailure.create({
+            type: 'ArtifactChanged',
+            message: `the patch artifact no longer matches ${status.patch.sha256}: approval refused, campaign stopped`,
+            nonRetryable: true,
+          });
+        // Another decision may have closed the gate while the artifact was checked.
+        const open = status.gates.find((g) => g.state === 'open');
+        if (!open || open.stage !== d.stage)
+          throw ApplicationFailure.create({
+            type: 'InvalidPhase',
+            message: `stage ${d.stage} was decided meanwhile`,
+            nonRetryable: true,
+          });
+        if (open.decisions.some((r) => r.identity === d.identity))
+          throw ApplicationFailure.create({
+            type: 'AlreadyDecided',
+            message: `${d.identity} has already approved stage ${d.stage}`,
+            nonRetryable: true,
+          });
+      }
+      return decideGate('approved', d.identity, d.comment ?? '');
+    },
+    { validator: (d) => validateApproval(status, plan, d) },
+  );
 
   setHandler(rejectStageUpdate, (r) => decideGate('rejected', r.identity, r.reason), {
     validator: (r) => validateRejection(status, plan, r),
@@ -230,6 +295,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     resumeUpdate,
     (c) => {
       status.paused = false;
+      resumes += 1;
       // Failures so far are acknowledged: the budget counts again from here.
       status.budget.baseline = status.budget.failed;
       return decide(c.identity, 'resume', c.reason ?? '');
@@ -290,6 +356,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       const entry = {
         hostId: outcome.hostId,
         state: outcome.state,
+        ...(outcome.unchanged ? { unchanged: true } : {}),
         ...(outcome.failure ? { failure: outcome.failure } : {}),
         ...(outcome.rollbackFailure ? { rollbackFailure: outcome.rollbackFailure } : {}),
         ...((outcome.image ?? previous?.image) ? { image: outcome.image ?? previous?.image } : {}),
@@ -320,6 +387,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
         text: `${outcome.hostId} was rolled back to its saved image: ${outcome.failure?.message ?? 'unknown failure'}`,
       });
     if (waveHosts.has(outcome.hostId)) doneInWave.add(outcome.hostId);
+    if (reverify && ARTIFACT_SUSPECT.includes(outcome.failure?.type ?? '')) artifactSuspect = true;
     changed();
   }
 
@@ -362,7 +430,9 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
             failure: {
               step: 'start',
               type: busy ? 'HostBusy' : 'HostWorkflowFailed',
-              message: busy ? `${hostId} is already being patched by another campaign` : String(err),
+              message: busy
+                ? `${hostId} is already being patched by another campaign`
+                : childFailureText(err),
             },
             timings: [],
             startedAt: started,
@@ -393,6 +463,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   const finish = async (state: CampaignState, reason?: string): Promise<CampaignStatus> => {
     while (inFlight.size > 0) await nextChange();
     status.state = state;
+    status.finishedAt = now();
     if (reason && !status.reason) status.reason = reason;
     delete status.waitingFor;
     await notify({
@@ -400,11 +471,13 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       to: operators(),
       text: `campaign ${state}${status.reason ? `: ${status.reason}` : ''}`,
     });
+    await drainNotifications();
     await condition(allHandlersFinished);
     return status;
   };
 
   const carryOn = async (phase: 'soak' | 'rollout'): Promise<never> => {
+    await drainNotifications();
     await condition(allHandlersFinished);
     return continueAsNew<typeof campaignWorkflow>({
       campaignId: input.campaignId,
@@ -420,7 +493,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     try {
       await quick.verifyArtifact(input.fileSha256);
     } catch (err) {
-      return finish('test-failed', `the patch artifact failed its check: ${(err as Error).message}`);
+      const reason = `the patch artifact failed its check: ${(err as Error).message}`;
+      return finish(
+        failureType(err) === 'SourceArtifactInvalid' ? 'artifact-changed' : 'test-failed',
+        reason,
+      );
     }
     for (const hostId of plan.testHosts) launch(hostId, 'patch', undefined, undefined, true);
     while (inFlight.size > 0) await nextChange();
@@ -433,9 +510,31 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   if (!input.carry || input.carry.phase === 'soak') {
     status.state = 'soaking';
     const start = status.soak.startedAt ? Date.parse(status.soak.startedAt) : Date.now();
-    const end = start + plan.soak.durationMs;
+    let end = start + plan.soak.durationMs + (status.soak.extendedByMs ?? 0);
     status.soak.startedAt = new Date(start).toISOString();
     status.soak.endsAt = new Date(end).toISOString();
+    const scheduled = scheduledProbes(plan.soak.durationMs, plan.soak.probeIntervalMs);
+    /** Extends the soak to make up missed probes, within the plan's bound; false when it may not. */
+    const extendForMissedProbes = (): boolean => {
+      if (plan.soak.missedProbes !== 'extend' || !patched('soak-extend')) return false;
+      const extendedBy = status.soak.extendedByMs ?? 0;
+      const extra = soakExtensionMs(
+        status.soak.probes,
+        plan.soak.criteria,
+        scheduled,
+        plan.soak.probeIntervalMs,
+        extendedBy,
+        plan.soak.maxExtensionMs ?? 0,
+      );
+      if (extra <= 0) return false;
+      const missed = scheduled - status.soak.probes.filter((p) => p.result !== 'error').length;
+      status.soak.extendedByMs = extendedBy + extra;
+      status.soak.extension = `extended by ${Math.round(status.soak.extendedByMs / 1000)} s in all to make up ${missed} probe(s) that did not run (at most ${Math.round((plan.soak.maxExtensionMs ?? 0) / 1000)} s)`;
+      end += extra;
+      status.soak.endsAt = new Date(end).toISOString();
+      changed();
+      return true;
+    };
     for (;;) {
       let probe: SoakProbe;
       try {
@@ -447,7 +546,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       status.soak.probes.push({ ...probe, at: now() });
       changed();
       if (failsEarly(status.soak.probes, plan.soak.criteria)) break;
-      if (Date.now() >= end) break;
+      if (Date.now() >= end && !extendForMissedProbes()) break;
       // Probes keep to the schedule start + k × interval; a slot missed (worker down) stays missed.
       const nextSlot =
         start +
@@ -456,11 +555,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       if (status.aborting) return finish('aborted');
       if (workflowInfo().continueAsNewSuggested) await carryOn('soak');
     }
-    const verdict = soakVerdict(
-      status.soak.probes,
-      plan.soak.criteria,
-      scheduledProbes(plan.soak.durationMs, plan.soak.probeIntervalMs),
-    );
+    const verdict = soakVerdict(status.soak.probes, plan.soak.criteria, scheduled);
     status.soak.verdict = verdict.verdict;
     status.soak.reason = verdict.reason;
     if (verdict.verdict === 'inconclusive') {
@@ -488,6 +583,10 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     status.currentWave = w;
     const gateOutcome = await passGate(w);
     if (gateOutcome !== 'pass') return finish(gateOutcome);
+    if (reverify) {
+      const artifact = await checkArtifact();
+      if (artifact !== 'ok') return finish(artifact === 'changed' ? 'artifact-changed' : 'aborted');
+    }
     const members = await quick.loadWave(input.fileSha256, w);
     waveHosts = new Map(members.map((h) => [h.id, h]));
     // The status lists the test systems, this wave and failed hosts; totals live in counts.
@@ -499,7 +598,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     for (const h of members) if (!doneInWave.has(h.id)) status.hosts[h.id] = 'pending';
     const pending = members.filter((h) => !doneInWave.has(h.id));
     const result = await runWave(pending);
-    if (result === 'aborted') return finish('aborted');
+    if (result === 'aborted' || result === 'artifact-changed') return finish(result);
     if (result === 'continue-as-new') await carryOn('rollout');
     doneInWave.clear();
     if (w + 1 < plan.waves.length) {
@@ -520,10 +619,50 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
 
   // ---- helpers that read the campaign state above ----
 
-  async function passGate(wave: number): Promise<'pass' | 'rejected' | 'approval-expired' | 'aborted'> {
+  /**
+   * Re-checks the patch artifact against the approved checksum. A mismatch ends the campaign
+   * ("changed"). A file that cannot be read even after retries is not taken as changed (one transient
+   * error must not decide): the campaign waits in needs-decision until an operator resumes (check
+   * again) or aborts.
+   */
+  async function checkArtifact(): Promise<'ok' | 'changed' | 'aborted'> {
+    for (;;) {
+      if (artifactChanged) return 'changed';
+      try {
+        await heartbeating.verifyArtifact(input.fileSha256);
+        return 'ok';
+      } catch (err) {
+        if (failureType(err) === 'SourceArtifactInvalid') {
+          artifactChanged = true;
+          status.reason = `the patch artifact changed after it was tested and approved: ${(err as Error).message}`;
+          changed();
+          return 'changed';
+        }
+        const before = status.state;
+        const seen = resumes;
+        status.state = 'needs-decision';
+        status.waitingFor = `cannot re-check the patch artifact (${(err as Error).message}): resume to check again, or abort`;
+        await notify({ kind: 'needs-decision', to: operators(), text: status.waitingFor });
+        changed();
+        await condition(() => resumes !== seen || status.aborting);
+        status.state = before;
+        delete status.waitingFor;
+        if (status.aborting) return 'aborted';
+      }
+    }
+  }
+
+  async function passGate(
+    wave: number,
+  ): Promise<'pass' | 'rejected' | 'approval-expired' | 'aborted' | 'artifact-changed'> {
     const gate = status.gates.find((g) => g.beforeWave === wave);
     const gatePlan = plan.gates.find((g) => g.beforeWave === wave);
     if (!gate || !gatePlan || gate.state === 'approved') return 'pass';
+    if (reverify && !gate.openedAt) {
+      // Nobody is asked to approve an artifact that is no longer the one tested.
+      const artifact = await checkArtifact();
+      if (artifact !== 'ok') return artifact === 'changed' ? 'artifact-changed' : 'aborted';
+    }
     status.state = 'awaiting-approval';
     gate.state = 'open';
     const audience = gateAudience(gatePlan, plan.people);
@@ -538,7 +677,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       });
     }
     const opened = Date.parse(gate.openedAt);
-    const decided = () => gate.state !== 'open' || status.aborting;
+    const decided = () => gate.state !== 'open' || status.aborting || artifactChanged;
     for (const offset of gatePlan.remindersMs) {
       const left = opened + offset - Date.now();
       if (left <= 0) continue;
@@ -554,6 +693,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     if (!decided() && expiresIn > 0) await condition(decided, expiresIn);
     // Handlers changed the gate while this function waited; read it afresh.
     const final: GateStatus['state'] = gate.state as GateStatus['state'];
+    if (artifactChanged) return 'artifact-changed';
     if (status.aborting) return 'aborted';
     if (final === 'rejected') return 'rejected';
     if (final !== 'approved') {
@@ -566,9 +706,20 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     return 'pass';
   }
 
-  async function runWave(pending: WaveHost[]): Promise<'done' | 'aborted' | 'continue-as-new'> {
+  async function runWave(
+    pending: WaveHost[],
+  ): Promise<'done' | 'aborted' | 'continue-as-new' | 'artifact-changed'> {
     let decisionAnnounced = false;
     for (;;) {
+      if (artifactSuspect) {
+        artifactSuspect = false;
+        const artifact = await checkArtifact();
+        if (artifact !== 'ok') {
+          status.state = 'aborting';
+          while (inFlight.size > 0) await nextChange();
+          return artifact === 'changed' ? 'artifact-changed' : 'aborted';
+        }
+      }
       if (status.aborting) {
         status.state = 'aborting';
         while (inFlight.size > 0) await nextChange();

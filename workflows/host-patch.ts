@@ -28,6 +28,7 @@ import {
   BOOKKEEPING,
   bootWaitOptions,
   CONTROLLER,
+  HEARTBEATING,
   installOptions,
   integrityOptions,
   QUICK,
@@ -36,23 +37,48 @@ import { hostProgressQuery } from './contract.js';
 
 type Failure = StepFailure;
 
-/** Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never `instanceof`. */
+/** How a timed-out attempt reads to a person (Temporal's own words are for engineers). */
+const TIMEOUT_WORDS: Record<string, string> = {
+  START_TO_CLOSE: 'took longer than its time limit',
+  SCHEDULE_TO_CLOSE: 'did not finish within its time limit (all attempts)',
+  SCHEDULE_TO_START: 'was not picked up by any worker in time',
+  HEARTBEAT: 'lost its worker (no heartbeat) and ran out of time to retry',
+};
+
+/**
+ * Reads the typed failure out of whatever an activity threw; workflows branch on `type`, never
+ * `instanceof`. The message is for people: what went wrong in their words, then the last error.
+ */
 function describeFailure(step: string, err: unknown): Failure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  // A polling activity whose next retry would pass its deadline fails with its last error, retry state TIMEOUT.
+  // A polling activity whose next retry would pass its deadline fails with its last error, retry state
+  // TIMEOUT. A host that kept answering on its old boot never rebooted: that is not a broken host.
   if (err instanceof ActivityFailure && err.retryState === 'TIMEOUT') {
     const last = cause instanceof Error ? `; last attempt: ${cause.message}` : '';
+    if (cause instanceof ApplicationFailure && cause.type === 'RebootPending')
+      return {
+        step,
+        type: 'RebootNotObserved',
+        message: `the host kept answering on the boot it had before the reboot until the boot timeout: it did not reboot${last}`,
+      };
     return { step, type: 'Timeout', message: `${step} did not succeed before its deadline${last}` };
   }
   if (cause instanceof TimeoutFailure) {
     const last = cause.cause instanceof ApplicationFailure ? `; last attempt: ${cause.cause.message}` : '';
-    return { step, type: 'Timeout', message: `${step} timed out (${cause.timeoutType ?? 'timeout'})${last}` };
+    const words = TIMEOUT_WORDS[cause.timeoutType ?? ''] ?? 'timed out';
+    return { step, type: 'Timeout', message: `${step} ${words}${last}` };
   }
   if (cause instanceof ApplicationFailure)
     return { step, type: cause.type ?? 'Error', message: cause.message };
   if (cause instanceof Error) return { step, type: cause.name, message: cause.message };
   return { step, type: 'Error', message: String(err) };
 }
+
+/**
+ * Failures after which nobody can tell what state the host is in: its install's outcome cannot be read,
+ * or it never rebooted. Restoring on a guess would take a possibly working host down; a person looks.
+ */
+const UNSURE: readonly string[] = ['InstallOutcomeUnknown', 'RebootNotObserved'];
 
 class StepFailed extends Error {
   constructor(readonly failure: Failure) {
@@ -64,9 +90,11 @@ class StepFailed extends Error {
  * Patches one host: preflight (version; prerequisites measured on the host: short of one, the host ends
  * "prerequisite-failed" untouched) → protected-path profile → disk image → upload + checksum → install
  * → reboot → wait for boot → version + health checks (retried while services start) → protected-path
- * comparison. On any failure after the image is saved it restores the image out-of-band,
- * power-cycles and health-checks the host ("rolled-back"); if that fails too, or the campaign's rollback
- * policy is manual, the host ends "needs-attention" for on-call. In "rollback" mode it only restores
+ * comparison. A failure before the install starts changed nothing: the host is not restored or
+ * rebooted, its unused image is deleted, and it ends "needs-attention" marked `unchanged`. On a failure
+ * once the install has started it restores the image out-of-band, power-cycles and health-checks the
+ * host ("rolled-back"); if that fails too, or the campaign's rollback policy is manual, or nobody can
+ * tell what state the host is in (UNSURE), the host ends "needs-attention" for on-call. In "rollback" mode it only restores
  * the given image (an on-call action, or the test system after a failed soak). Runs under the
  * deterministic ID `patch-host/<host>`, so a host is in one campaign at a time. Never throws for a host
  * failure: the outcome says what happened. Every state change, and the outcome, is written to the
@@ -148,6 +176,7 @@ async function hostSteps(
   onState: (state: HostState) => Promise<void>,
 ): Promise<HostOutcome> {
   const quick = proxyActivities<HostActivities & CampaignActivities>(QUICK);
+  const heartbeating = proxyActivities<HostActivities>(HEARTBEATING);
   const controller = proxyActivities<HostActivities>(CONTROLLER);
 
   const timings: StepTiming[] = [];
@@ -204,10 +233,10 @@ async function hostSteps(
    */
   async function settledHealth(): Promise<HealthReport> {
     const retry = (input.patch as Partial<typeof input.patch>).healthRetry ?? { attempts: 1, interval: 0 };
-    let report = await quick.checkHealth(input);
+    let report = await heartbeating.checkHealth(input);
     for (let attempt = 1; attempt < retry.attempts && !report.ok && patched('health-retry'); attempt++) {
       await sleep(retry.interval);
-      report = await quick.checkHealth(input);
+      report = await heartbeating.checkHealth(input);
     }
     return report;
   }
@@ -251,7 +280,7 @@ async function hostSteps(
     preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
   } catch (err) {
     // Nothing was changed on the host; a person must look (unreachable, wrong key, refused login).
-    return finish('needs-attention', { failure: (err as StepFailed).failure });
+    return finish('needs-attention', { failure: (err as StepFailed).failure, unchanged: true });
   }
   const fromVersion = preflight.version;
   const { alreadyPatched, ...measured } = preflight;
@@ -272,7 +301,7 @@ async function hostSteps(
     try {
       await timed('integrity-before', 'preflight', () => integrity.profileProtectedPaths(input));
     } catch (err) {
-      return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure });
+      return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure, unchanged: true });
     }
   }
 
@@ -280,14 +309,39 @@ async function hostSteps(
   try {
     image = await timed('image', 'imaging', () => controller.snapshotImage(input));
   } catch (err) {
-    return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure });
+    return finish('needs-attention', { ...checked, failure: (err as StepFailed).failure, unchanged: true });
+  }
+
+  // Runs recorded before "no change, no restore" rolled a host back after a failed upload too.
+  const noChangeNoRestore = patched('no-change-no-restore');
+  let artifactPath: string;
+  try {
+    artifactPath = await timed('upload', 'uploading', () => heartbeating.uploadArtifact(input));
+  } catch (err) {
+    const failure = err instanceof StepFailed ? err.failure : describeFailure(step, err);
+    if (!noChangeNoRestore) {
+      if (run.onFailure === 'manual') return finish('needs-attention', { ...checked, failure, image });
+      return restore(image, { ...checked, failure });
+    }
+    // Nothing on the host changed but its artifact directory: no restore, no reboot; the image is spare.
+    let imageDeleteFailure: Failure | undefined;
+    try {
+      await timed('delete-image', 'uploading', () => controller.deleteImage(input, image));
+    } catch (deleteErr) {
+      imageDeleteFailure = (deleteErr as StepFailed).failure;
+    }
+    return finish('needs-attention', {
+      ...checked,
+      failure,
+      unchanged: true,
+      ...(imageDeleteFailure ? { image, rollbackFailure: imageDeleteFailure } : {}),
+    });
   }
 
   let installOutputTail: string | undefined;
   let health: HealthReport | undefined;
   let protectedReport: IntegrityReport | undefined;
   try {
-    const artifactPath = await timed('upload', 'uploading', () => quick.uploadArtifact(input));
     const install = await timed('install', 'installing', () => installPatch(input, artifactPath));
     installOutputTail = install.outputTail;
     if (install.exitCode !== 0)
@@ -298,7 +352,7 @@ async function hostSteps(
       });
     if (input.patch.reboots) {
       await timed('reboot', 'rebooting', async () => {
-        await quick.triggerReboot(input);
+        await quick.triggerReboot(input, preflight.bootId);
         await sleep(input.patch.rebootGrace);
         await waitForBoot(input, preflight.bootId);
       });
@@ -352,8 +406,10 @@ async function hostSteps(
       ...(installOutputTail ? { installOutputTail } : {}),
       ...(protectedReport ? { integrity: protectedReport } : {}),
     };
-    // Manual policy: keep the host as it is for on-call, who may roll it back with one action.
-    if (run.onFailure === 'manual') return finish('needs-attention', { ...context, image, health });
+    // Manual policy, or nobody can tell what state the host is in: keep the host as it is for on-call,
+    // who may roll it back with one action.
+    if (run.onFailure === 'manual' || UNSURE.includes(failure.type))
+      return finish('needs-attention', { ...context, image, ...(health ? { health } : {}) });
     return restore(image, context);
   }
 }

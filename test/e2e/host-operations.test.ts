@@ -131,8 +131,14 @@ describe('host steps', () => {
         installCommand: 'echo run >> "$PACS_ROOT/install-count"; sleep 1; echo installed',
       };
       const ticks: string[] = [];
-      const first = await runInstall(s, counting, 'c1-secfix', remote, (p) => ticks.push(p.state), 200);
-      const again = await runInstall(s, counting, 'c1-secfix', remote, () => {}, 200);
+      const run = {
+        runKey: 'c1-secfix',
+        owner: 'run-1',
+        timeoutMs: 60_000,
+        bootIdCommand: 'cat "$PACS_ROOT/run/boot_id"',
+      };
+      const first = await runInstall(s, counting, run, remote, (p) => ticks.push(p.state), 200);
+      const again = await runInstall(s, counting, run, remote, () => {}, 200);
       expect(first).toMatchObject({ exitCode: 0, reattached: false });
       expect(first.outputTail).toContain('installed');
       expect(again).toMatchObject({ exitCode: 0, reattached: true });

@@ -20,6 +20,7 @@ import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-s
 import { campaignInput } from '../../client/campaigns.js';
 import {
   CampaignFile,
+  TERMINAL_CAMPAIGN_STATES,
   type CampaignStatus,
   type HealthReport,
   type HostPatchInput,
@@ -44,7 +45,7 @@ interface FakeFleet {
   /** Hosts whose install "breaks boot": waitForBoot fails for them until restored. */
   brokenBoot: Set<string>;
   /** Result of the test system's Nth soak probe (0-based); healthy when undefined. */
-  soakProbe?: (n: number) => boolean;
+  soakProbe?: (n: number) => boolean | 'error';
   /** Hosts whose install changes a protected file. */
   tampered?: Set<string>;
   /** Hosts whose health checks fail this many times before they pass (until restored: healthy). */
@@ -53,6 +54,14 @@ interface FakeFleet {
   restoreFails?: Set<string>;
   /** Hosts whose preflight finds a prerequisite unmet, with the reason. */
   unmet?: Map<string, string>;
+  /** Hosts whose upload fails with this failure type (nothing on them changed). */
+  uploadFails?: Map<string, string>;
+  /** Hosts whose install outcome cannot be read (its process vanished without an exit code). */
+  installUnknown?: Set<string>;
+  /** Hosts that keep answering on their old boot after the reboot trigger. */
+  neverReboot?: Set<string>;
+  /** The source artifact passes this many checks, then no longer matches its checksum. */
+  artifactGoodChecks?: number;
   calls: string[];
 }
 
@@ -97,10 +106,23 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     },
     async uploadArtifact(input) {
       log('upload', input);
+      const type = fleet.uploadFails?.get(input.host.id);
+      if (type)
+        throw ApplicationFailure.create({
+          type,
+          message: `${input.host.id}: the uploaded copy does not match the approved SHA-256; it was deleted`,
+          nonRetryable: true,
+        });
       return '.rollout/artifacts/x';
     },
     async installPatch(input) {
       log('install', input);
+      if (fleet.installUnknown?.has(input.host.id))
+        throw ApplicationFailure.create({
+          type: 'InstallOutcomeUnknown',
+          message: `${input.host.id}: the install's outcome cannot be read: process 42 is gone without an exit code`,
+          nonRetryable: true,
+        });
       versions.set(input.host.id, input.patch.version);
       return { exitCode: 0, outputTail: 'ok', reattached: false };
     },
@@ -108,6 +130,11 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
       log('reboot', input);
     },
     async waitForBoot(input) {
+      if (fleet.neverReboot?.has(input.host.id) && !restored.has(input.host.id))
+        throw ApplicationFailure.create({
+          type: 'RebootPending',
+          message: `${input.host.id} answers, still on the boot it had before the reboot`,
+        });
       if (fleet.brokenBoot.has(input.host.id) && !restored.has(input.host.id))
         throw Object.assign(new Error('never booted'), { name: 'HostNotUp' });
       return 'boot-2';
@@ -117,8 +144,11 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     },
     async checkHealth(input) {
       log('health', input);
-      if (input.host.role === 'test-system' && fleet.soakProbe && !restored.has(input.host.id))
-        return report(fleet.soakProbe(probes++));
+      if (input.host.role === 'test-system' && fleet.soakProbe && !restored.has(input.host.id)) {
+        const result = fleet.soakProbe(probes++);
+        if (result === 'error') throw new Error('the worker could not reach the test system');
+        return report(result);
+      }
       const left = fleet.unhealthyChecks?.get(input.host.id) ?? 0;
       if (left > 0 && !restored.has(input.host.id)) {
         fleet.unhealthyChecks!.set(input.host.id, left - 1);
@@ -139,6 +169,9 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     },
     async powerCycle(input) {
       log('powerCycle', input);
+    },
+    async deleteImage(input) {
+      log('delete-image', input);
     },
   };
 }
@@ -178,7 +211,16 @@ async function withWorker<T>(fleet: FakeFleet, taskQueue: string, fn: () => Prom
         ledger: rollout.store,
       }),
       // The artifact file of the fixture does not exist; its check is tested against real files elsewhere.
-      verifyArtifact: async () => {},
+      verifyArtifact: async () => {
+        fleet.calls.push('verify-artifact');
+        if (fleet.artifactGoodChecks === undefined) return;
+        if (fleet.artifactGoodChecks-- > 0) return;
+        throw ApplicationFailure.create({
+          type: 'SourceArtifactInvalid',
+          message: 'artifact /srv/patches/secfix.sh does not match the SHA-256 the campaign file gives',
+          nonRetryable: true,
+        });
+      },
     },
   });
   return worker.runUntil(fn);
@@ -232,12 +274,36 @@ async function waitFor(
 ): Promise<CampaignStatus> {
   for (let i = 0; i < 2_000; i++) {
     const status = await handle.query(campaignStatusQuery);
-    if (done(status)) return status;
-    if (
-      ['completed', 'soak-failed', 'test-failed', 'rejected', 'approval-expired', 'aborted'].includes(
+    if (process.env.DEBUG_WAIT) {
+      for (const h of ['h1', 'h2', 'h3', 'h4']) {
+        const d = await env.client.workflow
+          .getHandle(`patch-host/${h}`)
+          .describe()
+          .catch(() => undefined);
+        if (d)
+          console.error(
+            h,
+            d.status.name,
+            JSON.stringify(
+              (d.raw.pendingActivities ?? []).map((a) => [
+                a.activityType?.name,
+                a.attempt,
+                a.lastFailure?.message,
+              ]),
+            ),
+          );
+      }
+    }
+    if (process.env.DEBUG_WAIT && i % 20 === 0)
+      console.error(
+        i,
         status.state,
-      )
-    )
+        status.waitingFor,
+        JSON.stringify(status.hosts),
+        JSON.stringify(status.failed.map((f) => [f.hostId, f.state])),
+      );
+    if (done(status)) return status;
+    if (TERMINAL_CAMPAIGN_STATES.includes(status.state))
       throw new Error(`campaign ended ${status.state} (${status.reason ?? ''}) while waiting`);
     await env.sleep(step);
   }
@@ -278,7 +344,9 @@ function approve(
 
 async function approveOpenGate(handle: Handle, identity = VENDOR): Promise<void> {
   const status = await waitFor(handle, inState('awaiting-approval'));
+  if (process.env.DEBUG_WAIT) console.error('approving');
   await approve(handle, status, identity);
+  if (process.env.DEBUG_WAIT) console.error('approved');
 }
 
 /** [host, start ms, end ms] of each child run, read from the campaign's own (single-run) history. */
@@ -847,8 +915,220 @@ describe('health after boot', () => {
   });
 });
 
-// Kept last: with the time-skipping test server this campaign only advances in short sleeps (about a
-// minute of real time), and tests started after it in the same server stalled; not yet understood.
+describe('no false rollbacks, no needless outages', () => {
+  it('does not restore or reboot a host whose upload failed: its image is deleted, it is listed unchanged', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      uploadFails: new Map([['h2', 'ConnectionLost']]),
+    };
+    const file = campaignFile(4, (raw) => {
+      raw.campaign.failureBudget = { maxFailures: 2 };
+    });
+    await withWorker(fleet, 'tq-unchanged', async () => {
+      const handle = await start('unchanged', 'tq-unchanged', file);
+      await approveOpenGate(handle);
+      const status = await waitFor(handle, (s) => s.state === 'needs-attention');
+      const h2 = status.failed.find((f) => f.hostId === 'h2');
+      expect(h2).toMatchObject({ state: 'needs-attention', unchanged: true, failure: { step: 'upload' } });
+      expect(fleet.calls).toContain('delete-image:h2');
+      expect(fleet.calls.filter((c) => /^(install|reboot|restore|powerCycle):h2$/.test(c))).toEqual([]);
+      expect(status.counts.patched).toBe(3);
+    });
+  });
+
+  it('sends a host whose install outcome cannot be read, or that never rebooted, to on-call: no restore', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      installUnknown: new Set(['h1']),
+      neverReboot: new Set(['h3']),
+    };
+    const file = campaignFile(5, (raw) => {
+      raw.campaign.failureBudget = { maxFailures: 3 };
+      raw.patch.bootTimeout = '5m';
+    });
+    await withWorker(fleet, 'tq-unsure', async () => {
+      const handle = await start('unsure', 'tq-unsure', file);
+      await approveOpenGate(handle);
+      if (process.env.DEBUG_WAIT) {
+        await new Promise((r) => setTimeout(r, 3000));
+        const hist = await handle.fetchHistory();
+        console.error(
+          (hist.events ?? [])
+            .slice(-25)
+            .map((e) => `${e.eventId} ${Object.keys(e).find((k) => k.endsWith('Attributes'))}`)
+            .join('\n'),
+        );
+        for (const h of ['h2', 'h3', 'h4']) {
+          const d = await env.client.workflow
+            .getHandle(`patch-host/${h}`)
+            .describe()
+            .catch((e) => String(e));
+          console.error(
+            'DESC',
+            h,
+            JSON.stringify(
+              typeof d === 'string'
+                ? d
+                : [
+                    d.status.name,
+                    d.raw.pendingActivities?.map((a) => [
+                      a.activityType?.name,
+                      a.attempt,
+                      a.state,
+                      a.lastFailure?.message,
+                      a.scheduledTime,
+                      a.expirationTime,
+                    ]),
+                  ],
+            ),
+          );
+        }
+        const h3 = await env.client.workflow.getHandle('patch-host/h3').fetchHistory();
+        console.error(
+          (h3.events ?? [])
+            .slice(-8)
+            .map(
+              (e) =>
+                `EV ${e.eventId} ${Object.keys(e).find((k) => k.endsWith('Attributes'))} ${JSON.stringify(e.timerStartedEventAttributes ?? e.activityTaskScheduledEventAttributes?.activityType ?? '')}`,
+            )
+            .join('\n'),
+        );
+        const now = await env.currentTimeMs();
+        console.error('NOW', new Date(now).toISOString());
+      }
+      const status = await waitFor(
+        handle,
+        (s) =>
+          s.state === 'needs-attention' && s.failed.filter((f) => f.state === 'needs-attention').length === 2,
+        '1 minute',
+      );
+      const byHost = Object.fromEntries(status.failed.map((f) => [f.hostId, f]));
+      expect(byHost.h1).toMatchObject({
+        state: 'needs-attention',
+        failure: { step: 'install', type: 'InstallOutcomeUnknown' },
+        image: { imageId: 'h1-img' },
+      });
+      expect(byHost.h3).toMatchObject({
+        state: 'needs-attention',
+        failure: { step: 'reboot', type: 'RebootNotObserved' },
+      });
+      expect(byHost.h3?.failure?.message).toMatch(
+        /did not reboot; last attempt: h3 answers, still on the boot/,
+      );
+      expect(fleet.calls.filter((c) => /^(restore|powerCycle):h[13]$/.test(c))).toEqual([]);
+      // On-call can still roll the host back with one action, from the image that was kept.
+      await handle.executeUpdate(hostActionUpdate, {
+        args: [{ hostId: 'h1', action: 'rollback', identity: ONCALL, note: 'install log says it died' }],
+      });
+      await waitFor(
+        handle,
+        (s) => s.failed.find((f) => f.hostId === 'h1')?.state === 'rolled-back',
+        '1 minute',
+      );
+      expect(fleet.calls).toContain('restore:h1');
+    });
+  });
+});
+
+describe('the artifact is re-checked before every gate and wave', () => {
+  it('stops before the gate opens when the artifact changed after the soak: no host but the test system touched', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [], artifactGoodChecks: 1 };
+    const file = campaignFile(4);
+    const status = await withWorker(fleet, 'tq-artifact-gate', async () => {
+      const handle = await start('artifact-gate', 'tq-artifact-gate', file);
+      return handle.result();
+    });
+    expect(status.state).toBe('artifact-changed');
+    expect(status.reason).toMatch(/changed after it was tested and approved/);
+    expect(status.gates[0]?.state).toBe('waiting');
+    expect(fleet.calls.some((c) => /:h[1-3]$/.test(c))).toBe(false);
+  });
+
+  it('refuses an approval bound to the old checksum once the artifact changed, and stops', async () => {
+    const fleet: FakeFleet = { brokenBoot: new Set(), calls: [], artifactGoodChecks: 2 };
+    const file = campaignFile(4);
+    await withWorker(fleet, 'tq-artifact-approve', async () => {
+      const handle = await start('artifact-approve', 'tq-artifact-approve', file);
+      const gate = await waitFor(handle, inState('awaiting-approval'));
+      expect(await refusal(approve(handle, gate, VENDOR))).toBe('ArtifactChanged');
+      const final = await handle.result();
+      expect(final.state).toBe('artifact-changed');
+      expect(final.gates[0]?.decisions).toEqual([]);
+    });
+    expect(fleet.calls.some((c) => /:h[1-3]$/.test(c))).toBe(false);
+  });
+
+  it('stops mid-wave when a host reports a checksum mismatch and the source no longer matches', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      // start, gate opening, approval, wave 1, wave 2: then the source changed (a host saw it first).
+      artifactGoodChecks: 5,
+      uploadFails: new Map([['h2', 'ArtifactChecksumMismatch']]),
+    };
+    const file = campaignFile(6, (raw) => {
+      raw.campaign.concurrency = 1;
+      raw.campaign.failureBudget = { maxFailures: 3 };
+    });
+    const status = await withWorker(fleet, 'tq-artifact-wave', async () => {
+      const handle = await start('artifact-wave', 'tq-artifact-wave', file);
+      await approveOpenGate(handle);
+      return handle.result();
+    });
+    expect(status.state).toBe('artifact-changed');
+    expect(status.failed.find((f) => f.hostId === 'h2')).toMatchObject({ unchanged: true });
+    // h1 (canary) and h2 ran; nothing started after the mismatch.
+    expect(fleet.calls.filter((c) => c.startsWith('preflight:')).sort()).toEqual([
+      'preflight:h0',
+      'preflight:h1',
+      'preflight:h2',
+    ]);
+    expect(fleet.calls).not.toContain('restore:h2');
+  });
+});
+
+describe('missed soak probes', () => {
+  it('extends the soak to make up probes that could not run, bounded, and records it', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      soakProbe: (n) => (n === 2 || n === 3 ? 'error' : true),
+    };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.soak = { duration: '4h', probeInterval: '1h', maxExtension: '2h' };
+    });
+    await withWorker(fleet, 'tq-soak-extend', async () => {
+      const handle = await start('soak-extend', 'tq-soak-extend', file);
+      const gate = await waitFor(handle, inState('awaiting-approval'), '30 minutes');
+      expect(gate.soak.verdict).toBe('pass');
+      expect(gate.soak.extendedByMs).toBe(2 * 3_600_000);
+      expect(gate.soak.extension).toMatch(/extended by 7200 s in all to make up 2 probe\(s\)/);
+      expect(gate.soak.probes.map((p) => p.result)).toEqual(['ok', 'error', 'error', 'ok', 'ok', 'ok', 'ok']);
+      expect(Date.parse(gate.soak.endsAt!) - Date.parse(gate.soak.startedAt!)).toBe(6 * 3_600_000);
+    });
+  });
+
+  it('leaves short coverage to a review under missedProbes: review', async () => {
+    const fleet: FakeFleet = {
+      brokenBoot: new Set(),
+      calls: [],
+      soakProbe: (n) => (n === 2 || n === 3 ? 'error' : true),
+    };
+    const file = campaignFile(3, (raw) => {
+      raw.campaign.soak = { duration: '4h', probeInterval: '1h', missedProbes: 'review' };
+    });
+    await withWorker(fleet, 'tq-soak-noextend', async () => {
+      const handle = await start('soak-noextend', 'tq-soak-noextend', file);
+      const review = await waitFor(handle, inState('soak-review'), '30 minutes');
+      expect(review.soak.verdict).toBe('inconclusive');
+      expect(review.soak.extendedByMs).toBeUndefined();
+      expect(review.soak.reason).toMatch(/only 3 of 5 scheduled probes ran/);
+    });
+  });
+});
+
 describe('a failed restore', () => {
   it('is recorded and leaves the host in needs-attention for on-call, never swallowed', async () => {
     const fleet: FakeFleet = {
