@@ -153,6 +153,22 @@ function populateDisk(root: string, id: string, role: Role, authorizedKey: strin
   chmodSync(`${root}/home/${LAB_USER}/.ssh`, 0o700);
 }
 
+/** Controller operations a test can slow down (the lab controller sleeps in their middle). */
+export type LabFaultOperation = 'snapshot' | 'restore' | 'power-cycle';
+
+/** Makes `operation` on `host` take `seconds` longer at the lab controller; `undefined` clears it. */
+export function setLabFault(
+  dir: string,
+  host: string,
+  operation: LabFaultOperation,
+  seconds: number | undefined,
+): void {
+  mkdirSync(`${dir}/faults`, { recursive: true });
+  const file = `${dir}/faults/${host}.${operation}-delay`;
+  if (seconds === undefined) rmSync(file, { force: true });
+  else writeFileSync(file, `${seconds}\n`);
+}
+
 export function labctlPath(dir: string): string {
   return `${dir}/bin/labctl`;
 }

@@ -12,6 +12,9 @@
 #   labctl delete HOST IMAGE        {"ok":true}
 #   labctl watch                    loop: turn each host's reboot request into a power cycle
 #
+# Faults for tests: a file faults/HOST.OP-delay holding seconds makes OP (snapshot, restore,
+# power-cycle) take that much longer, in its middle (a restore or power cycle with the host off).
+#
 # A host is a PID+mount+UTS namespace running its sshd (and a DICOM SCP) with its disk directory bound
 # over the shared mount point; powering off kills the namespace's process group.
 set -euo pipefail
@@ -37,6 +40,10 @@ running() {
   [ -n "$pgid" ] && kill -0 -- "-$pgid" 2>/dev/null
 }
 boot_ok() { (cd "$1/root/boot" 2>/dev/null && sha256sum --quiet -c loader.sha256 >/dev/null 2>&1); }
+fault_delay() {
+  local f="$LAB_DIR/faults/$1.$2-delay"
+  if [ -f "$f" ]; then sleep "$(cat "$f")"; fi
+}
 
 power_off() {
   local d=$1 pgid; pgid=$(pgid_of "$d")
@@ -102,11 +109,12 @@ case "$cmd" in
   power-cycle)
     d=$(host_dir "${1:-}")
     exec 9>"$d/run/lock"; flock 9
-    power_off "$d"; power_on "$d"; status_json "$d" "$1" ;;
+    power_off "$d"; fault_delay "$1" power-cycle; power_on "$d"; status_json "$d" "$1" ;;
   snapshot)
     d=$(host_dir "${1:-}"); mkdir -p "$LAB_DIR/images"
     id="$1-$(date -u +%Y%m%d-%H%M%S)-$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     img="$LAB_DIR/images/$id.tar.zst"
+    fault_delay "$1" snapshot
     tar -C "$d" --numeric-owner -cf - root | zstd -q -T0 -3 -o "$img.part" -f
     mv "$img.part" "$img"
     sum=$(sha256sum "$img" | cut -d' ' -f1); echo "$sum" > "$img.sha256"
@@ -124,6 +132,7 @@ case "$cmd" in
     exec 9>"$d/run/lock"; flock 9
     # A running namespace keeps its bind mount on the old inode: power off before replacing the disk.
     power_off "$d"
+    fault_delay "$1" restore
     rm -rf "$d/root.restore" && mkdir "$d/root.restore"
     tar -C "$d/root.restore" --numeric-owner -I 'zstd -T0' -xpf "$img"
     rm -rf "$d/root" && mv "$d/root.restore/root" "$d/root" && rmdir "$d/root.restore"
