@@ -3,6 +3,14 @@
  * reached over SSH (hypervisor, storage or management host, the lab controller) runs the command
  * templates of its preset and its own; a Redfish BMC is driven over HTTP from the worker. Every
  * command template prints one JSON object on its last line of stdout.
+ *
+ * Why a retry cannot misjudge: every answer is the controller's own JSON, parsed strictly (anything else
+ * is ImageFailed/PowerFailed, never "ok"), and every operation may run twice: the activity is retried on
+ * another worker when one dies mid-command, while the first command may still be running on the
+ * controller. A second restore writes the same image over the same disk, a second power-on of a host
+ * that is on does nothing, a second snapshot saves another image (the activity returns the one it saw
+ * finish). The lab controller serialises each host's operations with a lock; real hypervisors and
+ * storage tools lock their own objects.
  */
 import { z } from 'zod';
 import {

@@ -496,7 +496,8 @@ async function runProfile(ssh: SshSession, script: string, timeoutMs: number): P
 
 /**
  * Takes the before-install profile once per run: a retry (a worker died) finds it and reuses it, so
- * the reference is always the state before anything was installed.
+ * the reference is always the state before anything was installed. The profile is written to a
+ * temporary file and renamed, so a retry finds either no profile or a complete one, never half of one.
  */
 export async function profileBeforeInstall(
   ssh: SshSession,

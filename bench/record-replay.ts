@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
@@ -15,6 +16,7 @@ import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import {
+  actOnHost,
   approveStage,
   campaignResult,
   campaignStatus,
@@ -74,12 +76,25 @@ async function save(name: string, workflowId: string) {
 const only = process.argv.slice(2);
 const wanted = (name: string) => only.length === 0 || only.includes(name);
 
+/** A source artifact that matches its checksum this many times, then no longer (it was swapped). */
+function artifactChecks(goodChecks = Infinity) {
+  let left = goodChecks;
+  return async () => {
+    if (left-- > 0) return;
+    throw ApplicationFailure.nonRetryable(
+      'artifact /srv/patch.sh does not match the SHA-256 the campaign file gives',
+      'SourceArtifactInvalid',
+    );
+  };
+}
+
 async function scenario(
   name: string,
   fleet: SimulatedFleet,
   hosts: number,
   drive: (id: string) => Promise<void>,
   adjust: (file: ReturnType<typeof benchCampaign>) => void = () => {},
+  verifyArtifact: () => Promise<void> = artifactChecks(),
 ) {
   if (!wanted(name)) return;
   const host = simulatedHostActivities(fleet);
@@ -90,7 +105,7 @@ async function scenario(
     activities: {
       ...host,
       ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger }),
-      verifyArtifact: async () => {},
+      verifyArtifact,
     },
   });
   const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3 });
@@ -155,6 +170,37 @@ try {
     },
   );
   if (wanted('host-steps')) await save('host-steps-slow-health', hostWorkflowId('sim-00002'));
+  // 6. Today's happy path with every newer step (artifact re-checks, the soak's end, drained
+  //    notifications), one host whose upload keeps failing: not changed, not restored, image deleted.
+  await scenario(
+    'current',
+    { stepMs: 5, brokenBoot: new Set(), uploadFails: new Set(['sim-00003']) },
+    4,
+    async (id) => {
+      await untilState(id, 'awaiting-approval');
+      await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+      await untilState(id, 'needs-attention');
+      await actOnHost(client, id, {
+        hostId: 'sim-00003',
+        action: 'skip',
+        identity: BENCH_OPERATOR,
+        note: 'recording: upload keeps failing',
+      });
+    },
+    (file) => {
+      file.campaign.failureBudget = { maxFailures: 2 };
+    },
+  );
+  if (wanted('current')) await save('host-unchanged', hostWorkflowId('sim-00003'));
+  // 7. The artifact is swapped after the soak: the gate never opens, the campaign ends artifact-changed.
+  await scenario(
+    'artifact-changed',
+    { stepMs: 5, brokenBoot: new Set() },
+    3,
+    async () => {},
+    () => {},
+    artifactChecks(1),
+  );
 } finally {
   await nativeConnection.close();
   await client.connection.close();

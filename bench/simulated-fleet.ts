@@ -14,6 +14,8 @@ export interface SimulatedFleet {
   soakFailsFrom?: number;
   /** Hosts whose first health check after install fails (a service still starting). */
   slowToHealth?: Set<string>;
+  /** Hosts whose upload fails (the connection keeps dropping): they are never changed. */
+  uploadFails?: Set<string>;
 }
 
 const SHA = '0'.repeat(64);
@@ -48,8 +50,12 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
       await step();
       return { imageId: `${id(input)}-sim`, location: `simulated:${id(input)}`, sha256: SHA };
     },
-    async uploadArtifact() {
+    async uploadArtifact(input) {
       await step();
+      if (fleet.uploadFails?.has(id(input)))
+        throw Object.assign(new Error(`${id(input)}: upload failed: connection lost`), {
+          name: 'ConnectionLost',
+        });
       return '.rollout/artifacts/simulated';
     },
     async installPatch(input) {

@@ -100,7 +100,8 @@ async function drive(
   }
 }
 
-function judge(
+/** What went differently from the demo story: the NAS rolled back and healthy, every other host patched. */
+export function judge(
   status: CampaignStatus,
   report: CampaignReport,
   labVersions: Record<string, string>,

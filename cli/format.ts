@@ -8,6 +8,21 @@ import { FINAL_HOST_STATES, type AuditEntry } from '../domain/schema.js';
 
 const pad = (text: string, width: number) => text.padEnd(width);
 
+/**
+ * Rows as aligned text columns: each column as wide as its widest cell, two spaces between, so a long
+ * value (`prerequisite-failed`) never runs into the next one. The last column is not padded.
+ */
+export function columns(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
 const FINISHED: readonly string[] = FINAL_HOST_STATES;
 
 const bar = (done: number, total: number, width = 30) => {
@@ -93,14 +108,21 @@ export function formatStatus(
   );
   const current = Object.entries(status.hosts).filter(([h]) => !status.testHosts.includes(h));
   if (current.length) lines.push('hosts (current wave and failed):');
-  for (const [h, state] of current) {
-    const step = status.steps?.[h];
-    const failed = status.failed.find((f) => f.hostId === h);
-    const why = failed?.rollbackFailure ?? failed?.failure;
-    lines.push(
-      `  ${pad(h, 16)} ${pad(state, 16)}${step ? ` step ${step}` : ''}${why ? ` ${why.step}: ${why.type}: ${why.message}` : ''}`,
-    );
-  }
+  lines.push(
+    ...columns(
+      current.map(([h, state]) => {
+        const step = status.steps?.[h];
+        const failed = status.failed.find((f) => f.hostId === h);
+        const why = failed?.rollbackFailure ?? failed?.failure;
+        return [
+          `  ${h}`,
+          failed?.unchanged ? `${state} (not changed)` : state,
+          step ? `step ${step}` : '',
+          why ? `${why.step}: ${why.type}: ${why.message}` : '',
+        ];
+      }),
+    ),
+  );
   return lines.join('\n');
 }
 
@@ -119,52 +141,83 @@ export function formatReport(report: CampaignReport): string {
       (d) =>
         `decision: ${d.at} ${d.identity} ${d.action}${d.hostId ? ` ${d.hostId}` : ''}${d.note ? `: ${d.note}` : ''}`,
     ),
+    ...(c.startedAt ? [`started: ${c.startedAt}${c.finishedAt ? `   ended: ${c.finishedAt}` : ''}`] : []),
     ...(c.wallTimeMs !== undefined ? [`wall time: ${formatDuration(c.wallTimeMs)}`] : []),
     '',
-    `${pad('host', 14)}${pad('role', 24)}${pad('state', 17)}${pad('version', 16)}${pad('time', 8)}image`,
   ];
-  for (const h of report.hosts) {
-    const version =
+  const indent = '    ';
+  const table = columns([
+    ['host', 'role', 'state', 'version', 'time', 'image'],
+    ...report.hosts.map((h) => [
+      h.id,
+      h.role ?? '-',
+      h.unchanged ? `${h.state} (not changed)` : h.state,
       h.toVersion && h.toVersion !== h.fromVersion
         ? `${h.fromVersion}->${h.toVersion}`
-        : (h.fromVersion ?? '-');
-    lines.push(
-      `${pad(h.id, 14)}${pad(h.role ?? '-', 24)}${pad(h.state, 17)}${pad(version, 16)}${pad(formatDuration(h.durationMs), 8)}${h.imageId ?? '-'}`,
-    );
-    const indent = ' '.repeat(14);
+        : (h.fromVersion ?? '-'),
+      formatDuration(h.durationMs),
+      h.imageId ?? '-',
+    ]),
+  ]);
+  lines.push(table[0] ?? '');
+  report.hosts.forEach((h, i) => {
+    lines.push(table[i + 1] ?? '');
     if (h.preflight) lines.push(`${indent}preflight: ${h.preflight}`);
     if (h.protectedPaths) lines.push(`${indent}protected paths: ${h.protectedPaths}`);
     if (h.health) lines.push(`${indent}health: ${h.health}`);
     if (h.failure) lines.push(`${indent}failed at ${h.failure}`);
-    if (h.rollbackFailure) lines.push(`${' '.repeat(14)}rollback failed at ${h.rollbackFailure}`);
-  }
+    if (h.rollbackFailure) lines.push(`${indent}rollback failed at ${h.rollbackFailure}`);
+  });
   return lines.join('\n');
 }
 
 export function formatHosts(hosts: HostRow[]): string {
-  return hosts
-    .map(
-      (h) =>
-        `${pad(h.hostId, 16)} ${pad(h.state, 20)} ${pad(h.wave, 14)} ${pad(h.role ?? '', 22)}${h.step ? ` step ${h.step}` : ''}${h.imageId ? ` image ${h.imageId}` : ''}${h.failure ? ` ${h.failure}` : ''}\n`,
-    )
+  return columns(
+    hosts.map((h) => [
+      h.hostId,
+      h.state,
+      h.wave,
+      h.role ?? '',
+      h.step ? `step ${h.step}` : '',
+      h.imageId ? `image ${h.imageId}` : '',
+      h.failure ?? '',
+    ]),
+  )
+    .map((line) => `${line}\n`)
     .join('');
 }
 
 export function formatLedger(rows: LedgerRow[]): string {
   if (!rows.length) return 'the ledger is empty for this selection\n';
-  return rows
-    .map(
-      (r) =>
-        `${pad(r.hostId, 16)} ${pad(`${r.patchId} ${r.patchVersion}`, 24)} ${pad(r.hasPatch ? 'HAS' : 'LACKS', 6)} ${pad(r.state, 20)} ${r.campaignId ?? ''}${r.imageId ? ` image ${r.imageId}` : ''}${r.approvedBy ? ` approved by ${r.approvedBy}` : ''}\n`,
-    )
+  return columns(
+    rows.map((r) => [
+      r.hostId,
+      `${r.patchId} ${r.patchVersion}`,
+      r.hasPatch ? 'HAS' : 'LACKS',
+      r.state,
+      r.campaignId ?? '',
+      r.imageId ? `image ${r.imageId}` : '',
+      r.approvedBy ? `approved by ${r.approvedBy}` : '',
+    ]),
+  )
+    .map((line) => `${line}\n`)
     .join('');
 }
 
 export function formatAudit(entries: AuditEntry[]): string {
-  return entries
-    .map(
-      (e) =>
-        `${String(e.seq).padStart(5)} ${e.at} ${pad(e.actor, 36)} ${pad(e.role, 15)} ${pad(e.via, 3)} ${pad(e.action, 11)} ${pad(e.outcome, 8)} ${[e.campaignId, e.hostId, e.stage].filter(Boolean).join('/')}${e.detail ? ` — ${e.detail}` : ''}\n`,
-    )
+  return columns(
+    entries.map((e) => [
+      String(e.seq).padStart(5),
+      e.at,
+      e.actor,
+      e.role,
+      e.via,
+      e.action,
+      e.outcome,
+      [e.campaignId, e.hostId, e.stage].filter(Boolean).join('/'),
+      e.detail ? `— ${e.detail}` : '',
+    ]),
+  )
+    .map((line) => `${line}\n`)
     .join('');
 }

@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { LogLevel } from '@temporalio/worker';
 import { stringify as toYaml } from 'yaml';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore, UserExists, type RolloutStore } from '../adapters/rollout-store.js';
@@ -31,7 +32,7 @@ import {
 import { windowState } from '../domain/windows.js';
 import { labDown, labStatus, labUp, readInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
-import { startDevServer } from '../runtime/dev-server.js';
+import { PortUnavailable, startDevServer } from '../runtime/dev-server.js';
 import { dataDir, storeDir, storeLocation } from '../runtime/paths.js';
 import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
@@ -51,24 +52,49 @@ export const EXIT = {
 
 class UsageError extends Error {}
 
-const USAGE = `usage: rollout <command> [options]
+export const USAGE = `usage: rollout <command> [options]        (every command takes --json; -h, --help prints this)
 
-  demo [--json] [--hosts N]            full demo campaign on embedded defaults, then tear down
+Run and try it
+  demo [--json] [--hosts N] [--net 127.0.20] [--stay]
+                                       full demo campaign on embedded defaults, then tear down
+                                       (--stay keeps the dashboard up until Ctrl-C)
   setup [--quiet]                      install what is missing (Debian packages, Temporal binaries)
-  server [--port 7233]                 run the embedded Temporal dev server (foreground)
-  worker                               run a worker (TEMPORAL_ADDRESS etc., ROLLOUT_KEY_DIR)
-  lab up [--hosts N] [--net 127.0.10]  start the lab fleet;   lab status [--json];   lab down
+  server [--port 7233]                 the embedded Temporal dev server, in the foreground
+  worker                               a worker (TEMPORAL_ADDRESS, ROLLOUT_KEY_DIR, ...; see README)
+  api                                  the HTTP API and dashboard (ROLLOUT_API_HOST, ROLLOUT_API_PORT)
+  lab up [--hosts N] [--net 127.0.10]  start the lab fleet (root)
+  lab status [--json] | lab down       the lab's hosts / stop every lab process
   lab campaign                         print a campaign file (YAML) for the running lab
-  schema                               print the campaign file's JSON Schema
+
+Plan and start
+  schema                               the campaign file's JSON Schema
   plan -f FILE [--json]                dry run: test systems, waves, gates, windows, budgets, exclusions
-  start -f FILE --as IDENTITY          validate FILE and start a campaign; prints its ID
-  status ID [--json]                   phase, gates, budget, current wave and failed hosts
-  report ID [--json]                   every host's outcome (version, image, failure) and every decision
-  approve ID --stage NAME --as IDENTITY [--checksum SHA256] [--host-set SHA256] [--comment TEXT]
-  reject ID --stage NAME --as IDENTITY --reason TEXT
-  review-soak ID accept|fail --as IDENTITY --reason TEXT     decide an inconclusive soak
-  pause|resume|abort ID --as IDENTITY [--reason TEXT]        operator controls
-  host ID HOST retry|rollback|mark-fixed|skip --as IDENTITY [--note TEXT]   on-call actions
+  start -f FILE                        validate, plan, check the artifact and start; prints the campaign ID
+
+Watch and report
+  status ID [--json] [--watch]         state, gates, budget, wave, failed hosts; --watch redraws every 2 s
+                                       and rides out a short outage ("reconnecting…")
+  hosts ID [--state S] [--json]        every host of the campaign with its state, step, image, failure
+  report ID [--json | --html]          every host's outcome, approvals with their evidence, decisions, times
+  ledger [--patch P] [--missing] [--format table|json|csv]
+                                       hosts x patches; --missing: who lacks the patch
+  audit verify [--json]                check the audit log's hash chain (exit 1 if broken)
+  audit list [--campaign ID] [--limit N] [--json]
+                                       read the audit log
+
+Act (as the user of ROLLOUT_TOKEN or --token TOKEN; without a token, --as IDENTITY, unauthenticated)
+  approve ID --stage NAME [--checksum SHA256] [--host-set SHA256] [--comment TEXT]
+  reject ID --stage NAME --reason TEXT
+  review-soak ID accept|fail --reason TEXT           decide an inconclusive soak
+  pause|resume|abort ID [--reason TEXT]              operator controls
+  host ID HOST retry|rollback|mark-fixed|skip [--note TEXT]   on-call actions
+
+Users
+  users add NAME --role operator|vendor|oncall|auditor    prints the token once
+  users list | users remove NAME
+
+Exit codes: 0 ok, 1 not as expected (demo, broken audit chain), 2 bad input, 3 refused,
+4 not found, 5 Temporal unreachable or no worker answered, 70 internal error.
 `;
 
 const say = (quiet: boolean) => (line: string) => {
@@ -109,7 +135,18 @@ async function actorFrom(store: RolloutStore, flags: ActorFlags): Promise<Actor>
   const token = flags.token ?? process.env.ROLLOUT_TOKEN;
   if (token) {
     const user = await store.userByToken(token);
-    if (!user) throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or --token)');
+    if (!user) {
+      await store.appendAudit({
+        at: new Date().toISOString(),
+        actor: 'anonymous',
+        role: 'none',
+        via: 'cli',
+        action: 'sign-in',
+        outcome: 'refused',
+        detail: 'Unauthenticated: unknown token',
+      });
+      throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or --token)');
+    }
     if (flags.as && flags.as !== user.name)
       throw new UsageError(`--as ${flags.as} does not match the token's user ${user.name}`);
     return { identity: user.name, role: user.role, via: 'cli' };
@@ -238,6 +275,7 @@ async function main(argv: string[]): Promise<number> {
         ledger,
         webhooks: webhooksFromEnv(process.env.ROLLOUT_WEBHOOKS),
         metricsAddress: process.env.ROLLOUT_METRICS_ADDRESS ?? '127.0.0.1:9464',
+        sdkLogLevel: sdkLogLevelFromEnv(process.env.ROLLOUT_SDK_LOG_LEVEL),
         logger,
       });
       logger.info(
@@ -342,19 +380,16 @@ async function main(argv: string[]): Promise<number> {
 
     case 'status': {
       const id = requireFlag(rest[0], 'campaign ID');
+      if (flags.watch) return watchStatus(id, flags.json);
       const client = await connectClient(temporalConfigFromEnv());
-      for (;;) {
+      try {
         const status = await campaignStatus(client, id);
-        if (!flags.watch) {
-          process.stdout.write(
-            flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`,
-          );
-          return EXIT.ok;
-        }
-        if (flags.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-        else process.stdout.write(`\x1b[2J\x1b[H${formatStatus(status, { bars: true })}\n`);
-        if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return EXIT.ok;
-        await new Promise((r) => setTimeout(r, 2000));
+        process.stdout.write(
+          flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`,
+        );
+        return EXIT.ok;
+      } finally {
+        await client.connection.close();
       }
     }
 
@@ -607,6 +642,57 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The Temporal SDK's own log threshold (its TypeScript side and its core), default WARN. */
+function sdkLogLevelFromEnv(value: string | undefined): LogLevel {
+  const levels: LogLevel[] = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'];
+  if (value === undefined || value === '') return 'WARN';
+  const level = value.toUpperCase() as LogLevel;
+  if (!levels.includes(level))
+    throw new UsageError(`ROLLOUT_SDK_LOG_LEVEL must be one of ${levels.join(', ')}`);
+  return level;
+}
+
+/** How long `status --watch` keeps reconnecting before it gives up on an unreachable server. */
+const WATCH_OUTAGE_LIMIT_MS = 10 * 60_000;
+const WATCH_EVERY_MS = 2_000;
+/** Each look gets this long, so an outage shows as "reconnecting…" within seconds, not a frozen screen. */
+const WATCH_DEADLINE_MS = 4_000;
+
+/**
+ * Redraws the campaign's status every 2 s until it ends. A server or worker that is briefly away (a
+ * restart, a network blip) is ridden out: "reconnecting…" is shown and the watch goes on, for up to
+ * 10 minutes of continuous outage.
+ */
+async function watchStatus(id: string, json: boolean): Promise<number> {
+  const config = temporalConfigFromEnv();
+  let client: Client | undefined;
+  let outageSince: number | undefined;
+  try {
+    for (;;) {
+      try {
+        client ??= await connectClient(config);
+        const status = await campaignStatus(client, id, WATCH_DEADLINE_MS);
+        outageSince = undefined;
+        if (json) process.stdout.write(`${JSON.stringify(status)}\n`);
+        else process.stdout.write(`\x1b[2J\x1b[H${formatStatus(status, { bars: true })}\n`);
+        if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return EXIT.ok;
+      } catch (err) {
+        if (!isUnreachable(err)) throw err;
+        outageSince ??= Date.now();
+        const away = Math.round((Date.now() - outageSince) / 1000);
+        if (Date.now() - outageSince > WATCH_OUTAGE_LIMIT_MS) throw err;
+        const line = `reconnecting… (Temporal or the worker has not answered for ${away} s)`;
+        process.stdout.write(
+          json ? `${JSON.stringify({ reconnecting: true, unreachableForSec: away })}\n` : `${line}\n`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, WATCH_EVERY_MS));
+    }
+  } finally {
+    await client?.connection.close();
+  }
+}
+
 function isUnreachable(err: unknown): boolean {
   const text = `${(err as Error)?.name} ${(err as Error)?.message}`;
   return /ServiceError|TransportError|Failed to connect|UNAVAILABLE|DEADLINE_EXCEEDED|deadline|ECONNREFUSED/i.test(
@@ -623,7 +709,12 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`rollout: ${message}\n`);
       return code;
     };
-    if (err instanceof CampaignFileError || err instanceof PlanInfeasible || err instanceof BadInput)
+    if (
+      err instanceof CampaignFileError ||
+      err instanceof PlanInfeasible ||
+      err instanceof BadInput ||
+      err instanceof PortUnavailable
+    )
       return fail(EXIT.usage, err.message);
     if (err instanceof Refused) return fail(EXIT.refused, `refused (${err.type}): ${err.message}`);
     if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')

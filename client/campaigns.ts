@@ -144,8 +144,13 @@ export async function startCampaign(
 export async function campaignStatus(
   client: Client,
   campaignId: string,
+  deadlineMs = CALL_DEADLINE_MS,
 ): Promise<CampaignStatus & { steps: Record<string, string> }> {
-  const status = await within(client, () => handle(client, campaignId).query(campaignStatusQuery));
+  const status = await within(
+    client,
+    () => handle(client, campaignId).query(campaignStatusQuery),
+    deadlineMs,
+  );
   const steps: Record<string, string> = {};
   const inFlight = Object.entries(status.hosts)
     .filter(([, state]) => state === 'preflight' || state === 'rolling-back')

@@ -16,6 +16,8 @@ export interface ReportHost {
   failure?: string;
   rollbackFailure?: string;
   healthyAtEnd?: boolean;
+  /** It failed before anything on it changed: not restored, not rebooted. */
+  unchanged?: boolean;
   /** What preflight measured: "service pack 3, pacs-linux, 20480 MiB free". */
   preflight?: string;
   /** The protected-path comparison: "3 files unchanged" or the changes. */
@@ -64,6 +66,9 @@ export interface CampaignReport {
     approvals: ApprovalRecord[];
     decisions: CampaignStatus['decisions'];
     counts: CampaignStatus['counts'];
+    /** When the campaign started and ended (workflow time), and the wall time between. */
+    startedAt?: string;
+    finishedAt?: string;
     wallTimeMs?: number;
   };
   hosts: ReportHost[];
@@ -84,6 +89,7 @@ function reportHost(outcome: HostOutcome, roles: Record<string, string>): Report
     rollbackFailure:
       outcome.rollbackFailure && `${outcome.rollbackFailure.step}: ${outcome.rollbackFailure.message}`,
     healthyAtEnd: outcome.health?.ok,
+    ...(outcome.unchanged ? { unchanged: true } : {}),
     preflight: preflightSummary(outcome),
     protectedPaths: protectedSummary(outcome),
     health: healthSummary(outcome),
@@ -133,7 +139,13 @@ export function buildReport(
       approvals: status.gates.flatMap((g) => g.decisions),
       decisions: status.decisions,
       counts: status.counts,
-      wallTimeMs,
+      ...(status.startedAt ? { startedAt: status.startedAt } : {}),
+      ...(status.finishedAt ? { finishedAt: status.finishedAt } : {}),
+      ...(wallTimeMs !== undefined
+        ? { wallTimeMs }
+        : status.startedAt && status.finishedAt
+          ? { wallTimeMs: Date.parse(status.finishedAt) - Date.parse(status.startedAt) }
+          : {}),
     },
     hosts,
   };

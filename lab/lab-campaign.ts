@@ -36,6 +36,10 @@ export function labCampaign(
   const sha256 = createHash('sha256').update(readFileSync(DEMO_ARTIFACT)).digest('hex');
   const testHost = inventory.hosts.find((h) => h.role === 'test-system');
   if (!testHost) throw new Error('the lab has no test-system host');
+  // Archives run in mirrored pairs, as at real sites: at most one member of each pair down at once.
+  const archives = inventory.hosts.filter((h) => h.role === 'archive').map((h) => h.id);
+  const pairOf = (id: string) => `archive-pair-${Math.floor(archives.indexOf(id) / 2) + 1}`;
+  const pairs = [...new Set(archives.map(pairOf))];
   return {
     apiVersion: 'rollout/v1',
     fleet: {
@@ -77,7 +81,7 @@ export function labCampaign(
         os: 'pacs-linux',
         servicePack: 3,
         site: 'main-campus',
-        ...(h.role === 'archive' ? { redundancyGroup: 'archive-pair' } : {}),
+        ...(h.role === 'archive' ? { redundancyGroup: pairOf(h.id) } : {}),
         controller: 'lab-controller',
         bootIdCommand: 'cat "$PACS_ROOT/run/boot_id"',
         dicomAet: h.dicomAet,
@@ -130,7 +134,10 @@ export function labCampaign(
       ],
       concurrency: options.concurrency,
       failureBudget: { maxFailures: 1 },
-      redundancy: { defaultMaxUnavailable: 1, groups: [{ name: 'archive-pair', maxUnavailable: 1 }] },
+      redundancy: {
+        defaultMaxUnavailable: 1,
+        groups: pairs.map((name) => ({ name, maxUnavailable: 1 })),
+      },
       rollback: { onHostFailure: 'automatic', testSystemOnSoakFailure: true },
     },
   };

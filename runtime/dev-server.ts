@@ -3,7 +3,7 @@
  * SQLite file so a restart keeps running campaigns.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { createServer, createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { requireBinary } from './temporal-binaries.js';
@@ -68,9 +68,46 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** The port a server was asked to use is taken or cannot be bound: the user's to fix, not a bug. */
+export class PortUnavailable extends Error {
+  override name = 'PortUnavailable';
+}
+
+/** Resolves when nothing listens on `ip:port` (we could bind it); rejects naming the port otherwise. */
+export function assertPortFree(ip: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new PortUnavailable(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} on ${ip} is already taken (another Temporal server?); stop it or choose another --port`
+            : `cannot listen on ${ip}:${port}: ${err.message}`,
+        ),
+      ),
+    );
+    server.listen(port, ip, () => server.close(() => resolve()));
+  });
+}
+
+/**
+ * The command that runs `binary` so that it dies with this process: `setpriv --pdeathsig KILL` (Linux
+ * util-linux) makes the kernel kill the server when its parent goes, even by SIGKILL, so no orphaned
+ * Temporal process keeps the port and the database. setpriv execs the binary (same PID).
+ */
+function tiedToParent(binary: string, args: string[]): [string, string[]] {
+  return existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+}
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * Starts the dev server and waits for its port. Refuses a port that is already taken (it would
+ * otherwise "start" by finding someone else's server), and ties the server's life to this process.
+ */
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const ip = options.ip ?? '127.0.0.1';
   const binary = requireBinary('cli');
+  await assertPortFree(ip, options.port);
   mkdirSync(dirname(options.dbFile), { recursive: true });
   mkdirSync(dirname(options.logFile), { recursive: true });
   const dynamic = {
@@ -100,7 +137,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     ]),
   ];
   const log = openSync(options.logFile, 'a');
-  const child = spawn(binary, args, { stdio: ['ignore', log, log] });
+  const [command, argv] = tiedToParent(binary, args);
+  const child = spawn(command, argv, { stdio: ['ignore', log, log] });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
       reject(

@@ -16,15 +16,20 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 
 let runtimeInstalled = false;
 
-/** Routes the SDK's own logs through pino. Must run once, before any connection or worker exists. */
+/**
+ * Routes the SDK's own logs, the TypeScript side's and the Rust core's alike, through pino: one JSON
+ * stream on stderr (without `forward`, the core writes coloured plain text there). Must run once, before
+ * any connection or worker exists.
+ */
 export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN', metricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    // Temporal's runtime metrics and ours (rollout_*) on one Prometheus endpoint, loopback by default.
-    ...(metricsAddress
-      ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsAddress } } } }
-      : {}),
+    telemetryOptions: {
+      logging: { forward: {}, filter: { core: sdkLevel, other: sdkLevel } },
+      // Temporal's runtime metrics and ours (rollout_*) on one Prometheus endpoint, loopback by default.
+      ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
+    },
     logger: new DefaultLogger(sdkLevel, (entry) => {
       const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
       const method =

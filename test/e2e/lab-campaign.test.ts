@@ -49,8 +49,10 @@ const processEnv = () => ({
   ROLLOUT_LOG_LEVEL: 'error',
 });
 
-function rollout(args: string[]) {
-  return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], { env: processEnv() }).then(
+function rollout(args: string[], extraEnv: Record<string, string> = {}) {
+  return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], {
+    env: { ...processEnv(), ...extraEnv },
+  }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e: { code: number; stdout: string; stderr: string }) => ({
       code: e.code,
@@ -267,6 +269,21 @@ describe('the CLI against the dev server', () => {
     const stranger = await rollout(['pause', id, '--as', 'stranger@example.com']);
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toContain('refused (NotAnOperator)');
+    // A token nobody holds is refused, and the refusal is in the audit log like the API's.
+    const forged = await rollout(['pause', id], { ROLLOUT_TOKEN: 'rot_not-a-real-token' });
+    expect(forged.code).toBe(3);
+    expect(forged.stderr).toContain('refused (Unauthenticated)');
+    const audit = await openRolloutStore({ sqliteFile: `${storeDir}/rollout.sqlite` });
+    try {
+      const entries = await audit.auditEntries({ limit: 20 });
+      expect(entries).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ action: 'sign-in', via: 'cli', outcome: 'refused', actor: 'anonymous' }),
+        ]),
+      );
+    } finally {
+      await audit.close();
+    }
     const aborted = await rollout(['abort', id, '--as', DEMO_OPERATOR, '--reason', 'test over']);
     expect(aborted.code).toBe(0);
     expect((await campaignResult(env.client, id)).state).toBe('aborted');

@@ -29,6 +29,8 @@ let dir: string;
 let store: CampaignStore;
 let fileSha256: string;
 const workers: ChildProcess[] = [];
+/** Everything the workers wrote to stderr, line by line. */
+const logLines: string[] = [];
 
 function startWorker(): ChildProcess {
   const worker = spawn('node', [`${PROJECT_ROOT}/bin/rollout.js`, 'worker'], {
@@ -40,10 +42,20 @@ function startWorker(): ChildProcess {
       ROLLOUT_DB_FILE: `${dir}/rollout.sqlite`,
       ROLLOUT_KEY_DIR: lab.inventory.keyDir,
       ROLLOUT_METRICS_ADDRESS: '',
-      ROLLOUT_LOG_LEVEL: 'error',
+      ROLLOUT_LOG_LEVEL: 'info',
+      // The SDK core logs at INFO; unforwarded, those lines would be coloured plain text.
+      ROLLOUT_SDK_LOG_LEVEL: 'INFO',
     },
-    stdio: ['ignore', 'ignore', 'ignore'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  for (const stream of [worker.stdout, worker.stderr]) {
+    let partial = '';
+    stream?.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      logLines.push(...lines.filter((l) => l.trim()));
+    });
+  }
   workers.push(worker);
   return worker;
 }
@@ -184,5 +196,21 @@ describe('a worker killed mid-step', () => {
     expect(install?.durationMs).toBeLessThan(3_000 + 10_000);
     expect(outcome.state).toBe('rolled-back');
     await kill(worker);
+  });
+
+  it('logged one JSON stream on stdout and stderr: the SDK core lines too, no plain text', () => {
+    const notJson = logLines.filter((line) => {
+      try {
+        JSON.parse(line);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(notJson).toEqual([]);
+    const entries = logLines.map((l) => JSON.parse(l) as { msg?: string; sdkComponent?: string });
+    expect(entries.some((e) => e.msg === 'worker started')).toBe(true);
+    // The Rust core's own lines arrive through pino too.
+    expect(entries.some((e) => e.sdkComponent === 'core')).toBe(true);
   });
 });

@@ -25,6 +25,9 @@ describe('recorded histories replay on the current workflow code', () => {
       'host-rolled-back',
       'host-steps',
       'host-steps-slow-health',
+      'current',
+      'host-unchanged',
+      'artifact-changed',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);

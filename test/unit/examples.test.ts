@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCampaignFile } from '../../client/campaign-file.js';
 import { planCampaign } from '../../domain/planner.js';
-import { campaignFileJsonSchema } from '../../domain/schema.js';
+import { CampaignFile, campaignFileJsonSchema } from '../../domain/schema.js';
+import { labFleetShape } from '../../lab/lab.js';
+import { labCampaign } from '../../lab/lab-campaign.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 
 describe('examples/campaign.yaml', () => {
@@ -43,5 +45,35 @@ describe('examples/campaign.yaml', () => {
         'people',
       ]),
     );
+  });
+});
+
+describe('the lab campaign (rollout lab campaign)', () => {
+  it('groups archives in mirrored pairs, so a large lab does not patch them one at a time', () => {
+    const hosts = labFleetShape(50).map((h, i) => ({
+      ...h,
+      address: `127.0.10.${11 + i}`,
+      port: 2222,
+      hostKey: 'SHA256:pphxM2T9x6N5R+MBFqpSMwUTAgXKIqPURYlGJ6KkelI',
+      dicomAet: h.id.toUpperCase().replace(/-/g, '_'),
+      dicomPort: 104,
+    }));
+    const inventory = {
+      dir: '/lab',
+      keyDir: '/lab/keys',
+      mountPoint: '/mnt',
+      controller: { address: '127.0.10.2', port: 2222, user: 'root', hostKey: hosts[0]!.hostKey },
+      hosts,
+    };
+    const file = CampaignFile.parse(labCampaign(inventory));
+    const groups = new Map<string, string[]>();
+    for (const h of file.fleet.hosts)
+      if (h.redundancyGroup) groups.set(h.redundancyGroup, [...(groups.get(h.redundancyGroup) ?? []), h.id]);
+    const archives = hosts.filter((h) => h.role === 'archive').length;
+    expect(archives).toBe(13);
+    expect(groups.size).toBe(7);
+    expect([...groups.values()].every((members) => members.length <= 2)).toBe(true);
+    expect(groups.get('archive-pair-1')).toEqual(['archive-01', 'archive-02']);
+    expect(Object.values(planCampaign(file).groupBudgets).every((b) => b === 1)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { budgetSpent, nextHost, type SchedulerView } from '../../domain/scheduling.js';
 import type { MaintenanceWindow, SoakProbe } from '../../domain/schema.js';
-import { scheduledProbes, soakVerdict } from '../../domain/soak.js';
+import { scheduledProbes, soakExtensionMs, soakVerdict } from '../../domain/soak.js';
 import { windowState } from '../../domain/windows.js';
 
 const at = (iso: string) => Date.parse(iso);
@@ -75,6 +75,18 @@ describe('soak verdict', () => {
       reason: expect.stringContaining('only 4 of 5'),
     });
     expect(soakVerdict(probes('...'), criteria, 5).verdict).toBe('inconclusive');
+  });
+
+  it('extends the soak by the missing probes, never past its bound, and not when coverage is enough', () => {
+    const hour = 3_600_000;
+    // 5 scheduled, 90 % needed = 5; two errored: two more slots, if the bound allows.
+    expect(soakExtensionMs(probes('.ee..'), criteria, 5, hour, 0, 2 * hour)).toBe(2 * hour);
+    expect(soakExtensionMs(probes('.ee..'), criteria, 5, hour, 0, hour)).toBe(hour);
+    expect(soakExtensionMs(probes('.ee..'), criteria, 5, hour, hour, hour)).toBe(0);
+    expect(soakExtensionMs(probes('.ee...'), criteria, 5, hour, hour, 2 * hour)).toBe(hour);
+    // Probes that ran and failed are evidence, not missing coverage.
+    expect(soakExtensionMs(probes('.x...'), criteria, 5, hour, 0, 2 * hour)).toBe(0);
+    expect(soakExtensionMs(probes('....'), { ...criteria, minCoverage: 0.8 }, 5, hour, 0, hour)).toBe(0);
   });
 });
 

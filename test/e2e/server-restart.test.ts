@@ -1,0 +1,116 @@
+/**
+ * The embedded Temporal server restarted in the middle of a soak: the campaign loses nothing, the
+ * probes missed while the server was down are made up by extending the soak (recorded), and
+ * `rollout status --watch` rides out the outage ("reconnecting…") instead of exiting. Real dev server
+ * on a SQLite file, restarted on the same port; the host steps are the SIMULATED executor (no lab).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCampaignActivities } from '../../activities/campaign-activities.js';
+import { fileCampaignStore } from '../../adapters/campaign-store.js';
+import { openRolloutStore } from '../../adapters/rollout-store.js';
+import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from '../../bench/fleet-file.js';
+import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
+import { approveStage, campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
+import { freePort, startDevServer, type DevServer } from '../../runtime/dev-server.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
+import { bundleWorkflows } from '../helpers/temporal.js';
+
+const TASK_QUEUE = 'e2e-server-restart';
+const dir = mkdtempSync(`${tmpdir()}/rollout-restart-server-`);
+const cleanups: Array<() => Promise<unknown>> = [];
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('the embedded server restarted mid-soak', () => {
+  it('loses nothing, makes up the missed probes, and status --watch rides it out', async () => {
+    const port = await freePort();
+    const serverOptions = { port, dbFile: `${dir}/temporal.sqlite`, logFile: `${dir}/temporal.log` };
+    let server: DevServer = await startDevServer(serverOptions);
+    cleanups.push(() => server.stop());
+    const store = fileCampaignStore(`${dir}/store`);
+    const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
+    cleanups.push(() => ledger.close());
+    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+    cleanups.push(() => client.connection.close());
+    const native = await NativeConnection.connect({ address: server.address });
+    cleanups.push(() => native.close());
+    const host = simulatedHostActivities({ stepMs: 50, brokenBoot: new Set() });
+    const worker = await Worker.create({
+      connection: native,
+      taskQueue: TASK_QUEUE,
+      workflowBundle: await bundleWorkflows(),
+      activities: {
+        ...host,
+        ...createCampaignActivities({
+          store,
+          logger: pino({ level: 'silent' }),
+          checkHealth: host.checkHealth,
+          ledger,
+        }),
+      },
+    });
+    const running = worker.run();
+    cleanups.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+
+    const file = benchCampaign(4, { soak: '12s', probe: '1s', concurrency: 2 });
+    file.campaign.waves = [{ name: 'all', size: '100%' }];
+    // The outage plus the worker's reconnection can take more than the default bound (a quarter).
+    file.campaign.soak.maxExtension = 12_000;
+    const id = await startCampaign(client, TASK_QUEUE, store, file, BENCH_OPERATOR);
+    const watchOutput: string[] = [];
+    const watch: ChildProcess = spawn(
+      'node',
+      [`${PROJECT_ROOT}/bin/rollout.js`, 'status', id, '--watch', '--json'],
+      {
+        env: { ...process.env, TEMPORAL_ADDRESS: server.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    watch.stdout?.on('data', (chunk: Buffer) => watchOutput.push(...chunk.toString().split('\n')));
+    const watchExit = new Promise<number>((resolve) => watch.once('exit', (code) => resolve(code ?? -1)));
+    cleanups.push(async () => watch.kill('SIGKILL'));
+
+    for (let i = 0; i < 100 && (await campaignStatus(client, id)).state !== 'soaking'; i++) await wait(100);
+    await wait(2_000);
+    // Down for 6 s of the 12 s soak: six probes cannot run.
+    await server.stop();
+    await wait(6_000);
+    server = await startDevServer(serverOptions);
+
+    let status = await campaignStatus(client, id);
+    for (let i = 0; i < 300 && status.state !== 'awaiting-approval'; i++) {
+      await wait(200);
+      status = await campaignStatus(client, id);
+    }
+    expect(
+      status.state,
+      JSON.stringify({ ...status.soak, probes: status.soak.probes.map((p) => p.result) }),
+    ).toBe('awaiting-approval');
+    expect(status.soak.verdict).toBe('pass');
+    expect(status.soak.extendedByMs).toBeGreaterThan(0);
+    expect(status.soak.extension).toMatch(/to make up \d+ probe\(s\) that did not run/);
+    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    const final = await campaignResult(client, id);
+    expect(final.state).toBe('completed');
+    expect(final.counts.patched).toBe(5);
+
+    expect(await watchExit).toBe(0);
+    const lines = watchOutput.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => l.reconnecting === true)).toBe(true);
+    expect(lines.at(-1)).toMatchObject({ campaignId: id, state: 'completed' });
+  });
+});
