@@ -7,9 +7,9 @@ import type { Logger } from 'pino';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { hostPatchInput, PlanInfeasible, planCampaign } from '../domain/planner.js';
 import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
-import { verifySourceArtifact } from '../adapters/host-ops.js';
+import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
 import type { NotificationSink } from '../adapters/webhooks.js';
-import { beat, typed, withHeartbeat } from './support.js';
+import { activityContext, beat, typed, withHeartbeat } from './support.js';
 import { createLedgerActivities, type LedgerWriter } from './ledger-activities.js';
 
 export interface CampaignActivityDeps {
@@ -20,6 +20,8 @@ export interface CampaignActivityDeps {
   ledger: LedgerWriter;
   /** Webhooks notifications go to, besides the log. */
   notifications?: NotificationSink;
+  /** Where artifacts may be read from (the worker's artifact directories and limits). */
+  artifacts: ArtifactPolicy;
 }
 
 export function createCampaignActivities({
@@ -28,6 +30,7 @@ export function createCampaignActivities({
   checkHealth,
   ledger,
   notifications,
+  artifacts,
 }: CampaignActivityDeps) {
   const plan = (fileSha256: string) =>
     typed(async () => {
@@ -53,7 +56,14 @@ export function createCampaignActivities({
      * hashes. Read-only. Throws SourceArtifactInvalid (it differs), SourceArtifactUnreadable (retried).
      */
     async verifyArtifact(fileSha256: string): Promise<void> {
-      await withHeartbeat(() => typed(() => verifySourceArtifact(store.get(fileSha256).patch, beat)));
+      await withHeartbeat(() =>
+        typed(() =>
+          verifySourceArtifact(store.get(fileSha256).patch, artifacts, {
+            onChunk: beat,
+            signal: activityContext()?.cancellationSignal,
+          }),
+        ),
+      );
     },
 
     /** One wave's members with their redundancy group and window. Read-only. */

@@ -24,9 +24,9 @@ import {
   runInstall,
   triggerReboot,
   uploadArtifact,
-  verifySourceArtifact,
   type IntegrityProfile,
 } from '../adapters/host-ops.js';
+import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
 import { sshTarget, SshSession, withSsh, type KeyStore, type SshTarget } from '../adapters/ssh.js';
 import { activityContext, beat, typed, withHeartbeat } from './support.js';
 
@@ -34,6 +34,8 @@ export interface ActivityDeps {
   keys: KeyStore;
   controllers: ControllerClient;
   logger: Logger;
+  /** Where artifacts may be read from (the worker's artifact directories and limits). */
+  artifacts: ArtifactPolicy;
 }
 
 export interface PreflightResult extends PreflightReport {
@@ -65,17 +67,25 @@ function workflowRunOf(input: HostPatchInput): string {
   return activityContext()?.info.workflowExecution?.runId ?? `${input.campaignId}-local`;
 }
 
-export function createHostActivities({ keys, controllers, logger }: ActivityDeps) {
+export function createHostActivities({ keys, controllers, logger, artifacts }: ActivityDeps) {
   const ssh = <T>(input: HostPatchInput, fn: (s: SshSession) => Promise<T>) =>
     typed(() => withSsh(hostTarget(input), keys, fn, { signal: activityContext()?.cancellationSignal }));
 
   return {
     /**
      * Checks the orchestrator's copy of the artifact against the campaign's checksum; heartbeats while it
-     * hashes. Read-only. Throws SourceArtifactInvalid (it differs), SourceArtifactUnreadable (retried).
+     * hashes. Read-only. Throws SourceArtifactInvalid (it differs), SourceArtifactUnreadable (retried),
+     * SourceArtifactRefused (outside the artifact directories, not a regular file, too large).
      */
     async verifySourceArtifact(patch: Patch): Promise<void> {
-      await withHeartbeat(() => typed(() => verifySourceArtifact(patch, beat)));
+      await withHeartbeat(() =>
+        typed(() =>
+          verifySourceArtifact(patch, artifacts, {
+            onChunk: beat,
+            signal: activityContext()?.cancellationSignal,
+          }),
+        ),
+      );
     },
 
     /**
@@ -143,7 +153,7 @@ export function createHostActivities({ keys, controllers, logger }: ActivityDeps
      * Throws ArtifactChecksumMismatch, SourceArtifactInvalid (the orchestrator's copy changed).
      */
     async uploadArtifact(input: HostPatchInput): Promise<string> {
-      return withHeartbeat(() => ssh(input, (s) => uploadArtifact(s, input.patch, beat)));
+      return withHeartbeat(() => ssh(input, (s) => uploadArtifact(s, input.patch, artifacts, beat)));
     },
 
     /**

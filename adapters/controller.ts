@@ -101,7 +101,12 @@ export function createControllerClient(keys: KeyStore) {
   const power = async (target: OutOfBand, operation: PowerOperation): Promise<PowerStatus> => {
     const { controller } = target;
     if (controller.kind === 'redfish')
-      return redfishPower(controller, target.machine, await keys.secret(controller.credential), operation);
+      return redfishPower(
+        controller,
+        target.machine,
+        await keys.secretFor(controller.credential, 'http-basic', controller.baseUrl),
+        operation,
+      );
     const status = await runTemplate(
       keys,
       target as OutOfBand & { controller: SshController },

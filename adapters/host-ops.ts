@@ -2,10 +2,10 @@
  * The remote steps on one fleet host. Each is idempotent per (campaign, patch, host): it checks the
  * host's state first and resumes rather than repeats.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { RolloutError } from '../domain/errors.js';
 import type { Patch } from '../domain/schema.js';
+import { allowedArtifact, verifySourceArtifact, type ArtifactPolicy } from './artifacts.js';
 import { probeTcp } from './health.js';
 import {
   renderCommand,
@@ -18,38 +18,6 @@ import {
 } from './ssh.js';
 
 const QUICK_MS = 30_000;
-
-/** SHA-256 of a local file, streamed; `onChunk` is called as it reads (heartbeats). */
-export async function sha256File(path: string, onChunk?: () => void): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    onChunk?.();
-  }
-  return hash.digest('hex');
-}
-
-/**
- * The source artifact must match the checksum in the campaign file before any host is touched, and
- * again before each gate and wave. A file that cannot be read is SourceArtifactUnreadable (retried: a
- * share may be briefly away); only a file that was read to the end and differs is SourceArtifactInvalid.
- */
-export async function verifySourceArtifact(patch: Patch, onChunk?: () => void): Promise<void> {
-  let actual: string;
-  try {
-    actual = await sha256File(patch.artifact.path, onChunk);
-  } catch (err) {
-    throw new RolloutError(
-      'SourceArtifactUnreadable',
-      `cannot read artifact ${patch.artifact.path}: ${(err as Error).message}`,
-    );
-  }
-  if (actual !== patch.artifact.sha256)
-    throw new RolloutError(
-      'SourceArtifactInvalid',
-      `artifact ${patch.artifact.path} does not match the SHA-256 the campaign file gives (${patch.artifact.sha256})`,
-    );
-}
 
 export async function readVersion(ssh: SshSession, patch: Patch): Promise<string> {
   return ssh.check(patch.versionCommand, QUICK_MS, 'version command');
@@ -90,17 +58,19 @@ async function remoteSha256(ssh: SshSession, path: string): Promise<string | 'ab
 export async function uploadArtifact(
   ssh: SshSession,
   patch: Patch,
+  policy: ArtifactPolicy,
   onProgress: () => void = () => {},
 ): Promise<string> {
   const remote = remoteArtifactPath(patch);
   if ((await remoteSha256(ssh, remote)) === patch.artifact.sha256) return remote;
+  const source = await allowedArtifact(patch.artifact.path, policy);
   await ssh.check('mkdir -p .rollout/artifacts', QUICK_MS, 'mkdir');
   const part = `${remote}.part-${randomBytes(4).toString('hex')}`;
-  await ssh.upload(patch.artifact.path, part, onProgress);
+  await ssh.upload(source, part, onProgress);
   const uploaded = await remoteSha256(ssh, part);
   if (uploaded !== patch.artifact.sha256) {
     await ssh.run(`rm -f ${shellQuote(part)}`, QUICK_MS);
-    await verifySourceArtifact(patch, onProgress);
+    await verifySourceArtifact(patch, policy, { onChunk: onProgress });
     throw new RolloutError(
       'ArtifactChecksumMismatch',
       `${ssh.target.name}: the uploaded copy does not match the approved SHA-256; it was deleted`,

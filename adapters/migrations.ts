@@ -85,6 +85,51 @@ export const MIGRATIONS: Migration[] = [
          FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
     ],
   },
+  {
+    version: 2,
+    name: 'signing keys, decision nonces, verified decisions, admissions, campaign hosts, token expiry',
+    common: [
+      `CREATE TABLE signing_keys (
+         key_id TEXT PRIMARY KEY,
+         owner TEXT NOT NULL,
+         kind TEXT NOT NULL,
+         public_key TEXT NOT NULL,
+         created_at TEXT NOT NULL,
+         revoked_at TEXT)`,
+      `CREATE TABLE decision_nonces (
+         nonce TEXT PRIMARY KEY,
+         campaign_id TEXT NOT NULL,
+         update_id TEXT NOT NULL,
+         at TEXT NOT NULL)`,
+      `CREATE TABLE decisions (
+         campaign_id TEXT NOT NULL,
+         nonce TEXT NOT NULL,
+         action TEXT NOT NULL,
+         identity TEXT NOT NULL,
+         role TEXT NOT NULL,
+         key_id TEXT NOT NULL,
+         key_kind TEXT NOT NULL,
+         stage TEXT,
+         host_id TEXT,
+         at TEXT NOT NULL,
+         signature TEXT NOT NULL,
+         payload TEXT NOT NULL,
+         PRIMARY KEY (campaign_id, nonce))`,
+      `CREATE TABLE admissions (
+         campaign_id TEXT PRIMARY KEY,
+         first_run_id TEXT NOT NULL,
+         file_sha256 TEXT NOT NULL,
+         started_by TEXT NOT NULL,
+         at TEXT NOT NULL)`,
+      `CREATE TABLE campaign_hosts (
+         campaign_id TEXT NOT NULL,
+         host_id TEXT NOT NULL,
+         role TEXT NOT NULL,
+         site TEXT,
+         PRIMARY KEY (campaign_id, host_id))`,
+      `ALTER TABLE users ADD COLUMN expires_at TEXT`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

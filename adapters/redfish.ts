@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { RolloutError } from '../domain/errors.js';
 import type { RedfishController } from '../domain/schema.js';
 
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
 export type PowerOperation = 'powerStatus' | 'powerCycle' | 'powerOn' | 'powerOff';
 
 const ComputerSystem = z.object({
@@ -60,7 +62,13 @@ function send(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          // A Redfish answer is a few KiB; a BMC (or whoever answers in its place) cannot fill memory.
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+          else chunks.push(c);
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,

@@ -9,6 +9,8 @@ import { dirname } from 'node:path';
 import {
   AuditInput,
   LedgerEntry,
+  SigningKey,
+  VerifiedDecision,
   type AuditEntry,
   type AuditVerdict,
   type CampaignRecord,
@@ -23,6 +25,23 @@ import { openPostgres, openSqlite, type Row, type SqlDatabase } from './sql.js';
 
 export class UserExists extends Error {
   override name = 'UserExists';
+}
+
+export class KeyExists extends Error {
+  override name = 'KeyExists';
+}
+
+function signingKeyFromRow(r: Row): SigningKey {
+  return SigningKey.parse(
+    defined({
+      keyId: r.key_id,
+      owner: r.owner,
+      kind: r.kind,
+      publicKey: r.public_key,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    }),
+  );
 }
 
 /** Host states that mean the host runs the patch. */
@@ -174,6 +193,12 @@ export function rolloutStore(db: SqlDatabase) {
         : undefined;
     },
 
+    /** The role of a user, if the user exists. */
+    async userRole(name: string): Promise<UserRole | undefined> {
+      const [row] = await db.all('SELECT role FROM users WHERE name = ?', [name]);
+      return row ? (row.role as UserRole) : undefined;
+    },
+
     async users(): Promise<User[]> {
       const rows = await db.all('SELECT name, role, created_at FROM users ORDER BY name');
       return rows.map((r) => ({
@@ -243,7 +268,11 @@ export function rolloutStore(db: SqlDatabase) {
 
     // ---- ledger ----
 
-    /** Records a started campaign and the fleet it covers. Idempotent. */
+    /**
+     * Records a started campaign and the fleet it covers (the hosts' attributes as this campaign's file
+     * gives them). Idempotent. Called by the worker when it admits a verified start, so a file that was
+     * refused, or never ran, leaves no trace in the inventory.
+     */
     async recordCampaign(campaign: CampaignRecord, hosts: InventoryHost[]): Promise<void> {
       await db.exclusive('rollout-ledger', async (tx) => {
         await tx.run(
@@ -260,12 +289,18 @@ export function rolloutStore(db: SqlDatabase) {
             campaign.hostCount,
           ],
         );
-        for (const h of hosts)
+        for (const h of hosts) {
           await tx.run(
             `INSERT INTO inventory (host_id, role, site, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (host_id) DO UPDATE SET role = excluded.role, site = excluded.site, updated_at = excluded.updated_at`,
             [h.hostId, h.role, h.site ?? null, campaign.startedAt],
           );
+          await tx.run(
+            `INSERT INTO campaign_hosts (campaign_id, host_id, role, site) VALUES (?, ?, ?, ?)
+             ON CONFLICT (campaign_id, host_id) DO NOTHING`,
+            [campaign.campaignId, h.hostId, h.role, h.site ?? null],
+          );
+        }
       });
     },
 
@@ -373,8 +408,154 @@ export function rolloutStore(db: SqlDatabase) {
         .filter(({ latest }) => !latest || !(HAS_PATCH as readonly string[]).includes(latest.state));
     },
 
-    /** Accepted approvals of a campaign (from the audit log). */
+    // ---- signing keys and verified decisions ----
+
+    /** Registers a public key; a key ID that exists already is refused. */
+    async registerKey(key: Omit<SigningKey, 'createdAt' | 'revokedAt'>): Promise<SigningKey> {
+      const record = { ...key, createdAt: new Date().toISOString() };
+      await db.exclusive('rollout-keys', async (tx) => {
+        if ((await tx.all('SELECT key_id FROM signing_keys WHERE key_id = ?', [key.keyId])).length)
+          throw new KeyExists(`key ${key.keyId.slice(0, 16)}… is registered already`);
+        await tx.run(
+          'INSERT INTO signing_keys (key_id, owner, kind, public_key, created_at) VALUES (?, ?, ?, ?, ?)',
+          [key.keyId, key.owner, key.kind, key.publicKey, record.createdAt],
+        );
+      });
+      return SigningKey.parse(record);
+    },
+
+    /** Marks a key revoked from now on; decisions it signs later are refused. False if unknown. */
+    async revokeKey(keyId: string): Promise<boolean> {
+      return db.exclusive('rollout-keys', async (tx) => {
+        const found = (await tx.all('SELECT key_id FROM signing_keys WHERE key_id = ?', [keyId])).length > 0;
+        if (found)
+          await tx.run('UPDATE signing_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL', [
+            new Date().toISOString(),
+            keyId,
+          ]);
+        return found;
+      });
+    },
+
+    async signingKey(keyId: string): Promise<SigningKey | undefined> {
+      const [row] = await db.all('SELECT * FROM signing_keys WHERE key_id = ?', [keyId]);
+      return row ? signingKeyFromRow(row) : undefined;
+    },
+
+    async signingKeys(): Promise<SigningKey[]> {
+      return (await db.all('SELECT * FROM signing_keys ORDER BY created_at')).map(signingKeyFromRow);
+    },
+
+    /**
+     * Claims a signature's nonce for one decision. True when it is new, or already claimed by the same
+     * campaign and update (a retried verification); false when another decision used it (a replay).
+     */
+    async claimNonce(nonce: string, campaignId: string, updateId: string): Promise<boolean> {
+      return db.exclusive('rollout-nonces', async (tx) => {
+        const [row] = await tx.all('SELECT campaign_id, update_id FROM decision_nonces WHERE nonce = ?', [
+          nonce,
+        ]);
+        if (row) return row.campaign_id === campaignId && row.update_id === updateId;
+        await tx.run('INSERT INTO decision_nonces (nonce, campaign_id, update_id, at) VALUES (?, ?, ?, ?)', [
+          nonce,
+          campaignId,
+          updateId,
+          new Date().toISOString(),
+        ]);
+        return true;
+      });
+    },
+
+    /** Keeps a verified decision (idempotent by campaign and nonce). */
+    async recordDecision(input: VerifiedDecision): Promise<void> {
+      const d = VerifiedDecision.parse(input);
+      await db.run(
+        `INSERT INTO decisions (campaign_id, nonce, action, identity, role, key_id, key_kind, stage, host_id, at, signature, payload)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (campaign_id, nonce) DO NOTHING`,
+        [
+          d.campaignId,
+          d.nonce,
+          d.action,
+          d.identity,
+          d.role,
+          d.keyId,
+          d.keyKind,
+          d.stage ?? null,
+          d.hostId ?? null,
+          d.at,
+          d.signature,
+          d.payload,
+        ],
+      );
+    },
+
+    async decisions(campaignId: string): Promise<VerifiedDecision[]> {
+      const rows = await db.all('SELECT * FROM decisions WHERE campaign_id = ? ORDER BY at, nonce', [
+        campaignId,
+      ]);
+      return rows.map((r) =>
+        VerifiedDecision.parse(
+          defined({
+            campaignId: r.campaign_id,
+            nonce: r.nonce,
+            action: r.action,
+            identity: r.identity,
+            role: r.role,
+            keyId: r.key_id,
+            keyKind: r.key_kind,
+            stage: r.stage,
+            hostId: r.host_id,
+            at: r.at,
+            signature: r.signature,
+            payload: r.payload,
+          }),
+        ),
+      );
+    },
+
+    /**
+     * Admits a campaign run chain: the first run of a verified start. A continued run must belong to
+     * the admitted chain (same first run); a start that names another chain is refused. True if admitted
+     * (now or before, for the same chain).
+     */
+    async admit(
+      campaignId: string,
+      firstRunId: string,
+      fileSha256: string,
+      startedBy: string,
+    ): Promise<boolean> {
+      return db.exclusive('rollout-admissions', async (tx) => {
+        const [row] = await tx.all('SELECT first_run_id FROM admissions WHERE campaign_id = ?', [campaignId]);
+        if (row) return row.first_run_id === firstRunId;
+        await tx.run(
+          'INSERT INTO admissions (campaign_id, first_run_id, file_sha256, started_by, at) VALUES (?, ?, ?, ?, ?)',
+          [campaignId, firstRunId, fileSha256, startedBy, new Date().toISOString()],
+        );
+        return true;
+      });
+    },
+
+    /** The admitted chain of a campaign, if any. */
+    async admission(campaignId: string): Promise<{ firstRunId: string; fileSha256: string } | undefined> {
+      const [row] = await db.all('SELECT first_run_id, file_sha256 FROM admissions WHERE campaign_id = ?', [
+        campaignId,
+      ]);
+      return row ? { firstRunId: String(row.first_run_id), fileSha256: String(row.file_sha256) } : undefined;
+    },
+
+    /** Approvals a campaign's hosts went out under: verified approvals, else (older campaigns) the audit log's. */
     async approvals(campaignId: string): Promise<LedgerApproval[]> {
+      const verified = await db.all(
+        `SELECT campaign_id, stage, identity, at FROM decisions WHERE campaign_id = ? AND action = 'approve' ORDER BY at`,
+        [campaignId],
+      );
+      if (verified.length)
+        return verified.map((r) => ({
+          campaignId: String(r.campaign_id),
+          stage: String(r.stage ?? ''),
+          actor: String(r.identity),
+          at: String(r.at),
+        }));
       const rows = await db.all(
         `SELECT campaign_id, stage, actor, at FROM audit
          WHERE campaign_id = ? AND action = 'approve' AND outcome = 'accepted' ORDER BY seq`,

@@ -8,6 +8,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH, type Config } from 'node-ssh';
 import { RolloutError } from '../domain/errors.js';
+import { CredentialManifest, type CredentialKind } from '../domain/schema.js';
 
 export interface SshTarget {
   /** For messages only, e.g. the host ID. */
@@ -34,8 +35,16 @@ export type SshAuth = { privateKey: string; passphrase?: string } | { agent: str
 /** The worker's secrets: SSH keys by credential name, other secrets (BMC passwords), known_hosts. */
 export interface KeyStore {
   sshAuth(credential: string): Promise<SshAuth>;
-  /** A non-SSH secret, e.g. `user:password` for a Redfish BMC. */
-  secret(credential: string): Promise<string>;
+  /**
+   * A secret that is sent somewhere (`user:password` for a Redfish BMC), released only when the key
+   * store declares the credential of this kind for this destination's origin. Throws
+   * CredentialNotAllowed otherwise: an SSH key never leaves the worker, whatever a campaign file says.
+   */
+  secretFor(
+    credential: string,
+    kind: Exclude<CredentialKind, 'ssh-key'>,
+    destination: string,
+  ): Promise<string>;
   /** Entries of the worker's known_hosts file; empty when there is none. */
   knownHosts(): Promise<KnownHost[]>;
 }
@@ -45,10 +54,24 @@ export const AGENT_CREDENTIAL = 'agent';
 
 /**
  * Credentials are files in `dir`: `<credential>` (a private key; `<credential>.passphrase` beside it
- * when the key is encrypted), or a secret such as `user:password`. `known_hosts` there pins host keys
- * for machines whose inventory entry has no `hostKey`. The credential `agent` uses SSH_AUTH_SOCK.
+ * when the key is encrypted), or a secret such as `user:password`, declared with its kind and
+ * destinations in `credentials.json`. `known_hosts` there pins host keys for machines whose inventory
+ * entry has no `hostKey`. The credential `agent` uses SSH_AUTH_SOCK.
  */
 export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.env): KeyStore {
+  const manifest = async (): Promise<CredentialManifest> => {
+    const text = await readFile(`${dir}/credentials.json`, 'utf8').catch(() => undefined);
+    if (text === undefined) return {};
+    const parsed = CredentialManifest.safeParse(JSON.parse(text));
+    if (!parsed.success)
+      throw new RolloutError(
+        'UnknownCredential',
+        `credentials.json in the key directory is not valid: ${parsed.error.issues
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
+    return parsed.data;
+  };
   const read = async (credential: string): Promise<string> => {
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(credential))
       throw new RolloutError('UnknownCredential', `invalid credential name ${credential}`);
@@ -61,6 +84,12 @@ export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.
   };
   return {
     async sshAuth(credential) {
+      const declared = (await manifest())[credential];
+      if (declared && declared.kind !== 'ssh-key')
+        throw new RolloutError(
+          'CredentialNotAllowed',
+          `credential "${credential}" is a ${declared.kind} secret, not an SSH key`,
+        );
       if (credential === AGENT_CREDENTIAL) {
         const agent = env.SSH_AUTH_SOCK;
         if (!agent)
@@ -76,7 +105,24 @@ export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.
         ? { privateKey }
         : { privateKey, passphrase: passphrase.replace(/\r?\n$/, '') };
     },
-    async secret(credential) {
+    async secretFor(credential, kind, destination) {
+      const declared = (await manifest())[credential];
+      let origin: string;
+      try {
+        origin = new URL(destination).origin;
+      } catch {
+        throw new RolloutError('CredentialNotAllowed', `"${destination}" is not a URL`);
+      }
+      if (!declared || declared.kind !== kind)
+        throw new RolloutError(
+          'CredentialNotAllowed',
+          `credential "${credential}" is not declared as ${kind} in the key directory's credentials.json`,
+        );
+      if (!declared.destinations.some((d) => new URL(d).origin === origin))
+        throw new RolloutError(
+          'CredentialNotAllowed',
+          `credential "${credential}" may not be sent to ${origin} (credentials.json lists where it may go)`,
+        );
       return (await read(credential)).trim();
     },
     async knownHosts() {

@@ -63,11 +63,12 @@ const StartBody = z.strictObject({
   /** The campaign document: YAML or JSON text, or the parsed object. */
   file: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
 });
+/** An approval names what the approver was shown: nothing is filled in on their behalf. */
 const ApproveBody = z.strictObject({
   stage: z.string().min(1),
   comment: z.string().max(2000).default(''),
-  artifactSha256: z.string().optional(),
-  hostSetDigest: z.string().optional(),
+  artifactSha256: z.string().regex(/^[a-f0-9]{64}$/, 'the patch checksum you were shown'),
+  hostSetDigest: z.string().regex(/^[a-f0-9]{64}$/, 'the host-set digest you were shown'),
 });
 const RejectBody = z.strictObject({ stage: z.string().min(1), reason: z.string().min(1).max(2000) });
 const ReviewBody = z.strictObject({
@@ -98,7 +99,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   /** A view the role may not see is refused, and the refusal audited. */
   const see = async (req: FastifyRequest, view: View) => {
     const actor = actorOf(req);
-    if (actor.role !== 'unauthenticated' && roleMaySee(actor.role, view)) return actor;
+    if (roleMaySee(actor.role, view)) return actor;
     await store.appendAudit({
       at: new Date().toISOString(),
       actor: actor.identity,
@@ -221,8 +222,8 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     return actions.approve(actorOf(req), req.params.id, {
       stage: b.stage,
       comment: b.comment,
-      ...(b.artifactSha256 ? { artifactSha256: b.artifactSha256 } : {}),
-      ...(b.hostSetDigest ? { hostSetDigest: b.hostSetDigest } : {}),
+      artifactSha256: b.artifactSha256,
+      hostSetDigest: b.hostSetDigest,
     });
   });
 

@@ -23,6 +23,7 @@ import {
   startCampaign,
 } from '../client/campaigns.js';
 import { connectClient, TemporalConfig } from '../client/connection.js';
+import { decisionSigner, serviceSigner } from '../client/signing.js';
 import { buildReport } from '../client/report.js';
 import { planCampaign } from '../domain/planner.js';
 import { CampaignFile } from '../domain/schema.js';
@@ -95,16 +96,24 @@ async function oneRun(run: number): Promise<RunLine> {
     };
     const started = Date.now();
     const status = await worker.runUntil(async () => {
-      const id = await startCampaign(client, config.taskQueue, store, file, DEMO_OPERATOR);
+      const signer = decisionSigner(await serviceSigner(rollout, `${dir}/keys/service.pem`), 'cli');
+      const id = await startCampaign(client, config.taskQueue, store, file, DEMO_OPERATOR, {
+        signing: { signer, role: 'operator' },
+      });
       for (let approved = false; ;) {
         const now = await campaignStatus(client, id);
         if (now.state === 'awaiting-approval' && !approved) {
-          await approveStage(client, id, {
-            stage: 'production',
-            identity: DEMO_VENDOR,
-            artifactSha256: now.patch.sha256,
-            hostSetDigest: now.gates.find((g) => g.state === 'open')?.hostSetDigest ?? '',
-          });
+          await approveStage(
+            client,
+            id,
+            {
+              stage: 'production',
+              identity: DEMO_VENDOR,
+              artifactSha256: now.patch.sha256,
+              hostSetDigest: now.gates.find((g) => g.state === 'open')?.hostSetDigest ?? '',
+            },
+            { signer, role: 'vendor' },
+          );
           approved = true;
         }
         if (['completed', 'test-failed', 'soak-failed', 'aborted', 'artifact-changed'].includes(now.state))

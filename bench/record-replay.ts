@@ -13,11 +13,11 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { createTrustActivities } from '../activities/trust-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import {
   actOnHost,
-  approveStage,
   campaignResult,
   campaignStatus,
   controlCampaign,
@@ -28,7 +28,14 @@ import { hostWorkflowId } from '../domain/ids.js';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
-import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from './fleet-file.js';
+import {
+  BENCH_OPERATOR,
+  BENCH_VENDOR,
+  approveOpenGate,
+  benchCampaign,
+  benchSigners,
+  simulatedArtifact,
+} from './fleet-file.js';
 import { simulatedHostActivities, type SimulatedFleet } from './simulated-fleet.js';
 
 const OUT = `${PROJECT_ROOT}/test/replay`;
@@ -36,8 +43,10 @@ const logger = pino({ level: 'warn' });
 installRuntime(logger, process.env.RECORD_DEBUG ? 'WARN' : 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-record-`);
+const artifact = simulatedArtifact(dir);
 // The ledger is written for real (SQLite), so its cost is part of the figures.
 const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
+const signers = await benchSigners(ledger, dir);
 const server = await startDevServer({
   port: await freePort(),
   dbFile: `${dir}/t.sqlite`,
@@ -104,14 +113,24 @@ async function scenario(
     workflowsPath: WORKFLOWS_PATH,
     activities: {
       ...host,
-      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger }),
+      ...createTrustActivities({ store: ledger, campaigns: store, logger }),
+      ...createCampaignActivities({
+        store,
+        logger,
+        checkHealth: host.checkHealth,
+        ledger,
+        artifacts: artifact.policy,
+      }),
       verifyArtifact,
     },
   });
-  const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3 });
+  const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3, artifactPath: artifact.path });
   adjust(file);
   await worker.runUntil(async () => {
-    const id = await startCampaign(client, name, store, file, BENCH_OPERATOR);
+    const id = await startCampaign(client, name, store, file, BENCH_OPERATOR, {
+      artifacts: artifact.policy,
+      signing: signers.operator,
+    });
     process.stdout.write(`${name}: started ${id}\n`);
     await drive(id);
     await campaignResult(client, id);
@@ -124,17 +143,29 @@ try {
   //    one host rolled back, which spends the failure budget (needs-decision), resumed by the operator.
   await scenario('completed', { stepMs: 5, brokenBoot: new Set(['sim-00012']) }, 14, async (id) => {
     await untilState(id, 'awaiting-approval');
-    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    await approveOpenGate(client, id, signers.vendor);
     await untilState(id, 'rolling-out');
-    await controlCampaign(client, id, 'pause', { identity: BENCH_OPERATOR, reason: 'recording' });
+    await controlCampaign(
+      client,
+      id,
+      'pause',
+      { identity: BENCH_OPERATOR, reason: 'recording' },
+      signers.operator,
+    );
     await wait(500);
-    await controlCampaign(client, id, 'resume', { identity: BENCH_OPERATOR });
+    await controlCampaign(client, id, 'resume', { identity: BENCH_OPERATOR }, signers.operator);
     // 5% of 13 hosts allows no failure: the broken host spends the budget.
     await untilState(id, 'needs-decision');
-    await controlCampaign(client, id, 'resume', {
-      identity: BENCH_OPERATOR,
-      reason: 'broken host understood',
-    });
+    await controlCampaign(
+      client,
+      id,
+      'resume',
+      {
+        identity: BENCH_OPERATOR,
+        reason: 'broken host understood',
+      },
+      signers.operator,
+    );
   });
   if (wanted('completed')) {
     await save('host-patched', hostWorkflowId('sim-00001'));
@@ -145,14 +176,25 @@ try {
   // 3. Rejected at the gate.
   await scenario('rejected', { stepMs: 5, brokenBoot: new Set() }, 3, async (id) => {
     await untilState(id, 'awaiting-approval');
-    await rejectStage(client, id, { stage: 'production', identity: BENCH_VENDOR, reason: 'recording' });
+    await rejectStage(
+      client,
+      id,
+      { stage: 'production', identity: BENCH_VENDOR, reason: 'recording' },
+      signers.vendor,
+    );
   });
   // 4. Aborted by an operator mid-rollout; the in-flight host still finishes (and rolls back).
   await scenario('aborted', { stepMs: 5, brokenBoot: new Set(['sim-00001']) }, 3, async (id) => {
     await untilState(id, 'awaiting-approval');
-    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    await approveOpenGate(client, id, signers.vendor);
     await untilState(id, 'rolling-out');
-    await controlCampaign(client, id, 'abort', { identity: BENCH_OPERATOR, reason: 'recording' });
+    await controlCampaign(
+      client,
+      id,
+      'abort',
+      { identity: BENCH_OPERATOR, reason: 'recording' },
+      signers.operator,
+    );
   });
   // 5. Host steps: protected-path profiles before and after, a host whose first health check
   //    fails while its services start (checked again after the retry interval).
@@ -162,7 +204,7 @@ try {
     3,
     async (id) => {
       await untilState(id, 'awaiting-approval');
-      await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+      await approveOpenGate(client, id, signers.vendor);
     },
     (file) => {
       file.patch.integrity.protectedPaths = ['/var/lib/pacs/studies'];
@@ -178,20 +220,46 @@ try {
     4,
     async (id) => {
       await untilState(id, 'awaiting-approval');
-      await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+      await approveOpenGate(client, id, signers.vendor);
       await untilState(id, 'needs-attention');
-      await actOnHost(client, id, {
-        hostId: 'sim-00003',
-        action: 'skip',
-        identity: BENCH_OPERATOR,
-        note: 'recording: upload keeps failing',
-      });
+      await actOnHost(
+        client,
+        id,
+        {
+          hostId: 'sim-00003',
+          action: 'skip',
+          identity: BENCH_OPERATOR,
+          note: 'recording: upload keeps failing',
+        },
+        signers.operator,
+      );
     },
     (file) => {
       file.campaign.failureBudget = { maxFailures: 2 };
     },
   );
   if (wanted('current')) await save('host-unchanged', hostWorkflowId('sim-00003'));
+  // 8. Admitted by the worker, every decision signed: approval, pause and resume, a rejected forgery.
+  await scenario('signed', { stepMs: 5, brokenBoot: new Set() }, 4, async (id) => {
+    await untilState(id, 'awaiting-approval');
+    await approveOpenGate(client, id, signers.vendor);
+    await untilState(id, 'rolling-out');
+    await controlCampaign(
+      client,
+      id,
+      'pause',
+      { identity: BENCH_OPERATOR, reason: 'recording' },
+      signers.operator,
+    );
+    await wait(300);
+    await controlCampaign(
+      client,
+      id,
+      'resume',
+      { identity: BENCH_OPERATOR, reason: 'recording' },
+      signers.operator,
+    );
+  });
   // 7. The artifact is swapped after the soak: the gate never opens, the campaign ends artifact-changed.
   await scenario(
     'artifact-changed',

@@ -11,14 +11,21 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
+import { createTrustActivities } from '../activities/trust-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
-import { approveStage, campaignStatus, startCampaign } from '../client/campaigns.js';
+import { campaignStatus, startCampaign } from '../client/campaigns.js';
 import { planCampaign } from '../domain/planner.js';
 import { TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
-import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from './fleet-file.js';
+import {
+  BENCH_OPERATOR,
+  approveOpenGate,
+  benchCampaign,
+  benchSigners,
+  simulatedArtifact,
+} from './fleet-file.js';
 import { simulatedHostActivities } from './simulated-fleet.js';
 
 const HARD_EVENTS = 51_200;
@@ -37,6 +44,7 @@ const logger = pino({ level: 'warn' });
 installRuntime(logger, 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
+const artifact = simulatedArtifact(dir);
 // The ledger is written for real (SQLite), so its cost is part of the figures.
 const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
 const server = await startDevServer({
@@ -46,7 +54,7 @@ const server = await startDevServer({
 });
 try {
   const store = fileCampaignStore(`${dir}/store`);
-  const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency });
+  const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency, artifactPath: artifact.path });
   const host = simulatedHostActivities({
     stepMs: Number(values['step-ms']),
     brokenBoot: new Set(['sim-00007', 'sim-00500']),
@@ -58,7 +66,14 @@ try {
     workflowsPath: WORKFLOWS_PATH,
     activities: {
       ...host,
-      ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger }),
+      ...createTrustActivities({ store: ledger, campaigns: store, logger }),
+      ...createCampaignActivities({
+        store,
+        logger,
+        checkHealth: host.checkHealth,
+        ledger,
+        artifacts: artifact.policy,
+      }),
       verifyArtifact: async () => {},
     },
     maxConcurrentActivityTaskExecutions: 400,
@@ -68,11 +83,14 @@ try {
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   const started = Date.now();
   const result = await worker.runUntil(async () => {
-    const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR);
+    const signers = await benchSigners(ledger, dir);
+    const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR, {
+      artifacts: artifact.policy,
+      signing: signers.operator,
+    });
     for (;;) {
       const status = await campaignStatus(client, id);
-      if (status.state === 'awaiting-approval')
-        await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+      if (status.state === 'awaiting-approval') await approveOpenGate(client, id, signers.vendor);
       if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
       await new Promise((r) => setTimeout(r, 1_000));
     }

@@ -29,6 +29,7 @@ import { directoryKeyStore, shellQuote, SshSession, withSsh, type SshTarget } fr
 import { CampaignFile, type Patch } from '../domain/schema.js';
 import { HOST_CREDENTIAL, labDown, labUp, type LabInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
+import { artifactPolicyFromEnv } from '../runtime/config.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,6 +111,7 @@ try {
   const patch: Patch = file.patch;
   const checks = file.fleet.healthChecks;
   const bootIdCommand = 'cat "$PACS_ROOT/run/boot_id"';
+  const artifacts = artifactPolicyFromEnv();
   const target = (i: number): SshTarget => {
     const h = lab.hosts[i % lab.hosts.length]!;
     return {
@@ -144,7 +146,7 @@ try {
       const remote = remoteArtifactPath(patch);
       await withSsh(target(i), keys, async (s) => {
         await s.run(`rm -f ${shellQuote(remote)}`, 10_000);
-        await uploadArtifact(s, patch);
+        await uploadArtifact(s, patch, artifacts);
       });
       return undefined;
     }),

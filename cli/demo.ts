@@ -13,6 +13,7 @@ import { rolloutActions, type Actor, type RolloutActions } from '../client/actio
 import { ledgerRows } from '../client/ledger-report.js';
 import { campaignResult, campaignStatus, hostOutcomes } from '../client/campaigns.js';
 import { connectClient, TemporalConfig } from '../client/connection.js';
+import { decisionSigner, serviceSigner } from '../client/signing.js';
 import {
   CampaignFile,
   TERMINAL_CAMPAIGN_STATES,
@@ -31,6 +32,7 @@ import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { buildReport, type CampaignReport } from '../client/report.js';
 import { formatReport } from './format.js';
+import { print } from './output.js';
 
 export interface DemoOptions {
   json: boolean;
@@ -90,7 +92,7 @@ async function drive(
       const record = await actions.approve(vendor, campaignId, {
         stage: gate?.stage ?? 'production',
         artifactSha256: status.patch.sha256,
-        ...(gate ? { hostSetDigest: gate.hostSetDigest } : {}),
+        hostSetDigest: gate?.hostSetDigest ?? '',
         comment: 'Soak evidence reviewed; approved for production (demo vendor).',
       });
       say(`  approved by ${record.identity} (${record.roles.join('/')}) at ${record.at}`);
@@ -175,7 +177,13 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     cleanup.push(() => connection.close());
     const client = await connectClient(config);
     cleanup.push(() => client.connection.close());
-    const actions = rolloutActions({ client, taskQueue: config.taskQueue, campaigns: store, store: rollout });
+    const actions = rolloutActions({
+      client,
+      taskQueue: config.taskQueue,
+      campaigns: store,
+      store: rollout,
+      signer: decisionSigner(await serviceSigner(rollout, `${dir}/keys/service-ed25519.pem`), 'api'),
+    });
 
     // One user per role, as `rollout users add` makes them; the tokens go to a file only root can read.
     const tokens: string[] = [];
@@ -254,7 +262,6 @@ async function finalRecords(
 }
 
 export function printDemo(result: DemoResult, json: boolean): void {
-  if (json)
-    process.stdout.write(`${JSON.stringify({ ...result.report, records: result.records }, null, 2)}\n`);
-  else process.stdout.write(`${formatReport(result.report)}\n${result.records.join('\n')}\n`);
+  if (json) print(`${JSON.stringify({ ...result.report, records: result.records }, null, 2)}\n`);
+  else print(`${formatReport(result.report)}\n${result.records.join('\n')}\n`);
 }

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -20,6 +21,8 @@ import { renderReportHtml } from '../client/report-html.js';
 import { BadInput, campaignStatus, Refused } from '../client/campaigns.js';
 import { CampaignFileError, parseCampaignFile } from '../client/campaign-file.js';
 import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
+import { decisionSigner, personalSigner, serviceSigner, type DecisionSigner } from '../client/signing.js';
+import { artifactPolicyFromEnv, cliToken, personalKeyFile, serviceKeyFile } from '../runtime/config.js';
 import { formatDuration } from '../domain/duration.js';
 import { PlanInfeasible, planCampaign } from '../domain/planner.js';
 import {
@@ -38,6 +41,7 @@ import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
+import { clearScreen, print, printError } from './output.js';
 import { formatAudit, formatHosts, formatLedger, formatReport, formatStatus } from './format.js';
 
 export const EXIT = {
@@ -82,8 +86,10 @@ Watch and report
   audit list [--campaign ID] [--limit N] [--json]
                                        read the audit log
 
-Act (as the user of ROLLOUT_TOKEN or --token TOKEN; without a token, --as IDENTITY, unauthenticated)
-  approve ID --stage NAME [--checksum SHA256] [--host-set SHA256] [--comment TEXT]
+Act (as the user whose token is in ROLLOUT_TOKEN or the file ROLLOUT_TOKEN_FILE; every decision is
+signed: with your own key if ROLLOUT_SIGNING_KEY names it, else with this installation's service key)
+  approve ID --stage NAME [--checksum SHA256 --host-set SHA256] [--comment TEXT]
+                                       without both values, a terminal shows the evidence and asks
   reject ID --stage NAME --reason TEXT
   review-soak ID accept|fail --reason TEXT           decide an inconclusive soak
   pause|resume|abort ID [--reason TEXT]              operator controls
@@ -98,7 +104,7 @@ Exit codes: 0 ok, 1 not as expected (demo, broken audit chain), 2 bad input, 3 r
 `;
 
 const say = (quiet: boolean) => (line: string) => {
-  if (!quiet) process.stderr.write(`${line}\n`);
+  if (!quiet) printError(`${line}\n`);
 };
 
 function labDir(): string {
@@ -122,38 +128,46 @@ function readCampaign(path: string) {
 
 class NotFound extends Error {}
 
-interface ActorFlags {
-  as?: string;
-  token?: string;
+/**
+ * Who runs this command: the user whose token is in ROLLOUT_TOKEN (or the file ROLLOUT_TOKEN_FILE),
+ * with that user's role. There is no unauthenticated way to act: every decision is signed for a user.
+ */
+async function actorFrom(store: RolloutStore): Promise<Actor> {
+  const token = cliToken();
+  if (!token)
+    throw new UsageError('set ROLLOUT_TOKEN (or ROLLOUT_TOKEN_FILE) to your token from `rollout users add`');
+  const user = await store.userByToken(token);
+  if (!user) {
+    await store.appendAudit({
+      at: new Date().toISOString(),
+      actor: 'anonymous',
+      role: 'none',
+      via: 'cli',
+      action: 'sign-in',
+      outcome: 'refused',
+      detail: 'Unauthenticated: unknown token',
+    });
+    throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or ROLLOUT_TOKEN_FILE)');
+  }
+  return { identity: user.name, role: user.role, via: 'cli' };
 }
 
-/**
- * Who runs this command: the user of ROLLOUT_TOKEN / --token (authenticated, with its role), else the
- * bare --as identity (unauthenticated; only the campaign's own rules apply).
- */
-async function actorFrom(store: RolloutStore, flags: ActorFlags): Promise<Actor> {
-  const token = flags.token ?? process.env.ROLLOUT_TOKEN;
-  if (token) {
-    const user = await store.userByToken(token);
-    if (!user) {
-      await store.appendAudit({
-        at: new Date().toISOString(),
-        actor: 'anonymous',
-        role: 'none',
-        via: 'cli',
-        action: 'sign-in',
-        outcome: 'refused',
-        detail: 'Unauthenticated: unknown token',
-      });
-      throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or --token)');
-    }
-    if (flags.as && flags.as !== user.name)
-      throw new UsageError(`--as ${flags.as} does not match the token's user ${user.name}`);
-    return { identity: user.name, role: user.role, via: 'cli' };
-  }
-  if (!flags.as) throw new UsageError('set ROLLOUT_TOKEN (or --token) to act as your user, or --as IDENTITY');
-  return { identity: flags.as, role: 'unauthenticated', via: 'cli' };
+/** What signs the user's decisions: their own key (ROLLOUT_SIGNING_KEY), else the service key. */
+async function cliSigner(store: RolloutStore, actor: Actor): Promise<DecisionSigner> {
+  const personal = personalKeyFile();
+  const signer = personal
+    ? await personalSigner(store, personal, actor.identity)
+    : await serviceSigner(store, serviceKeyFile());
+  return decisionSigner(signer, 'cli');
 }
+
+/** Reads sign nothing. */
+const READ_ONLY: DecisionSigner = {
+  keyId: '0'.repeat(64),
+  sign: () => {
+    throw new Error('a read-only command tried to sign a decision');
+  },
+};
 
 async function withStore<T>(fn: (store: RolloutStore) => Promise<T>): Promise<T> {
   const store = await openRolloutStore(storeLocation());
@@ -164,29 +178,38 @@ async function withStore<T>(fn: (store: RolloutStore) => Promise<T>): Promise<T>
   }
 }
 
-async function withReader<T>(fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>): Promise<T> {
-  return withStore(async (store) => {
-    const config = temporalConfigFromEnv();
-    const client = await connectClient(config);
-    try {
-      const actions = rolloutActions({
+async function withClient<T>(
+  store: RolloutStore,
+  signer: DecisionSigner,
+  fn: (actions: RolloutActions) => Promise<T>,
+): Promise<T> {
+  const config = temporalConfigFromEnv();
+  const client = await connectClient(config);
+  try {
+    return await fn(
+      rolloutActions({
         client,
         taskQueue: config.taskQueue,
         campaigns: fileCampaignStore(storeDir()),
         store,
-      });
-      return await fn(actions, store);
-    } finally {
-      await client.connection.close();
-    }
-  });
+        signer,
+        artifacts: artifactPolicyFromEnv(),
+      }),
+    );
+  } finally {
+    await client.connection.close();
+  }
 }
 
-async function withActions<T>(
-  fn: (actions: RolloutActions, actor: Actor) => Promise<T>,
-  flags: ActorFlags,
-): Promise<T> {
-  return withReader(async (actions, store) => fn(actions, await actorFrom(store, flags)));
+async function withReader<T>(fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>): Promise<T> {
+  return withStore((store) => withClient(store, READ_ONLY, (actions) => fn(actions, store)));
+}
+
+async function withActions<T>(fn: (actions: RolloutActions, actor: Actor) => Promise<T>): Promise<T> {
+  return withStore(async (store) => {
+    const actor = await actorFrom(store);
+    return withClient(store, await cliSigner(store, actor), (actions) => fn(actions, actor));
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -200,14 +223,12 @@ async function main(argv: string[]): Promise<number> {
       net: { type: 'string' },
       port: { type: 'string' },
       file: { type: 'string', short: 'f' },
-      as: { type: 'string' },
       stage: { type: 'string' },
       checksum: { type: 'string' },
       'host-set': { type: 'string' },
       comment: { type: 'string' },
       reason: { type: 'string' },
       note: { type: 'string' },
-      token: { type: 'string' },
       watch: { type: 'boolean', default: false },
       html: { type: 'boolean', default: false },
       state: { type: 'string' },
@@ -223,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const [command, ...rest] = positionals;
   if (flags.help || !command) {
-    process.stdout.write(USAGE);
+    print(USAGE);
     return command || flags.help ? EXIT.ok : EXIT.usage;
   }
   const hostCount = flags.hosts === undefined ? 8 : Number(flags.hosts);
@@ -241,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
         say(false),
       );
       printDemo(result, flags.json);
-      for (const problem of result.problems) process.stderr.write(`demo: ${problem}\n`);
+      for (const problem of result.problems) printError(`demo: ${problem}\n`);
       return result.asExpected ? EXIT.ok : EXIT.notAsExpected;
     }
 
@@ -252,7 +273,7 @@ async function main(argv: string[]): Promise<number> {
         dbFile: `${dataDir()}/temporal/dev.sqlite`,
         logFile: `${dataDir()}/temporal/dev.log`,
       });
-      process.stderr.write(
+      printError(
         `Temporal dev server on ${server.address}; state in ${dataDir()}/temporal/dev.sqlite. Ctrl-C stops it.\n`,
       );
       await new Promise<void>((resolve) => {
@@ -301,23 +322,23 @@ async function main(argv: string[]): Promise<number> {
           sshPort: 2222,
           bootDelayMs: 1500,
         });
-        process.stdout.write(
+        print(
           `lab up: ${inventory.hosts.length} hosts, controller ${inventory.controller.address}; state in ${labDir()}\n`,
         );
         return EXIT.ok;
       }
       if (sub === 'down') {
         await labDown(labDir());
-        process.stdout.write('lab down\n');
+        print('lab down\n');
         return EXIT.ok;
       }
       if (sub === 'status') {
         const status = labStatus(labDir());
-        if (flags.json) process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+        if (flags.json) print(`${JSON.stringify(status, null, 2)}\n`);
         else {
-          process.stdout.write(`lab ${status.running ? 'running' : 'not running'} in ${labDir()}\n`);
+          print(`lab ${status.running ? 'running' : 'not running'} in ${labDir()}\n`);
           for (const h of status.hosts)
-            process.stdout.write(
+            print(
               `  ${h.id.padEnd(12)} ${h.address.padEnd(14)} ${h.role.padEnd(24)} power ${h.power.padEnd(4)} ${h.booted ? 'booted' : 'down  '} version ${h.version}\n`,
             );
         }
@@ -326,24 +347,24 @@ async function main(argv: string[]): Promise<number> {
       if (sub === 'campaign') {
         const inventory = readInventory(labDir());
         if (!inventory) throw new UsageError('no lab: run `rollout lab up` first');
-        process.stdout.write(toYaml(labCampaign(inventory)));
+        print(toYaml(labCampaign(inventory)));
         return EXIT.ok;
       }
       throw new UsageError('usage: rollout lab up|down|status|campaign');
     }
 
     case 'schema':
-      process.stdout.write(`${JSON.stringify(campaignFileJsonSchema(), null, 2)}\n`);
+      print(`${JSON.stringify(campaignFileJsonSchema(), null, 2)}\n`);
       return EXIT.ok;
 
     case 'plan': {
       const file = readCampaign(requireFlag(flags.file, '-f FILE'));
       const plan = planCampaign(file);
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+        print(`${JSON.stringify(plan, null, 2)}\n`);
         return EXIT.ok;
       }
-      const out = (line: string) => process.stdout.write(`${line}\n`);
+      const out = (line: string) => print(`${line}\n`);
       out(`test systems: ${plan.testHosts.join(', ')}`);
       out(
         `soak: ${formatDuration(file.campaign.soak.duration)}, a probe every ${formatDuration(file.campaign.soak.probeInterval)}`,
@@ -373,8 +394,8 @@ async function main(argv: string[]): Promise<number> {
     case 'start': {
       const file = readCampaign(requireFlag(flags.file, '-f FILE'));
       planCampaign(file);
-      const id = await withActions((actions, actor) => actions.start(actor, file), flags);
-      process.stdout.write(flags.json ? `${JSON.stringify({ campaignId: id })}\n` : `${id}\n`);
+      const id = await withActions((actions, actor) => actions.start(actor, file));
+      print(flags.json ? `${JSON.stringify({ campaignId: id })}\n` : `${id}\n`);
       return EXIT.ok;
     }
 
@@ -384,9 +405,7 @@ async function main(argv: string[]): Promise<number> {
       const client = await connectClient(temporalConfigFromEnv());
       try {
         const status = await campaignStatus(client, id);
-        process.stdout.write(
-          flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`,
-        );
+        print(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
         return EXIT.ok;
       } finally {
         await client.connection.close();
@@ -396,32 +415,32 @@ async function main(argv: string[]): Promise<number> {
     case 'report': {
       const id = requireFlag(rest[0], 'campaign ID');
       const report = await withReader((actions) => actions.report(id));
-      if (flags.html) process.stdout.write(renderReportHtml(report));
-      else if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${formatReport(report)}\n`);
+      if (flags.html) print(renderReportHtml(report));
+      else if (flags.json) print(`${JSON.stringify(report, null, 2)}\n`);
+      else print(`${formatReport(report)}\n`);
       return EXIT.ok;
     }
 
     case 'hosts': {
       const id = requireFlag(rest[0], 'campaign ID');
       const hosts = await withReader((actions) => actions.hosts(id, flags.state));
-      process.stdout.write(flags.json ? `${JSON.stringify(hosts, null, 2)}\n` : formatHosts(hosts));
+      print(flags.json ? `${JSON.stringify(hosts, null, 2)}\n` : formatHosts(hosts));
       return EXIT.ok;
     }
 
     case 'approve': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const record = await withActions(
-        (actions, actor) =>
-          actions.approve(actor, id, {
-            stage: requireFlag(flags.stage, '--stage NAME'),
-            ...(flags.checksum ? { artifactSha256: flags.checksum } : {}),
-            ...(flags['host-set'] ? { hostSetDigest: flags['host-set'] } : {}),
-            comment: flags.comment ?? '',
-          }),
-        flags,
+      const stage = requireFlag(flags.stage, '--stage NAME');
+      const shown = await evidenceSeen(id, stage, 'approve', flags);
+      const record = await withActions((actions, actor) =>
+        actions.approve(actor, id, {
+          stage,
+          artifactSha256: shown.artifactSha256,
+          hostSetDigest: shown.hostSetDigest,
+          comment: flags.comment ?? '',
+        }),
       );
-      process.stdout.write(
+      print(
         flags.json
           ? `${JSON.stringify(record)}\n`
           : `approved stage ${record.stage} as ${record.identity} at ${record.at} (${record.hostCount} hosts)\n`,
@@ -433,8 +452,9 @@ async function main(argv: string[]): Promise<number> {
       const id = requireFlag(rest[0], 'campaign ID');
       const stage = requireFlag(flags.stage, '--stage NAME');
       const reason = requireFlag(flags.reason, '--reason TEXT');
-      const record = await withActions((actions, actor) => actions.reject(actor, id, stage, reason), flags);
-      process.stdout.write(
+      await evidenceSeen(id, stage, 'reject', flags);
+      const record = await withActions((actions, actor) => actions.reject(actor, id, stage, reason));
+      print(
         flags.json ? `${JSON.stringify(record)}\n` : `rejected stage ${record.stage} as ${record.identity}\n`,
       );
       return EXIT.ok;
@@ -445,13 +465,12 @@ async function main(argv: string[]): Promise<number> {
       if (decision !== 'accept' && decision !== 'fail')
         throw new UsageError('usage: rollout review-soak ID accept|fail');
       const reason = requireFlag(flags.reason, '--reason TEXT');
-      const record = await withActions(
-        (actions, actor) => actions.reviewSoak(actor, requireFlag(id, 'campaign ID'), decision, reason),
-        flags,
+      const campaignId = requireFlag(id, 'campaign ID');
+      await evidenceSeen(campaignId, undefined, `${decision} the soak of`, flags);
+      const record = await withActions((actions, actor) =>
+        actions.reviewSoak(actor, campaignId, decision, reason),
       );
-      process.stdout.write(
-        flags.json ? `${JSON.stringify(record)}\n` : `soak ${record.action} recorded at ${record.at}\n`,
-      );
+      print(flags.json ? `${JSON.stringify(record)}\n` : `soak ${record.action} recorded at ${record.at}\n`);
       return EXIT.ok;
     }
 
@@ -459,13 +478,10 @@ async function main(argv: string[]): Promise<number> {
     case 'resume':
     case 'abort': {
       const id = requireFlag(rest[0], 'campaign ID');
-      const record = await withActions(
-        (actions, actor) => actions.control(actor, id, command, flags.reason ?? ''),
-        flags,
+      const record = await withActions((actions, actor) =>
+        actions.control(actor, id, command, flags.reason ?? ''),
       );
-      process.stdout.write(
-        flags.json ? `${JSON.stringify(record)}\n` : `${record.action} recorded at ${record.at}\n`,
-      );
+      print(flags.json ? `${JSON.stringify(record)}\n` : `${record.action} recorded at ${record.at}\n`);
       return EXIT.ok;
     }
 
@@ -474,18 +490,16 @@ async function main(argv: string[]): Promise<number> {
       const parsed = HostAction.shape.action.safeParse(action);
       if (!parsed.success)
         throw new UsageError('usage: rollout host ID HOST retry|rollback|mark-fixed|skip --note TEXT');
-      const record = await withActions(
-        (actions, actor) =>
-          actions.actOnHost(
-            actor,
-            requireFlag(id, 'campaign ID'),
-            requireFlag(hostId, 'HOST'),
-            parsed.data,
-            flags.note ?? '',
-          ),
-        flags,
+      const record = await withActions((actions, actor) =>
+        actions.actOnHost(
+          actor,
+          requireFlag(id, 'campaign ID'),
+          requireFlag(hostId, 'HOST'),
+          parsed.data,
+          flags.note ?? '',
+        ),
       );
-      process.stdout.write(
+      print(
         flags.json
           ? `${JSON.stringify(record)}\n`
           : `${record.action} ${record.hostId} recorded at ${record.at}\n`,
@@ -499,7 +513,7 @@ async function main(argv: string[]): Promise<number> {
       const rows = await withStore((store) =>
         ledgerRows(store, { ...(flags.patch ? { patchId: flags.patch } : {}), missing: flags.missing }),
       );
-      process.stdout.write(
+      print(
         format === 'csv'
           ? ledgerCsv(rows)
           : format === 'json'
@@ -513,7 +527,7 @@ async function main(argv: string[]): Promise<number> {
       const [sub] = rest;
       if (sub === 'verify') {
         const verdict = await withStore((store) => store.verifyAudit());
-        process.stdout.write(
+        print(
           flags.json
             ? `${JSON.stringify(verdict)}\n`
             : verdict.ok
@@ -528,7 +542,7 @@ async function main(argv: string[]): Promise<number> {
         const entries = await withStore((store) =>
           store.auditEntries({ ...(flags.campaign ? { campaignId: flags.campaign } : {}), limit }),
         );
-        process.stdout.write(flags.json ? `${JSON.stringify(entries, null, 2)}\n` : formatAudit(entries));
+        print(flags.json ? `${JSON.stringify(entries, null, 2)}\n` : formatAudit(entries));
         return EXIT.ok;
       }
       throw new UsageError('usage: rollout audit verify|list [--campaign ID] [--limit N]');
@@ -566,7 +580,7 @@ async function main(argv: string[]): Promise<number> {
           try {
             const { token } = await store.addUser(userName.data, role.data);
             await audit('accepted', `${userName.data} as ${role.data}`);
-            process.stdout.write(
+            print(
               flags.json
                 ? `${JSON.stringify({ name: userName.data, role: role.data, token })}\n`
                 : `user ${userName.data} (${role.data}) added. Token (shown once, only its hash is kept):\n${token}\n`,
@@ -588,14 +602,12 @@ async function main(argv: string[]): Promise<number> {
             removed ? `${name}` : `NotFound: no user ${name}`,
           );
           if (!removed) throw new NotFound(`no user ${name}`);
-          process.stdout.write(
-            flags.json ? `${JSON.stringify({ removed: name })}\n` : `user ${name} removed\n`,
-          );
+          print(flags.json ? `${JSON.stringify({ removed: name })}\n` : `user ${name} removed\n`);
           return EXIT.ok;
         }
         if (sub === 'list' || sub === undefined) {
           const users = await store.users();
-          process.stdout.write(
+          print(
             flags.json
               ? `${JSON.stringify(users, null, 2)}\n`
               : users.map((u) => `${u.name.padEnd(40)} ${u.role.padEnd(9)} since ${u.createdAt}\n`).join(''),
@@ -616,6 +628,8 @@ async function main(argv: string[]): Promise<number> {
         taskQueue: temporal.taskQueue,
         campaigns: fileCampaignStore(storeDir()),
         store,
+        signer: decisionSigner(await serviceSigner(store, serviceKeyFile()), 'api'),
+        artifacts: artifactPolicyFromEnv(),
       });
       const tls =
         config.tlsCertFile && config.tlsKeyFile
@@ -624,9 +638,7 @@ async function main(argv: string[]): Promise<number> {
       const app = await createApi({ actions, store, ...(tls ? { tls } : {}) });
       await app.listen({ host: config.host, port: config.port });
       const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;
-      process.stderr.write(
-        `API and dashboard on ${url} (OpenAPI: ${url}api/openapi.json). Ctrl-C stops it.\n`,
-      );
+      printError(`API and dashboard on ${url} (OpenAPI: ${url}api/openapi.json). Ctrl-C stops it.\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -652,6 +664,69 @@ function sdkLogLevelFromEnv(value: string | undefined): LogLevel {
   return level;
 }
 
+/** The evidence a decision is bound to: the checksum and host set the person saw. */
+interface Seen {
+  artifactSha256: string;
+  hostSetDigest: string;
+}
+
+/**
+ * What the person deciding was shown. With --checksum and --host-set: those (the workflow refuses them
+ * if they are stale). On a terminal without them: the evidence is printed (patch checksum, host count
+ * and digest, soak verdict and probes) and the person confirms. Without a terminal, or with --json, an
+ * approval needs both values: nothing is filled in on the person's behalf.
+ */
+async function evidenceSeen(
+  campaignId: string,
+  stage: string | undefined,
+  verb: string,
+  flags: { checksum?: string | undefined; 'host-set'?: string | undefined; json: boolean },
+): Promise<Seen> {
+  const given = flags.checksum && flags['host-set'];
+  if (given) return { artifactSha256: flags.checksum!, hostSetDigest: flags['host-set']! };
+  const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !flags.json;
+  if (!interactive) {
+    if (verb !== 'approve') return { artifactSha256: '', hostSetDigest: '' };
+    throw new UsageError(
+      'an approval binds to what you were shown: give --checksum SHA256 and --host-set SHA256 (rollout status ID shows both)',
+    );
+  }
+  const client = await connectClient(temporalConfigFromEnv());
+  let status;
+  try {
+    status = await campaignStatus(client, campaignId);
+  } finally {
+    await client.connection.close();
+  }
+  const gate = status.gates.find((g) => g.stage === (stage ?? status.gates[0]?.stage));
+  const probes = status.soak.probes;
+  print(
+    [
+      `campaign:  ${status.campaignId} (${status.name}), ${status.state}`,
+      `patch:     ${status.patch.id} ${status.patch.version}`,
+      `checksum:  ${status.patch.sha256}`,
+      ...(gate ? [`stage:     ${gate.stage}: ${gate.hostCount} hosts, host-set ${gate.hostSetDigest}`] : []),
+      `soak:      ${status.soak.verdict ?? 'not decided'}${status.soak.reason ? ` (${status.soak.reason})` : ''}; ${probes.length} probes, ${probes.filter((p) => p.result !== 'ok').length} not ok`,
+      '',
+    ].join('\n'),
+  );
+  const answer = await ask(
+    `${verb} ${stage ? `stage ${stage} of ` : ''}campaign ${campaignId} as shown? [y/N] `,
+  );
+  if (!/^y(es)?$/i.test(answer.trim())) throw new Refused('NotConfirmed', 'not confirmed; nothing was sent');
+  return { artifactSha256: status.patch.sha256, hostSetDigest: gate?.hostSetDigest ?? '' };
+}
+
+function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      resolve(answer);
+    }),
+  );
+}
+
 /** How long `status --watch` keeps reconnecting before it gives up on an unreachable server. */
 const WATCH_OUTAGE_LIMIT_MS = 10 * 60_000;
 const WATCH_EVERY_MS = 2_000;
@@ -673,8 +748,11 @@ async function watchStatus(id: string, json: boolean): Promise<number> {
         client ??= await connectClient(config);
         const status = await campaignStatus(client, id, WATCH_DEADLINE_MS);
         outageSince = undefined;
-        if (json) process.stdout.write(`${JSON.stringify(status)}\n`);
-        else process.stdout.write(`\x1b[2J\x1b[H${formatStatus(status, { bars: true })}\n`);
+        if (json) print(`${JSON.stringify(status)}\n`);
+        else {
+          clearScreen();
+          print(`${formatStatus(status, { bars: true })}\n`);
+        }
         if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return EXIT.ok;
       } catch (err) {
         if (!isUnreachable(err)) throw err;
@@ -682,9 +760,7 @@ async function watchStatus(id: string, json: boolean): Promise<number> {
         const away = Math.round((Date.now() - outageSince) / 1000);
         if (Date.now() - outageSince > WATCH_OUTAGE_LIMIT_MS) throw err;
         const line = `reconnecting… (Temporal or the worker has not answered for ${away} s)`;
-        process.stdout.write(
-          json ? `${JSON.stringify({ reconnecting: true, unreachableForSec: away })}\n` : `${line}\n`,
-        );
+        print(json ? `${JSON.stringify({ reconnecting: true, unreachableForSec: away })}\n` : `${line}\n`);
       }
       await new Promise((r) => setTimeout(r, WATCH_EVERY_MS));
     }
@@ -706,7 +782,7 @@ export async function run(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (err) {
     const fail = (code: number, message: string) => {
-      process.stderr.write(`rollout: ${message}\n`);
+      printError(`rollout: ${message}\n`);
       return code;
     };
     if (
@@ -730,7 +806,7 @@ export async function run(argv: string[]): Promise<number> {
         EXIT.unreachable,
         `cannot reach Temporal or no worker answered in time (${(err as Error).message})`,
       );
-    process.stderr.write(`rollout: internal error\n${(err as Error)?.stack ?? String(err)}\n`);
+    printError(`rollout: internal error\n${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.internal;
   }
 }

@@ -35,14 +35,17 @@ import {
   reviewSoak,
   startCampaign,
   type ApproveRequest,
+  type Signing,
 } from './campaigns.js';
 import { buildReport, type CampaignReport } from './report.js';
+import type { DecisionSigner } from './signing.js';
+import type { ArtifactPolicy } from '../adapters/artifacts.js';
 import { campaignStatusQuery } from '../workflows/contract.js';
 
-/** Who acts: a signed-in user (role from the user store) or a bare CLI `--as` (unauthenticated). */
+/** Who acts: a signed-in user, with the role the user store gives them. */
 export interface Actor {
   identity: string;
-  role: UserRole | 'unauthenticated';
+  role: UserRole;
   via: 'cli' | 'api';
 }
 
@@ -51,6 +54,10 @@ export interface ActionDeps {
   taskQueue: string;
   campaigns: CampaignStore;
   store: RolloutStore;
+  /** Signs every decision this service sends (the service key, or a person's own key). */
+  signer: DecisionSigner;
+  /** Where artifacts may be read from, for the check before a start. */
+  artifacts?: ArtifactPolicy;
 }
 
 /** The refusal inside an error, if it is one (not for outages or bugs). */
@@ -93,7 +100,8 @@ export interface CampaignListItem extends CampaignRecord {
   running: boolean;
 }
 
-export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDeps) {
+export function rolloutActions({ client, taskQueue, campaigns, store, signer, artifacts }: ActionDeps) {
+  const signing = (actor: Actor): Signing => ({ signer, role: actor.role });
   async function audited<T>(
     actor: Actor,
     action: AuditAction,
@@ -114,7 +122,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDe
         detail: text.slice(0, 2000),
         ...extra,
       });
-    if (actor.role !== 'unauthenticated' && !roleMay(actor.role, action)) {
+    if (!roleMay(actor.role, action)) {
       const message = `role ${actor.role} may not ${action}`;
       await entry('refused', `NotPermitted: ${message}`);
       throw new Refused('NotPermitted', message);
@@ -137,55 +145,45 @@ export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDe
   };
 
   const actions = {
-    /** Validates and starts a campaign, records it and its fleet in the ledger. Returns its ID. */
-    start: (actor: Actor, file: CampaignFile) =>
+    /**
+     * Validates and starts a campaign, signed by the starter. The worker verifies the signature, derives
+     * the plan and records the campaign and its fleet in the ledger when it admits the start (a start it
+     * refuses leaves no trace there). Returns the campaign ID.
+     */
+    start: (actor: Actor, file: CampaignFile, signal?: AbortSignal) =>
       audited(
         actor,
         'start',
         {},
         `${file.campaign.name}: patch ${file.patch.id} ${file.patch.version}`,
-        async () => {
-          const campaignId = await startCampaign(client, taskQueue, campaigns, file, actor.identity);
-          await store.recordCampaign(
-            {
-              campaignId,
-              name: file.campaign.name,
-              patchId: file.patch.id,
-              patchVersion: file.patch.version,
-              artifactSha256: file.patch.artifact.sha256,
-              startedBy: actor.identity,
-              startedAt: new Date().toISOString(),
-              hostCount: hostIdsOf(file).length,
-            },
-            file.fleet.hosts.map((h) => ({
-              hostId: h.id,
-              role: h.role,
-              ...(h.site ? { site: h.site } : {}),
-            })),
-          );
-          return campaignId;
-        },
+        () =>
+          startCampaign(client, taskQueue, campaigns, file, actor.identity, {
+            signing: signing(actor),
+            ...(artifacts ? { artifacts } : {}),
+            ...(signal ? { signal } : {}),
+          }),
         (campaignId) => ({ campaignId }),
       ),
 
+    /** Approves the open gate, bound to the checksum and host set the approver was shown. */
     approve: (actor: Actor, campaignId: string, request: Omit<ApproveRequest, 'identity'>) =>
       audited(actor, 'approve', { campaignId, stage: request.stage }, request.comment ?? '', () =>
-        approveStage(client, campaignId, { ...request, identity: actor.identity }),
+        approveStage(client, campaignId, { ...request, identity: actor.identity }, signing(actor)),
       ),
 
     reject: (actor: Actor, campaignId: string, stage: string, reason: string) =>
       audited(actor, 'reject', { campaignId, stage }, reason, () =>
-        rejectStage(client, campaignId, { stage, identity: actor.identity, reason }),
+        rejectStage(client, campaignId, { stage, identity: actor.identity, reason }, signing(actor)),
       ),
 
     reviewSoak: (actor: Actor, campaignId: string, decision: 'accept' | 'fail', reason: string) =>
       audited(actor, 'review-soak', { campaignId }, `${decision}: ${reason}`, () =>
-        reviewSoak(client, campaignId, { identity: actor.identity, decision, reason }),
+        reviewSoak(client, campaignId, { identity: actor.identity, decision, reason }, signing(actor)),
       ),
 
     control: (actor: Actor, campaignId: string, action: 'pause' | 'resume' | 'abort', reason: string) =>
       audited(actor, action, { campaignId }, reason, () =>
-        controlCampaign(client, campaignId, action, { identity: actor.identity, reason }),
+        controlCampaign(client, campaignId, action, { identity: actor.identity, reason }, signing(actor)),
       ),
 
     /** retry | rollback | mark-fixed | skip on a failed host; a skip or mark-fixed is also the ledger's state. */
@@ -197,12 +195,12 @@ export function rolloutActions({ client, taskQueue, campaigns, store }: ActionDe
       note: string,
     ) =>
       audited(actor, action, { campaignId, hostId }, note, async () => {
-        const decision = await actOnHost(client, campaignId, {
-          hostId,
-          action,
-          identity: actor.identity,
-          note,
-        });
+        const decision = await actOnHost(
+          client,
+          campaignId,
+          { hostId, action, identity: actor.identity, note },
+          signing(actor),
+        );
         if (action === 'skip' || action === 'mark-fixed') {
           const [entry] = await store.ledger({ campaignId, hostId });
           if (entry)

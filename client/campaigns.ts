@@ -2,17 +2,20 @@
  * The typed client every interface uses (CLI, demo, later the API): start, status, decisions, controls,
  * report. Every call carries a deadline, so a missing worker or server gives an error instead of a hang.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import type { CampaignStore } from '../adapters/campaign-store.js';
-import { verifySourceArtifact } from '../adapters/host-ops.js';
+import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
+import { artifactPolicyFromEnv } from '../runtime/config.js';
 import { isOperator } from '../domain/access.js';
 import { RolloutError } from '../domain/errors.js';
 import { campaignWorkflowId, hostWorkflowId, newCampaignId } from '../domain/ids.js';
-import { planCampaign, summarizePlan } from '../domain/planner.js';
+import { planCampaign } from '../domain/planner.js';
 import type {
   ApprovalRecord,
   CampaignFile,
+  DecisionAction,
+  UserRole,
   CampaignInput,
   CampaignStatus,
   Decision,
@@ -23,6 +26,7 @@ import type {
   SoakReview,
 } from '../domain/schema.js';
 import type { campaignWorkflow } from '../workflows/campaign.js';
+import type { DecisionSigner } from './signing.js';
 import {
   abortUpdate,
   approveStageUpdate,
@@ -60,17 +64,32 @@ function within<T>(client: Client, fn: () => Promise<T>, ms = CALL_DEADLINE_MS):
 const handle = (client: Client, campaignId: string) =>
   client.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId));
 
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+/** Who signs a request, in which signed-in role. */
+export interface Signing {
+  signer: DecisionSigner;
+  role: UserRole;
+}
 
-/** Stores the file and builds the campaign workflow's input: references and the inventory-free plan. */
+/** The request with its signature: the signature covers every field but itself. */
+function signed<T extends object>(signing: Signing, action: DecisionAction, campaignId: string, fields: T) {
+  const signature = signing.signer.sign(action, campaignId, fields as Record<string, unknown>, signing.role);
+  return { ...fields, signature };
+}
+
+/**
+ * Stores the file and builds the campaign workflow's input: references only, and the starter's
+ * signature over them. The worker derives the plan from the stored file itself.
+ */
 export function campaignInput(
   store: CampaignStore,
   file: CampaignFile,
   campaignId: string,
   startedBy: string,
+  signing: Signing,
 ): CampaignInput {
   const fileSha256 = store.put(file);
-  return { campaignId, startedBy, fileSha256, plan: summarizePlan(file, planCampaign(file), sha256Hex) };
+  const { signature } = signed(signing, 'start', campaignId, { fileSha256, identity: startedBy });
+  return { campaignId, startedBy, fileSha256, signature };
 }
 
 /** Running campaigns that hold any of `hosts`, with the hosts they share. */
@@ -105,13 +124,16 @@ export async function startCampaign(
   store: CampaignStore,
   file: CampaignFile,
   startedBy: string,
+  options: { signing: Signing; artifacts?: ArtifactPolicy; signal?: AbortSignal },
 ): Promise<string> {
   const plan = planCampaign(file);
   const operators = file.campaign.people.filter((p) => p.roles.includes('operator'));
   if (operators.length && !isOperator(file.campaign.people, '', startedBy))
     throw new Refused('NotAnOperator', `${startedBy} is not an operator in campaign.people`);
   try {
-    await verifySourceArtifact(file.patch);
+    await verifySourceArtifact(file.patch, options.artifacts ?? artifactPolicyFromEnv(), {
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   } catch (err) {
     if (err instanceof RolloutError) throw new BadInput(err.message);
     throw err;
@@ -129,7 +151,7 @@ export async function startCampaign(
         .join('; '),
     );
   const campaignId = newCampaignId(file.campaign.name, Date.now(), randomBytes(3).toString('hex'));
-  const input = campaignInput(store, file, campaignId, startedBy);
+  const input = campaignInput(store, file, campaignId, startedBy, options.signing);
   await within(client, () =>
     client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
       workflowId: campaignWorkflowId(campaignId),
@@ -178,30 +200,28 @@ export interface ApproveRequest {
   stage: string;
   identity: string;
   comment?: string;
-  /** What the approver was shown; by default what the campaign reports now. */
-  artifactSha256?: string;
-  hostSetDigest?: string;
+  /** What the approver was shown: the patch checksum and the stage's host-set digest. Never filled in. */
+  artifactSha256: string;
+  hostSetDigest: string;
 }
 
-/** Sends an approval through the gate's validator; a refusal comes back as WorkflowUpdateFailedError. */
-export async function approveStage(
+/** Sends a signed approval through the gate's validator; a refusal comes back as WorkflowUpdateFailedError. */
+export function approveStage(
   client: Client,
   campaignId: string,
   request: ApproveRequest,
+  signing: Signing,
 ): Promise<ApprovalRecord> {
-  const status = await within(client, () => handle(client, campaignId).query(campaignStatusQuery));
-  const gate = status.gates.find((g) => g.stage === request.stage);
+  const fields = {
+    stage: request.stage,
+    identity: request.identity,
+    comment: request.comment ?? '',
+    artifactSha256: request.artifactSha256,
+    hostSetDigest: request.hostSetDigest,
+  };
   return within(client, () =>
     handle(client, campaignId).executeUpdate(approveStageUpdate, {
-      args: [
-        {
-          stage: request.stage,
-          identity: request.identity,
-          comment: request.comment ?? '',
-          artifactSha256: request.artifactSha256 ?? status.patch.sha256,
-          hostSetDigest: request.hostSetDigest ?? gate?.hostSetDigest ?? '0'.repeat(64),
-        },
-      ],
+      args: [signed(signing, 'approve', campaignId, fields)],
     }),
   );
 }
@@ -209,15 +229,27 @@ export async function approveStage(
 export function rejectStage(
   client: Client,
   campaignId: string,
-  rejection: Rejection,
+  rejection: Omit<Rejection, 'signature'>,
+  signing: Signing,
 ): Promise<ApprovalRecord> {
   return within(client, () =>
-    handle(client, campaignId).executeUpdate(rejectStageUpdate, { args: [rejection] }),
+    handle(client, campaignId).executeUpdate(rejectStageUpdate, {
+      args: [signed(signing, 'reject', campaignId, rejection)],
+    }),
   );
 }
 
-export function reviewSoak(client: Client, campaignId: string, review: SoakReview): Promise<Decision> {
-  return within(client, () => handle(client, campaignId).executeUpdate(reviewSoakUpdate, { args: [review] }));
+export function reviewSoak(
+  client: Client,
+  campaignId: string,
+  review: Omit<SoakReview, 'signature'>,
+  signing: Signing,
+): Promise<Decision> {
+  return within(client, () =>
+    handle(client, campaignId).executeUpdate(reviewSoakUpdate, {
+      args: [signed(signing, 'review-soak', campaignId, review)],
+    }),
+  );
 }
 
 const CONTROLS = { pause: pauseUpdate, resume: resumeUpdate, abort: abortUpdate } as const;
@@ -226,15 +258,34 @@ export function controlCampaign(
   client: Client,
   campaignId: string,
   action: keyof typeof CONTROLS,
-  control: OperatorControl,
+  control: Omit<OperatorControl, 'signature'>,
+  signing: Signing,
 ): Promise<Decision> {
+  const fields = { identity: control.identity, reason: control.reason ?? '' };
   return within(client, () =>
-    handle(client, campaignId).executeUpdate(CONTROLS[action], { args: [control] }),
+    handle(client, campaignId).executeUpdate(CONTROLS[action], {
+      args: [signed(signing, action, campaignId, fields)],
+    }),
   );
 }
 
-export function actOnHost(client: Client, campaignId: string, action: HostAction): Promise<Decision> {
-  return within(client, () => handle(client, campaignId).executeUpdate(hostActionUpdate, { args: [action] }));
+export function actOnHost(
+  client: Client,
+  campaignId: string,
+  action: Omit<HostAction, 'signature'>,
+  signing: Signing,
+): Promise<Decision> {
+  const fields = {
+    hostId: action.hostId,
+    action: action.action,
+    identity: action.identity,
+    note: action.note ?? '',
+  };
+  return within(client, () =>
+    handle(client, campaignId).executeUpdate(hostActionUpdate, {
+      args: [signed(signing, 'host-action', campaignId, fields)],
+    }),
+  );
 }
 
 /** Waits for the campaign to end and returns its final status (the report). No deadline: campaigns are long. */

@@ -30,13 +30,24 @@ export function formatDuration(ms: number): string {
   return parts.join('');
 }
 
-/** A duration written as text ("48h") or a number of milliseconds; parsed to milliseconds. */
-export const Duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value;
-  const ms = parseDuration(value);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; use e.g. 30s, 15m, 48h, 2d` });
-    return z.NEVER;
-  }
-  return ms;
-});
+/** The longest duration a campaign file may give: longer ones are typing errors (or overflow to Infinity). */
+export const MAX_DURATION_MS = 400 * 86_400_000;
+
+/** A duration written as text ("48h") or a number of milliseconds; parsed to milliseconds, at most 400 days. */
+export const Duration = z
+  .union([z.number(), z.string().max(40, 'is not a duration; use e.g. 30s, 15m, 48h, 2d')])
+  .transform((value, ctx) => {
+    const ms = typeof value === 'number' ? value : parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; use e.g. 30s, 15m, 48h, 2d` });
+      return z.NEVER;
+    }
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_DURATION_MS) {
+      ctx.addIssue({ code: 'custom', message: 'must be a whole number of milliseconds from 0 to 400 days' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** A duration that must be longer than zero: timeouts, soak lengths, expiries. */
+export const PositiveDuration = Duration.refine((ms) => ms > 0, 'must be longer than 0');

@@ -18,6 +18,14 @@ export const ERROR_TYPES = {
     retryable: true,
     meaning: 'the artifact on the orchestrator cannot be read right now',
   },
+  SourceArtifactRefused: {
+    retryable: false,
+    meaning: 'the artifact is outside the artifact directories, not a regular file, or too large',
+  },
+  CredentialNotAllowed: {
+    retryable: false,
+    meaning: 'the key store does not allow this credential to be sent to this destination',
+  },
   CommandFailed: { retryable: false, meaning: 'a remote command exited non-zero or printed nonsense' },
   InstallFailed: { retryable: false, meaning: 'the install command exited non-zero' },
   InstallTimedOut: {
@@ -68,6 +76,8 @@ export const REFUSAL_TYPES = [
   'NotOnCall',
   'UnknownHost',
   'StaleHostSet',
+  'Unsigned',
+  'TooManyForgedDecisions',
 ] as const;
 export type RefusalType = (typeof REFUSAL_TYPES)[number];
 

@@ -13,7 +13,29 @@ import {
   POWER_OPERATIONS,
   type ControllerOperation,
 } from './controller-presets.js';
-import { Duration } from './duration.js';
+import { Duration, PositiveDuration } from './duration.js';
+import {
+  AbsolutePath,
+  Address,
+  AeTitle,
+  Command,
+  Identity,
+  linearPatternProblem,
+  LongText,
+  ProtectedPath,
+  Text,
+} from './text.js';
+
+/** What one campaign file may hold: beyond these it is a mistake (or an attack), not a fleet. */
+export const LIMITS = {
+  fileBytes: 4 * 1024 * 1024,
+  depth: 32,
+  hosts: 20_000,
+  controllers: 1_000,
+  jumpHosts: 100,
+  healthChecks: 200,
+  people: 200,
+} as const;
 
 const Name = z
   .string()
@@ -44,7 +66,7 @@ export type Role = z.infer<typeof Role>;
  * list the machine; an unknown or different key is refused either way.
  */
 const SshEndpoint = {
-  address: z.string().min(1),
+  address: Address,
   port: z.number().int().min(1).max(65535).default(22),
   user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name'),
   hostKey: HostKeyFingerprint.optional(),
@@ -55,51 +77,59 @@ const SshEndpoint = {
 export const JumpHost = z.strictObject({ id: Name, ...SshEndpoint });
 export type JumpHost = z.infer<typeof JumpHost>;
 
-/** A value that may be pasted into a template: no quotes, spaces or shell syntax. */
+/** A value that may be pasted into a template: no quotes, spaces or shell syntax, never an option. */
 const TemplateValue = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[A-Za-z0-9._/:@{}+=,-]+$/, 'use letters, digits and . _ / : @ + = , - only');
+  .regex(/^[A-Za-z0-9._/:@{}+=,-]+$/, 'use letters, digits and . _ / : @ + = , - only')
+  .refine((v) => !v.startsWith('-'), 'must not start with "-" (a tool would read it as an option)');
 
 export const HealthCheck = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('command'),
     name: Name,
-    command: z.string().min(1),
-    expectExitCode: z.number().int().default(0),
-    timeout: Duration.default(10_000),
+    command: Command,
+    expectExitCode: z.number().int().min(0).max(255).default(0),
+    timeout: PositiveDuration.default(10_000),
   }),
   z.strictObject({
     kind: z.literal('tcp'),
     name: Name,
     port: z.number().int().min(1).max(65535),
-    timeout: Duration.default(3_000),
+    timeout: PositiveDuration.default(3_000),
   }),
   z.strictObject({
     kind: z.literal('dicom-echo'),
     name: Name,
     port: z.number().int().min(1).max(65535).default(104),
     /** Defaults to the host's own `dicomAet`. */
-    calledAet: z.string().min(1).max(16).optional(),
-    callingAet: z.string().min(1).max(16).default('ROLLOUT'),
-    timeout: Duration.default(5_000),
+    calledAet: AeTitle.optional(),
+    callingAet: AeTitle.default('ROLLOUT'),
+    timeout: PositiveDuration.default(5_000),
   }),
   z.strictObject({
     kind: z.literal('http'),
     name: Name,
     scheme: z.enum(['http', 'https']).default('https'),
     port: z.number().int().min(1).max(65535).optional(),
-    path: z.string().startsWith('/').default('/'),
+    path: Text(1024)
+      .refine((p) => p.startsWith('/'), 'must start with "/"')
+      .default('/'),
     expectStatus: z.number().int().min(100).max(599).default(200),
-    /** A regular expression the response body must match. */
-    bodyMatch: z
-      .string()
-      .refine((r) => isRegExp(r), 'not a valid regular expression')
+    /**
+     * A pattern the response body must match, run by a linear-time matcher (domain/linear-regex.ts):
+     * JavaScript syntax without backreferences or lookaround.
+     */
+    bodyMatch: Text(500)
+      .superRefine((r, ctx) => {
+        const problem = linearPatternProblem(r);
+        if (problem) ctx.addIssue({ code: 'custom', message: `not a usable pattern: ${problem}` });
+      })
       .optional(),
     /** Accept a self-signed certificate (TLS still encrypts; the server is not authenticated). */
     insecureTls: z.boolean().default(false),
-    timeout: Duration.default(5_000),
+    timeout: PositiveDuration.default(5_000),
   }),
   z.strictObject({
     kind: z.literal('service'),
@@ -107,26 +137,17 @@ export const HealthCheck = z.discriminatedUnion('kind', [
     service: TemplateValue,
     /** systemd: `systemctl is-active`; process: a process with this exact name runs (`pgrep -x`). */
     manager: z.enum(['systemd', 'process']).default('systemd'),
-    timeout: Duration.default(10_000),
+    timeout: PositiveDuration.default(10_000),
   }),
   z.strictObject({
     kind: z.literal('path'),
     name: Name,
-    path: z.string().startsWith('/', 'use an absolute path'),
+    path: AbsolutePath,
     type: z.enum(['file', 'directory', 'mount']).default('file'),
-    timeout: Duration.default(10_000),
+    timeout: PositiveDuration.default(10_000),
   }),
 ]);
 export type HealthCheck = z.infer<typeof HealthCheck>;
-
-function isRegExp(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * An out-of-band controller reached over SSH (hypervisor, storage host, management host, the lab
@@ -142,9 +163,9 @@ export const SshController = z.strictObject({
   params: z.record(z.string().regex(/^[a-zA-Z]+$/, 'use letters only'), TemplateValue).default({}),
   commands: z
     .strictObject(
-      Object.fromEntries(CONTROLLER_OPERATIONS.map((op) => [op, z.string().min(1).optional()])) as Record<
+      Object.fromEntries(CONTROLLER_OPERATIONS.map((op) => [op, Command.optional()])) as Record<
         ControllerOperation,
-        z.ZodOptional<z.ZodString>
+        z.ZodOptional<typeof Command>
       >,
     )
     .default({}),
@@ -155,17 +176,30 @@ export type SshController = z.infer<typeof SshController>;
 export const RedfishController = z.strictObject({
   id: Name,
   kind: z.literal('redfish'),
-  /** e.g. https://bmc-archive-01.mgmt.hospital.example */
-  baseUrl: z.url({ protocol: /^https?$/ }),
+  /**
+   * e.g. https://bmc-archive-01.mgmt.hospital.example. Plain http only to a loopback address (a test
+   * BMC); the worker sends credentials only to BMCs its key store lists for them.
+   */
+  baseUrl: z
+    .url({ protocol: /^https?$/ })
+    .max(512)
+    .refine((u) => {
+      const url = new URL(u);
+      return !url.username && !url.password;
+    }, "must not hold a user name or password (they belong in the worker's key store)")
+    .refine((u) => {
+      const url = new URL(u);
+      return url.protocol === 'https:' || /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost)$/.test(url.hostname);
+    }, 'must be https (plain http only to a loopback address)'),
   /** The system's ID under /redfish/v1/Systems/; `{host}` is the host's machine name. */
   systemId: TemplateValue.default('{host}'),
   /** Names `<keyDir>/<credential>` on the worker, holding `user:password`. */
   credential: Name,
   resetType: z.enum(['ForceRestart', 'GracefulRestart', 'PowerCycle']).default('ForceRestart'),
   /** A PEM file on the worker with the CA that signed the BMC's certificate (a hospital CA, say). */
-  caFile: z.string().startsWith('/', 'use an absolute path').optional(),
+  caFile: AbsolutePath.optional(),
   insecureTls: z.boolean().default(false),
-  timeout: Duration.default(30_000),
+  timeout: PositiveDuration.default(30_000),
 });
 export type RedfishController = z.infer<typeof RedfishController>;
 
@@ -191,9 +225,9 @@ export const Host = z.strictObject({
   machine: TemplateValue.optional(),
   role: Role,
   /** Operating system and service-pack level, checked against the patch's prerequisites. */
-  os: z.string().min(1).optional(),
-  servicePack: z.number().int().min(0).optional(),
-  site: z.string().optional(),
+  os: Text(100).optional(),
+  servicePack: z.number().int().min(0).max(1_000).optional(),
+  site: Text(100).optional(),
   redundancyGroup: Name.optional(),
   /** Default out-of-band controller: image provider and power controller unless set separately. */
   controller: Name,
@@ -204,26 +238,31 @@ export const Host = z.strictObject({
   /** Name of a campaign maintenance window; defaults to the campaign's `defaultMaintenanceWindow`. */
   maintenanceWindow: Name.optional(),
   /** Patch IDs the inventory already records as installed; the planner leaves such hosts out. */
-  installedPatches: z.array(Name).default([]),
+  installedPatches: z.array(Name).max(500).default([]),
   /** Prints an ID that changes on every boot; proves a reboot really happened. */
-  bootIdCommand: z.string().min(1).default('cat /proc/sys/kernel/random/boot_id'),
+  bootIdCommand: Command.default('cat /proc/sys/kernel/random/boot_id'),
   /** The host's DICOM application entity title, the called AE of its C-ECHO check. */
-  dicomAet: z.string().min(1).max(16).optional(),
-  healthChecks: z.array(Name).default([]),
+  dicomAet: AeTitle.optional(),
+  healthChecks: z.array(Name).max(50).default([]),
 });
 export type Host = z.infer<typeof Host>;
 
 export const Patch = z.strictObject({
   id: Name,
-  version: z.string().min(1).max(64),
+  version: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, 'use letters, digits and . _ + ~ - (e.g. 1.1.0)'),
   artifact: z.strictObject({
-    path: z.string().min(1),
+    /** On the worker, inside one of its artifact directories (ROLLOUT_ARTIFACT_DIRS). */
+    path: AbsolutePath,
     sha256: Sha256,
   }),
   /** Run on the host; `{artifact}` is the uploaded file's path, `{version}` the target version. */
-  installCommand: z.string().min(1),
+  installCommand: Command,
   /** Prints the installed version; equal to `version` means the host is patched. */
-  versionCommand: z.string().min(1),
+  versionCommand: Command,
   /**
    * Hosts whose inventory does not meet these are left out of the plan, with the reason. Preflight
    * measures them again on the host (with the commands, when given) and ends a host that falls short
@@ -231,15 +270,22 @@ export const Patch = z.strictObject({
    */
   prerequisites: z
     .strictObject({
-      minServicePack: z.number().int().min(0).optional(),
-      os: z.array(z.string().min(1)).min(1).optional(),
+      minServicePack: z.number().int().min(0).max(1_000).optional(),
+      os: z.array(Text(100).min(1)).min(1).max(20).optional(),
       /** Prints the service-pack level as an integer. */
-      servicePackCommand: z.string().min(1).optional(),
+      servicePackCommand: Command.optional(),
       /** Prints the operating system's name, compared with `os`. */
-      osCommand: z.string().min(1).optional(),
+      osCommand: Command.optional(),
       /** Free space needed on the file system holding `path` (on the host). */
       minFreeDisk: z
-        .strictObject({ path: z.string().startsWith('/'), mebibytes: z.number().int().positive() })
+        .strictObject({
+          path: AbsolutePath,
+          mebibytes: z
+            .number()
+            .int()
+            .positive()
+            .max(1 << 30),
+        })
         .optional(),
     })
     .default({}),
@@ -249,12 +295,12 @@ export const Patch = z.strictObject({
    */
   integrity: z
     .strictObject({
-      protectedPaths: z.array(z.string().startsWith('/', 'use an absolute path')).default([]),
+      protectedPaths: z.array(ProtectedPath).max(50).default([]),
       /** sha256: hash every file (catches any byte); metadata: size and mtime only, for very large stores. */
       mode: z.enum(['sha256', 'metadata']).default('sha256'),
       /** Files added under a protected path (new studies arriving) are not a change. */
       allowNewFiles: z.boolean().default(false),
-      timeout: Duration.default(1_800_000),
+      timeout: PositiveDuration.default(1_800_000),
     })
     .default({ protectedPaths: [], mode: 'sha256', allowNewFiles: false, timeout: 1_800_000 }),
   reboots: z.boolean().default(true),
@@ -268,10 +314,10 @@ export const Patch = z.strictObject({
       interval: Duration.default(10_000),
     })
     .default({ attempts: 3, interval: 10_000 }),
-  installTimeout: Duration.default(1_800_000),
+  installTimeout: PositiveDuration.default(1_800_000),
   /** Time given to a host to go down after the reboot trigger, before polling starts. */
   rebootGrace: Duration.default(5_000),
-  bootTimeout: Duration.default(900_000),
+  bootTimeout: PositiveDuration.default(900_000),
 });
 export type Patch = z.infer<typeof Patch>;
 
@@ -280,8 +326,8 @@ export type PersonRole = z.infer<typeof PersonRole>;
 
 /** A person who may act on the campaign, and in which roles. Identities are e-mail-like names. */
 export const Person = z.strictObject({
-  identity: z.string().min(1).max(200),
-  roles: z.array(PersonRole).min(1),
+  identity: Identity,
+  roles: z.array(PersonRole).min(1).max(4),
 });
 export type Person = z.infer<typeof Person>;
 
@@ -293,26 +339,32 @@ export type Person = z.infer<typeof Person>;
 export const ApprovalStage = z.strictObject({
   stage: Name,
   beforeWave: Name.optional(),
-  roles: z.array(PersonRole).default(['vendor']),
-  identities: z.array(z.string().min(1)).default([]),
+  roles: z.array(PersonRole).max(4).default(['vendor']),
+  identities: z.array(Identity).max(50).default([]),
   required: z.number().int().min(1).max(10).default(1),
-  expiresAfter: Duration.default(259_200_000),
-  reminders: z.array(Duration).default([86_400_000]),
+  expiresAfter: PositiveDuration.default(259_200_000),
+  reminders: z.array(PositiveDuration).max(20).default([86_400_000]),
 });
 export type ApprovalStage = z.infer<typeof ApprovalStage>;
 
 export const WaveSpec = z.strictObject({
   name: Name,
   /** Number of hosts, or a percentage ("50%") of the targets; the last wave always takes the rest. */
-  size: z.union([z.number().int().positive(), z.string().regex(/^\d{1,3}%$/, 'use a percentage like "25%"')]),
+  size: z.union([
+    z.number().int().positive().max(LIMITS.hosts),
+    z
+      .string()
+      .regex(/^\d{1,3}%$/, 'use a percentage like "25%"')
+      .refine((p) => Number(p.slice(0, -1)) >= 1 && Number(p.slice(0, -1)) <= 100, 'use 1% to 100%'),
+  ]),
 });
 export type WaveSpec = z.infer<typeof WaveSpec>;
 
 export const TargetSelector = z.strictObject({
-  roles: z.array(Role).optional(),
-  groups: z.array(Name).optional(),
-  sites: z.array(z.string()).optional(),
-  hosts: z.array(Name).optional(),
+  roles: z.array(Role).max(20).optional(),
+  groups: z.array(Name).max(LIMITS.hosts).optional(),
+  sites: z.array(Text(100)).max(1_000).optional(),
+  hosts: z.array(Name).max(LIMITS.hosts).optional(),
 });
 export type TargetSelector = z.infer<typeof TargetSelector>;
 
@@ -371,15 +423,15 @@ const SOAK_DEFAULT = {
 };
 
 export const CampaignSpec = z.strictObject({
-  name: z.string().min(1).max(80),
+  name: Text(80).min(1),
   /** Who may approve, operate and handle failed hosts. The campaign's starter is always an operator. */
-  people: z.array(Person).default([]),
+  people: z.array(Person).max(LIMITS.people).default([]),
   targets: TargetSelector.default({}),
-  testHosts: z.array(Name).min(1, 'name at least one test system'),
+  testHosts: z.array(Name).min(1, 'name at least one test system').max(20),
   soak: z
     .strictObject({
-      duration: Duration.default(SOAK_DEFAULT.duration),
-      probeInterval: Duration.default(SOAK_DEFAULT.probeInterval),
+      duration: PositiveDuration.default(SOAK_DEFAULT.duration),
+      probeInterval: PositiveDuration.default(SOAK_DEFAULT.probeInterval),
       passCriteria: SoakCriteria.default(SoakCriteria.parse({})),
       /**
        * Probes that could not run (the orchestrator was down, a probe errored): `extend` the soak to make
@@ -390,10 +442,11 @@ export const CampaignSpec = z.strictObject({
       maxExtension: Duration.optional(),
     })
     .default({ ...SOAK_DEFAULT, passCriteria: SoakCriteria.parse({}) }),
-  approvals: z.array(ApprovalStage).min(1, 'name at least one approval stage'),
+  approvals: z.array(ApprovalStage).min(1, 'name at least one approval stage').max(20),
   waves: z
     .array(WaveSpec)
     .min(1)
+    .max(50)
     .default([
       { name: 'canary', size: 1 },
       { name: 'rest', size: '100%' },
@@ -409,10 +462,10 @@ export const CampaignSpec = z.strictObject({
   redundancy: z
     .strictObject({
       defaultMaxUnavailable: z.number().int().min(0).default(1),
-      groups: z.array(RedundancyGroup).default([]),
+      groups: z.array(RedundancyGroup).max(LIMITS.hosts).default([]),
     })
     .default({ defaultMaxUnavailable: 1, groups: [] }),
-  maintenanceWindows: z.array(MaintenanceWindow).default([]),
+  maintenanceWindows: z.array(MaintenanceWindow).max(50).default([]),
   /** Window for hosts that name none; without it such hosts may start at any time. */
   defaultMaintenanceWindow: Name.optional(),
   rollback: z
@@ -431,10 +484,10 @@ export const CampaignFile = z
   .strictObject({
     apiVersion: z.literal('rollout/v1'),
     fleet: z.strictObject({
-      jumpHosts: z.array(JumpHost).default([]),
-      controllers: z.array(Controller).min(1),
-      healthChecks: z.array(HealthCheck).default([]),
-      hosts: z.array(Host).min(1),
+      jumpHosts: z.array(JumpHost).max(LIMITS.jumpHosts).default([]),
+      controllers: z.array(Controller).min(1).max(LIMITS.controllers),
+      healthChecks: z.array(HealthCheck).max(LIMITS.healthChecks).default([]),
+      hosts: z.array(Host).min(1).max(LIMITS.hosts, `at most ${LIMITS.hosts} hosts in one campaign file`),
     }),
     patch: Patch,
     campaign: CampaignSpec,
@@ -527,9 +580,12 @@ export const CampaignFile = z
           });
       });
     });
+    const testSystems = new Set<string>();
     file.campaign.testHosts.forEach((id, i) => {
       if (!hosts.has(id))
         ctx.addIssue({ code: 'custom', path: ['campaign', 'testHosts', i], message: `unknown host "${id}"` });
+      else if (testSystems.has(id)) issue(['campaign', 'testHosts', i], `"${id}" is listed twice`);
+      testSystems.add(id);
     });
     file.campaign.targets.hosts?.forEach((id, i) => {
       if (!hosts.has(id))
@@ -641,6 +697,8 @@ export const FINAL_HOST_STATES: readonly HostState[] = [
 ];
 
 export const CampaignState = z.enum([
+  /** The worker is verifying the start and deriving the plan. */
+  'admitting',
   'test-install',
   'soaking',
   'soak-review',
@@ -658,6 +716,8 @@ export const CampaignState = z.enum([
   'aborted',
   /** The patch artifact no longer matches the checksum that was tested and approved. */
   'artifact-changed',
+  /** The worker could not verify the start (signature, plan, chain): nothing was touched. */
+  'refused',
 ]);
 export type CampaignState = z.infer<typeof CampaignState>;
 
@@ -669,6 +729,7 @@ export const TERMINAL_CAMPAIGN_STATES: readonly CampaignState[] = [
   'approval-expired',
   'aborted',
   'artifact-changed',
+  'refused',
 ];
 
 /** A saved disk image. `sha256` is there when the provider can checksum the image (lab: the archive). */
@@ -953,16 +1014,55 @@ export const CampaignStatus = z.strictObject({
   decisions: z.array(Decision),
   notifications: z.array(Notification),
   runs: z.number(),
+  /** Decisions that reached the workflow but failed verification (forged, replayed, unsigned). */
+  forgedDecisions: z.number().optional(),
 });
 export type CampaignStatus = z.infer<typeof CampaignStatus>;
 
-/** What the campaign workflow starts (or continues-as-new) with: references and counters. */
+/** What a signature covers: each human action on a campaign (see domain/decisions.ts). */
+export const DecisionAction = z.enum([
+  'start',
+  'approve',
+  'reject',
+  'review-soak',
+  'pause',
+  'resume',
+  'abort',
+  'host-action',
+]);
+export type DecisionAction = z.infer<typeof DecisionAction>;
+
+/** Who signed a decision and how: it travels with the request it signs. */
+export const Signature = z.strictObject({
+  /** SHA-256 of the raw Ed25519 public key, hex: the key's ID in the rollout store. */
+  keyId: Sha256,
+  /** The 64-byte Ed25519 signature, base64. */
+  value: z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'an Ed25519 signature in base64'),
+  at: z.iso.datetime(),
+  /** 128 random bits, hex: a signature is good for one decision only. */
+  nonce: z.string().regex(/^[0-9a-f]{32}$/, '32 hex digits'),
+  /** The signed-in role the request was made in (service-key signatures attest it). */
+  role: z.enum(['operator', 'vendor', 'oncall', 'auditor']),
+  via: z.enum(['cli', 'api']),
+});
+export type Signature = z.infer<typeof Signature>;
+
+/**
+ * What the campaign workflow starts (or continues-as-new) with: references and counters. The workflow
+ * trusts none of it: the worker verifies the start's signature, and derives the plan itself from the
+ * stored file (by its checksum) on every run.
+ */
 export const CampaignInput = z.strictObject({
   campaignId: z.string(),
   startedBy: z.string().min(1),
   fileSha256: Sha256,
-  /** The plan without inventories, computed by the client from the stored file (the same pure planner). */
-  plan: PlanSummary,
+  /** The starter's signature over (start, campaign, file checksum, identity). */
+  signature: Signature.optional(),
+  /**
+   * Runs started before the worker derived the plan carry it here; a start that sends one is refused
+   * unless it is exactly the plan the worker derives from the stored file.
+   */
+  plan: PlanSummary.optional(),
   carry: z
     .strictObject({
       status: z.custom<CampaignStatus>(),
@@ -979,40 +1079,45 @@ export type CampaignInput = z.infer<typeof CampaignInput>;
 
 export const ApprovalDecision = z.strictObject({
   stage: Name,
-  identity: z.string().min(1),
+  identity: Identity,
   /** The patch checksum the approver saw; refused if it is not the campaign's. */
   artifactSha256: Sha256,
   /** The stage's host set the approver saw; refused if it is not the gate's. */
   hostSetDigest: Sha256,
-  comment: z.string().max(2000).default(''),
+  comment: LongText(2000).default(''),
+  signature: Signature.optional(),
 });
 export type ApprovalDecision = z.input<typeof ApprovalDecision>;
 
 export const Rejection = z.strictObject({
   stage: Name,
-  identity: z.string().min(1),
-  reason: z.string().min(1, 'give a reason').max(2000),
+  identity: Identity,
+  reason: LongText(2000).min(1, 'give a reason'),
+  signature: Signature.optional(),
 });
 export type Rejection = z.infer<typeof Rejection>;
 
 export const SoakReview = z.strictObject({
-  identity: z.string().min(1),
+  identity: Identity,
   decision: z.enum(['accept', 'fail']),
-  reason: z.string().min(1, 'give a reason').max(2000),
+  reason: LongText(2000).min(1, 'give a reason'),
+  signature: Signature.optional(),
 });
 export type SoakReview = z.infer<typeof SoakReview>;
 
 export const OperatorControl = z.strictObject({
-  identity: z.string().min(1),
-  reason: z.string().max(2000).default(''),
+  identity: Identity,
+  reason: LongText(2000).default(''),
+  signature: Signature.optional(),
 });
 export type OperatorControl = z.input<typeof OperatorControl>;
 
 export const HostAction = z.strictObject({
-  hostId: z.string().min(1),
+  hostId: Name,
   action: z.enum(['retry', 'rollback', 'mark-fixed', 'skip']),
-  identity: z.string().min(1),
-  note: z.string().max(2000).default(''),
+  identity: Identity,
+  note: LongText(2000).default(''),
+  signature: Signature.optional(),
 });
 export type HostAction = z.input<typeof HostAction>;
 
@@ -1027,11 +1132,8 @@ export function campaignFileJsonSchema(): Record<string, unknown> {
 export const UserRole = z.enum(['operator', 'vendor', 'oncall', 'auditor']);
 export type UserRole = z.infer<typeof UserRole>;
 
-export const UserName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'use letters, digits and . _ @ + -');
+/** A user of the API and CLI: the identity their decisions are recorded under. */
+export const UserName = Identity;
 
 export const User = z.strictObject({
   name: UserName,
@@ -1039,6 +1141,37 @@ export const User = z.strictObject({
   createdAt: z.string(),
 });
 export type User = z.infer<typeof User>;
+
+/** A public key the worker verifies decisions with: a person's own, or a service's (the API's). */
+export const SigningKey = z.strictObject({
+  keyId: Sha256,
+  /** The person (a user name) or service (`service:<name>`) holding the private key. */
+  owner: z.string().min(1).max(200),
+  kind: z.enum(['personal', 'service']),
+  /** Raw 32-byte Ed25519 public key, base64. */
+  publicKey: z.string(),
+  createdAt: z.string(),
+  revokedAt: z.string().optional(),
+});
+export type SigningKey = z.infer<typeof SigningKey>;
+
+/** A decision whose signature the worker verified: the evidence of who decided what. */
+export const VerifiedDecision = z.strictObject({
+  campaignId: z.string(),
+  nonce: z.string(),
+  action: DecisionAction,
+  identity: z.string(),
+  role: z.string(),
+  keyId: Sha256,
+  keyKind: z.enum(['personal', 'service']),
+  stage: z.string().optional(),
+  hostId: z.string().optional(),
+  at: z.string(),
+  signature: z.string(),
+  /** The exact signed message. */
+  payload: z.string(),
+});
+export type VerifiedDecision = z.infer<typeof VerifiedDecision>;
 
 /** Every human action the audit log records. */
 export const AuditAction = z.enum([
@@ -1067,7 +1200,8 @@ export const AuditInput = z.strictObject({
   actor: z.string(),
   /** The actor's role as authenticated (a user's role), or `unauthenticated` for a bare `--as`. */
   role: z.string(),
-  via: z.enum(['cli', 'api']),
+  /** Through which interface; `worker` when the worker refused a decision that reached it directly. */
+  via: z.enum(['cli', 'api', 'worker']),
   action: AuditAction,
   campaignId: z.string().optional(),
   hostId: z.string().optional(),
@@ -1148,10 +1282,38 @@ export const LedgerApproval = z.strictObject({
 });
 export type LedgerApproval = z.infer<typeof LedgerApproval>;
 
+/** What a secret in the worker's key store is, and so what it may be used for. */
+export const CredentialKind = z.enum(['ssh-key', 'http-basic', 'http-bearer', 'vsphere']);
+export type CredentialKind = z.infer<typeof CredentialKind>;
+
+/**
+ * `<key dir>/credentials.json`: the kind of each credential and where it may be sent. A secret that is
+ * sent (an HTTP password, a vSphere login) goes only to the origins listed here, whatever a campaign
+ * file says; a file the manifest does not list is an SSH key and is never sent anywhere.
+ */
+export const CredentialManifest = z.record(
+  Name,
+  z.strictObject({
+    kind: CredentialKind,
+    /** Origins (scheme://host:port) the secret may be sent to; SSH keys need none. */
+    destinations: z
+      .array(z.url({ protocol: /^https?$/ }))
+      .max(100)
+      .default([]),
+  }),
+);
+export type CredentialManifest = z.infer<typeof CredentialManifest>;
+
 /** A webhook the worker delivers notifications to (ROLLOUT_WEBHOOKS); the URL may hold a secret. */
 export const Webhook = z.strictObject({
-  name: z.string().min(1).max(100),
-  url: z.url({ protocol: /^https?$/ }),
+  name: Text(100).min(1),
+  url: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .refine((u) => {
+      const url = new URL(u);
+      return !url.username && !url.password;
+    }, 'must not hold a user name or password; put a token in the path or a header the receiver checks'),
   /** `json`: the notification as JSON; `slack`: Slack-compatible `{ text }`. */
   format: z.enum(['json', 'slack']).default('json'),
   /** Only these kinds; all when left out. */

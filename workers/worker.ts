@@ -5,12 +5,15 @@ import type { Logger } from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { createHostActivities } from '../activities/host-activities.js';
 import type { LedgerWriter } from '../activities/ledger-activities.js';
+import { createTrustActivities, type TrustStore } from '../activities/trust-activities.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
 import { webhookSink } from '../adapters/webhooks.js';
 import type { Webhook } from '../domain/schema.js';
 import { tlsOptions, type TemporalConfig } from '../client/connection.js';
+import type { ArtifactPolicy } from '../adapters/artifacts.js';
+import { artifactPolicyFromEnv } from '../runtime/config.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -47,17 +50,50 @@ export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN', metr
   });
 }
 
-export interface WorkerOptions {
-  config: TemporalConfig;
+export interface ActivityOptions {
   /** Directory of SSH private keys named by credential (e.g. the lab's .data/lab/keys). */
   keyDir: string;
   /** The campaign store the clients write to (ROLLOUT_STORE_DIR); shared by every worker. */
   storeDir: string;
-  /** The rollout store's ledger (SQLite or PostgreSQL) that host workflows write to. */
-  ledger: LedgerWriter;
+  /**
+   * The rollout store (SQLite or PostgreSQL): the ledger host workflows write to, and the signing keys
+   * decisions are verified against.
+   */
+  ledger: LedgerWriter & TrustStore;
   /** Webhooks for notifications (ROLLOUT_WEBHOOKS). */
   webhooks?: Webhook[];
   logger: Logger;
+  /** Where artifacts may be read from; default from the environment (ROLLOUT_ARTIFACT_*). */
+  artifacts?: ArtifactPolicy;
+}
+
+/** Every activity the workflows call, wired to the real adapters: the one place they are composed. */
+export function composeActivities(options: ActivityOptions) {
+  const keys = directoryKeyStore(options.keyDir);
+  const artifacts = options.artifacts ?? artifactPolicyFromEnv();
+  const campaigns = fileCampaignStore(options.storeDir);
+  const hostActivities = createHostActivities({
+    keys,
+    controllers: createControllerClient(keys),
+    logger: options.logger,
+    artifacts,
+  });
+  return {
+    ...hostActivities,
+    ...createTrustActivities({ store: options.ledger, campaigns, logger: options.logger }),
+    ...createCampaignActivities({
+      store: campaigns,
+      logger: options.logger,
+      checkHealth: hostActivities.checkHealth,
+      ledger: options.ledger,
+      notifications: webhookSink(options.webhooks ?? [], options.logger),
+      artifacts,
+    }),
+  };
+}
+
+export interface WorkerOptions extends ActivityOptions {
+  config: TemporalConfig;
   /** The SDK's own log threshold; each retried attempt of a polling activity logs at WARN. */
   sdkLogLevel?: LogLevel;
   /** host:port of the Prometheus endpoint (`/metrics`); none when left out. */
@@ -75,22 +111,7 @@ export async function createWorker(
     tls: tlsOptions(options.config),
     apiKey: options.config.apiKey,
   });
-  const keys = directoryKeyStore(options.keyDir);
-  const hostActivities = createHostActivities({
-    keys,
-    controllers: createControllerClient(keys),
-    logger: options.logger,
-  });
-  const activities = {
-    ...hostActivities,
-    ...createCampaignActivities({
-      store: fileCampaignStore(options.storeDir),
-      logger: options.logger,
-      checkHealth: hostActivities.checkHealth,
-      ledger: options.ledger,
-      notifications: webhookSink(options.webhooks ?? [], options.logger),
-    }),
-  };
+  const activities = composeActivities(options);
   const worker = await Worker.create({
     connection,
     namespace: options.config.namespace,

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  currentUpdateInfo,
   metricMeter,
   patched,
   allHandlersFinished,
@@ -15,6 +16,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { CampaignActivities } from '../activities/campaign-activities.js';
+import type { TrustActivities } from '../activities/trust-activities.js';
 import { gateAudience, rolesOf } from '../domain/access.js';
 import { hostWorkflowId } from '../domain/ids.js';
 import { budgetSpent, nextHost } from '../domain/scheduling.js';
@@ -25,10 +27,12 @@ import {
   type CampaignState,
   type CampaignStatus,
   type Decision,
+  type DecisionAction,
   type GateStatus,
   type HostOutcome,
   type HostRun,
   type ImageRecord,
+  type OperatorControl,
   type Notification,
   type PlanSummary,
   type SoakProbe,
@@ -51,11 +55,13 @@ import {
   validateControl,
   validateHostAction,
   validateRejection,
+  validateSigned,
   validateSoakReview,
 } from './validators.js';
 
 const quick = proxyActivities<CampaignActivities>(QUICK);
 const heartbeating = proxyActivities<CampaignActivities>(HEARTBEATING);
+const trust = proxyActivities<TrustActivities>(QUICK);
 
 /** Host failures that say the artifact itself may have changed: the campaign checks its source at once. */
 const ARTIFACT_SUSPECT: readonly string[] = ['ArtifactChecksumMismatch', 'SourceArtifactInvalid'];
@@ -66,6 +72,14 @@ function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
+/** What a failure says, in words: the activity's own message, not Temporal's wrapper. */
+function failureText(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(err);
+}
+
+const CONTROLS = { pause: pauseUpdate, resume: resumeUpdate, abort: abortUpdate } as const;
+
 /** What a failed child workflow says, in words (not Temporal's "Child Workflow execution failed"). */
 function childFailureText(err: unknown): string {
   if (err instanceof ChildWorkflowFailure && err.cause instanceof Error)
@@ -75,6 +89,33 @@ function childFailureText(err: unknown): string {
 
 /** Notifications and decisions kept in the status (older ones stay in history and the ledger). */
 const KEPT_RECORDS = 200;
+
+/** What the status query answers while the worker admits the run (before the plan is known). */
+function admittingStatus(input: CampaignInput): CampaignStatus {
+  return {
+    campaignId: input.campaignId,
+    name: '',
+    state: 'admitting',
+    startedBy: input.startedBy,
+    fileSha256: input.fileSha256,
+    patch: { id: '', version: '', sha256: '0'.repeat(64) },
+    testHosts: [],
+    testImages: {},
+    soak: { durationMs: 0, probeIntervalMs: 0, probes: [] },
+    gates: [],
+    waves: [],
+    currentWave: -1,
+    hosts: {},
+    counts: {},
+    failed: [],
+    budget: { allowed: 0, failed: 0, baseline: 0 },
+    paused: false,
+    aborting: false,
+    decisions: [],
+    notifications: [],
+    runs: 1,
+  };
+}
 
 function initialStatus(input: CampaignInput, plan: PlanSummary): CampaignStatus {
   return {
@@ -124,8 +165,38 @@ const LISTED_AS_FAILED: readonly string[] = ['rolled-back', 'needs-attention', '
  * store) and continues-as-new between waves and whenever Temporal suggests it, after draining its hosts.
  */
 export async function campaignWorkflow(input: CampaignInput): Promise<CampaignStatus> {
-  const { plan } = input;
-  const status: CampaignStatus = input.carry
+  let status: CampaignStatus = admittingStatus(input);
+  setHandler(campaignStatusQuery, () => status);
+  // Runs recorded before the worker admitted each run follow the plan in their input.
+  const admitted = patched('admit-runs');
+  const signedDecisions = patched('signed-decisions');
+  let plan: PlanSummary;
+  if (admitted) {
+    try {
+      const info = workflowInfo();
+      plan = await trust.admitRun({
+        campaignId: input.campaignId,
+        fileSha256: input.fileSha256,
+        startedBy: input.startedBy,
+        ...(input.signature ? { signature: input.signature } : {}),
+        ...(input.plan ? { plan: input.plan } : {}),
+        firstRunId: info.firstExecutionRunId,
+        ...(info.continuedFromExecutionRunId ? { continuedFromRunId: info.continuedFromExecutionRunId } : {}),
+        carried: input.carry !== undefined,
+      });
+    } catch (err) {
+      // Nothing was touched: the start was not one the worker could verify.
+      status = {
+        ...status,
+        state: 'refused',
+        reason: failureText(err),
+        finishedAt: new Date().toISOString(),
+      };
+      return status;
+    }
+  } else if (input.plan) plan = input.plan;
+  else throw ApplicationFailure.create({ type: 'StartRefused', message: 'no plan', nonRetryable: true });
+  status = input.carry
     ? { ...input.carry.status, runs: input.carry.status.runs + 1 }
     : initialStatus(input, plan);
   const doneInWave = new Set(input.carry?.doneInWave ?? []);
@@ -201,7 +272,37 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   const onCall = () => plan.people.filter((p) => p.roles.includes('on-call')).map((p) => p.identity);
 
   // ---- queries and updates ----
-  setHandler(campaignStatusQuery, () => status);
+
+  /**
+   * Verifies a decision's signature through the worker before the workflow acts on it. A refusal fails
+   * the update (nothing changed) and counts towards the cap on forged decisions.
+   */
+  const verifyDecision = async (
+    action: DecisionAction,
+    args: { signature?: unknown } & Record<string, unknown>,
+  ): Promise<void> => {
+    if (!signedDecisions) return;
+    const { signature, ...fields } = args;
+    try {
+      await trust.verifyDecision({
+        campaignId: input.campaignId,
+        useId: `${workflowInfo().runId}/${currentUpdateInfo()?.id ?? ''}`,
+        action,
+        fields,
+        ...(signature ? { signature: signature as NonNullable<CampaignInput['signature']> } : {}),
+      });
+    } catch (err) {
+      const type = failureType(err) ?? 'VerificationFailed';
+      if (type !== 'VerificationFailed') {
+        status.forgedDecisions = (status.forgedDecisions ?? 0) + 1;
+        changed();
+      }
+      throw ApplicationFailure.create({ type, message: failureText(err), nonRetryable: true });
+    }
+  };
+  const signedOnly = (args: { signature?: unknown }) => {
+    if (signedDecisions) validateSigned(status, args);
+  };
 
   /** Records a decision on the open gate with what the person saw (validators checked it matches). */
   const decideGate = (
@@ -238,6 +339,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   setHandler(
     approveStageUpdate,
     async (d) => {
+      await verifyDecision('approve', d);
       // An approval is bound to the checksum the approver saw: if the artifact no longer has it, the
       // approval is refused and the campaign stops before touching another host.
       if (reverify) {
@@ -262,60 +364,92 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
             nonRetryable: true,
           });
       }
+      // The campaign may have moved on while the decision was verified.
+      if (signedDecisions) validateApproval(status, plan, d);
       return decideGate('approved', d.identity, d.comment ?? '');
     },
-    { validator: (d) => validateApproval(status, plan, d) },
+    {
+      validator: (d) => {
+        signedOnly(d);
+        validateApproval(status, plan, d);
+      },
+    },
   );
 
-  setHandler(rejectStageUpdate, (r) => decideGate('rejected', r.identity, r.reason), {
-    validator: (r) => validateRejection(status, plan, r),
-  });
+  setHandler(
+    rejectStageUpdate,
+    async (r) => {
+      await verifyDecision('reject', r);
+      if (signedDecisions) validateRejection(status, plan, r);
+      return decideGate('rejected', r.identity, r.reason);
+    },
+    {
+      validator: (r) => {
+        signedOnly(r);
+        validateRejection(status, plan, r);
+      },
+    },
+  );
 
   setHandler(
     reviewSoakUpdate,
-    (r) => {
+    async (r) => {
+      await verifyDecision('review-soak', r);
+      if (signedDecisions) validateSoakReview(status, plan, r);
       soakReviewed = true;
       status.soak.reason = `${status.soak.reason ?? ''}; reviewed by ${r.identity}: ${r.decision} (${r.reason})`;
       if (r.decision === 'fail') status.soak.verdict = 'fail';
       return decide(r.identity, `soak-${r.decision}`, r.reason);
     },
-    { validator: (r) => validateSoakReview(status, plan, r) },
+    {
+      validator: (r) => {
+        signedOnly(r);
+        validateSoakReview(status, plan, r);
+      },
+    },
   );
 
-  setHandler(
-    pauseUpdate,
-    (c) => {
-      status.paused = true;
-      return decide(c.identity, 'pause', c.reason ?? '');
-    },
-    { validator: (c) => validateControl(status, plan, 'pause', c) },
-  );
+  /** An operator control: verified, then checked again against the campaign as it is now. */
+  const control = (action: 'pause' | 'resume' | 'abort', apply: (c: OperatorControl) => Decision) =>
+    setHandler(
+      CONTROLS[action],
+      async (c) => {
+        await verifyDecision(action, c);
+        if (signedDecisions) validateControl(status, plan, action, c);
+        return apply(c);
+      },
+      {
+        validator: (c) => {
+          signedOnly(c);
+          validateControl(status, plan, action, c);
+        },
+      },
+    );
 
-  setHandler(
-    resumeUpdate,
-    (c) => {
-      status.paused = false;
-      resumes += 1;
-      // Failures so far are acknowledged: the budget counts again from here.
-      status.budget.baseline = status.budget.failed;
-      return decide(c.identity, 'resume', c.reason ?? '');
-    },
-    { validator: (c) => validateControl(status, plan, 'resume', c) },
-  );
+  control('pause', (c) => {
+    status.paused = true;
+    return decide(c.identity, 'pause', c.reason ?? '');
+  });
 
-  setHandler(
-    abortUpdate,
-    (c) => {
-      status.aborting = true;
-      status.reason = `aborted by ${c.identity}${c.reason ? `: ${c.reason}` : ''}`;
-      return decide(c.identity, 'abort', c.reason ?? '');
-    },
-    { validator: (c) => validateControl(status, plan, 'abort', c) },
-  );
+  control('resume', (c) => {
+    status.paused = false;
+    resumes += 1;
+    // Failures so far are acknowledged: the budget counts again from here.
+    status.budget.baseline = status.budget.failed;
+    return decide(c.identity, 'resume', c.reason ?? '');
+  });
+
+  control('abort', (c) => {
+    status.aborting = true;
+    status.reason = `aborted by ${c.identity}${c.reason ? `: ${c.reason}` : ''}`;
+    return decide(c.identity, 'abort', c.reason ?? '');
+  });
 
   setHandler(
     hostActionUpdate,
-    (a) => {
+    async (a) => {
+      await verifyDecision('host-action', a);
+      if (signedDecisions) validateHostAction(status, plan, new Set(inFlight.keys()), a);
       const failed = status.failed.find((f) => f.hostId === a.hostId);
       const note = a.note ?? '';
       if (a.action === 'retry') launch(a.hostId, 'patch', failed?.group);
@@ -324,7 +458,12 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
       else settle(a.hostId, a.action === 'skip' ? 'skipped' : 'marked-fixed');
       return decide(a.identity, a.action, note, a.hostId);
     },
-    { validator: (a) => validateHostAction(status, plan, new Set(inFlight.keys()), a) },
+    {
+      validator: (a) => {
+        signedOnly(a);
+        validateHostAction(status, plan, new Set(inFlight.keys()), a);
+      },
+    },
   );
 
   // ---- host runs ----

@@ -52,6 +52,24 @@ function checkDecider(status: CampaignStatus, plan: PlanSummary, gate: GatePlan,
     refuse('FourEyes', `${identity} started this campaign and cannot decide its gates`);
 }
 
+/** Decisions that failed verification before the workflow stops sending them to the worker at all. */
+export const MAX_FORGED_DECISIONS = 20;
+
+/**
+ * A decision must carry a signature (the worker verifies it before anything changes). After
+ * MAX_FORGED_DECISIONS refusals the workflow refuses every decision here, before history, so forged
+ * updates cannot fill the campaign's history or exhaust its update budget.
+ */
+export function validateSigned(status: CampaignStatus, args: { signature?: unknown }): void {
+  if ((status.forgedDecisions ?? 0) >= MAX_FORGED_DECISIONS)
+    refuse(
+      'TooManyForgedDecisions',
+      `${status.forgedDecisions} decisions failed verification; find who is sending them before going on`,
+    );
+  if (args.signature === undefined)
+    refuse('Unsigned', 'the decision carries no signature: send it through the rollout CLI or API');
+}
+
 export function validateApproval(status: CampaignStatus, plan: PlanSummary, raw: unknown): void {
   const d = parsed(ApprovalDecision, raw);
   const gate = openGate(status, plan, d.stage);

@@ -13,12 +13,9 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createHostActivities } from '../../activities/host-activities.js';
 import { fileCampaignStore } from '../../adapters/campaign-store.js';
-import { createControllerClient } from '../../adapters/controller.js';
-import { directoryKeyStore } from '../../adapters/ssh.js';
 import { createApi } from '../../api/server.js';
+import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { rolloutActions, type RolloutActions } from '../../client/actions.js';
 import { TASK_QUEUE } from '../../domain/ids.js';
 import type { CampaignStatus } from '../../domain/schema.js';
@@ -31,6 +28,7 @@ import {
 } from '../../lab/lab-campaign.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { createLogger } from '../../workers/logger.js';
+import { composeActivities } from '../../workers/worker.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
@@ -53,25 +51,25 @@ beforeAll(async () => {
   [env, lab, rollout] = await Promise.all([devServerEnv(), startTestLab('127.0.47', 4), tempRolloutStore()]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-dashboard-store-`);
   const campaigns = fileCampaignStore(storeDir);
-  const keys = directoryKeyStore(lab.inventory.keyDir);
-  const logger = createLogger('error');
-  const host = createHostActivities({ keys, controllers: createControllerClient(keys), logger });
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowBundle: await bundleWorkflows(),
-    activities: {
-      ...host,
-      ...createCampaignActivities({
-        store: campaigns,
-        logger,
-        checkHealth: host.checkHealth,
-        ledger: rollout.store,
-      }),
-    },
+    activities: composeActivities({
+      keyDir: lab.inventory.keyDir,
+      storeDir,
+      ledger: rollout.store,
+      logger: createLogger('error'),
+    }),
   });
   workerRun = worker.run();
-  actions = rolloutActions({ client: env.client, taskQueue: TASK_QUEUE, campaigns, store: rollout.store });
+  actions = rolloutActions({
+    client: env.client,
+    taskQueue: TASK_QUEUE,
+    campaigns,
+    store: rollout.store,
+    signer: decisionSigner(await serviceSigner(rollout.store, `${storeDir}/keys/service.pem`), 'api'),
+  });
   for (const [name, role] of [
     [DEMO_OPERATOR, 'operator'],
     [DEMO_VENDOR, 'vendor'],

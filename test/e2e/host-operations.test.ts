@@ -39,6 +39,7 @@ import { waitForTcp } from '../../runtime/dev-server.js';
 import { BIND_SHIM } from '../../runtime/paths.js';
 import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL } from '../../lab/lab.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
+import { artifactPolicyFromEnv } from '../../runtime/config.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 
 let lab: TestLab;
@@ -124,7 +125,7 @@ describe('SSH to real OpenSSH hosts', () => {
 describe('host steps', () => {
   it('uploads the artifact, checks its SHA-256 on the host, and installs once even when called twice', async () => {
     await withSsh(target(2), keys(), async (s) => {
-      const remote = await uploadArtifact(s, patch);
+      const remote = await uploadArtifact(s, patch, artifactPolicyFromEnv());
       expect(await s.check(`sha256sum ${remote} | cut -d' ' -f1`, 5_000, 'sum')).toBe(patch.artifact.sha256);
       const counting: Patch = {
         ...patch,

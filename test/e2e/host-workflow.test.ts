@@ -9,15 +9,12 @@ import { tmpdir } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createHostActivities } from '../../activities/host-activities.js';
 import { fileCampaignStore } from '../../adapters/campaign-store.js';
-import { createControllerClient } from '../../adapters/controller.js';
-import { directoryKeyStore } from '../../adapters/ssh.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
 import { createLogger } from '../../workers/logger.js';
+import { composeActivities } from '../../workers/worker.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
@@ -44,18 +41,17 @@ afterAll(async () => {
 
 describe('host workflow: prerequisites measured on the host, protected paths compared', () => {
   it('leaves a host with an old service pack untouched and restores a host whose patch changed a study', async () => {
-    const keys = directoryKeyStore(lab.inventory.keyDir);
     const store = fileCampaignStore(storeDir);
-    const logger = createLogger('error');
-    const host = createHostActivities({ keys, controllers: createControllerClient(keys), logger });
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflowBundle: await bundleWorkflows(),
-      activities: {
-        ...host,
-        ...createCampaignActivities({ store, logger, checkHealth: host.checkHealth, ledger: rollout.store }),
-      },
+      activities: composeActivities({
+        keyDir: lab.inventory.keyDir,
+        storeDir,
+        ledger: rollout.store,
+        logger: createLogger('error'),
+      }),
     });
     const [, tampering, outdated] = lab.inventory.hosts;
     const disk = (id: string) => `${lab.dir}/hosts/${id}/root`;

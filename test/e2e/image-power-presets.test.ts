@@ -5,7 +5,7 @@
  * as BMCs do), with HTTP Basic auth, over HTTP and over HTTPS with a certificate from a test CA.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createControllerClient, type OutOfBand } from '../../adapters/controller.js';
@@ -15,6 +15,7 @@ import { RedfishController, SshController } from '../../domain/schema.js';
 import { CONTROLLER_CREDENTIAL } from '../../lab/lab.js';
 import { waitForTcp } from '../../runtime/dev-server.js';
 import { SUSHY_DIR } from '../../runtime/setup.js';
+import { startReceiver } from '../helpers/http-receiver.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 
 const NET = '127.0.44';
@@ -219,6 +220,12 @@ describe('Redfish power against the sushy-tools emulator', () => {
   it('reads power state, powers off, powers on from off, and restarts a running system', async () => {
     const keyDir = mkdtempSync(`${work}/keys-`);
     writeFileSync(`${keyDir}/bmc-archive`, `${BMC_USER}:${BMC_PASSWORD}\n`);
+    writeFileSync(
+      `${keyDir}/credentials.json`,
+      JSON.stringify({
+        'bmc-archive': { kind: 'http-basic', destinations: [`http://${REDFISH_ADDRESS}:${REDFISH_PORT}`] },
+      }),
+    );
     const ctl = createControllerClient(directoryKeyStore(keyDir));
     const system: OutOfBand = { controller: bmc('bmc-archive'), machine: 'archive-01', jumpHosts: [] };
     expect(await ctl.powerStatus(system)).toEqual({ power: 'on' });
@@ -234,6 +241,13 @@ describe('Redfish power against the sushy-tools emulator', () => {
     const keyDir = mkdtempSync(`${work}/keys-`);
     writeFileSync(`${keyDir}/wrong`, `${BMC_USER}:guess-123\n`);
     writeFileSync(`${keyDir}/right`, `${BMC_USER}:${BMC_PASSWORD}\n`);
+    writeFileSync(
+      `${keyDir}/credentials.json`,
+      JSON.stringify({
+        wrong: { kind: 'http-basic', destinations: [`http://${REDFISH_ADDRESS}:${REDFISH_PORT}`] },
+        right: { kind: 'http-basic', destinations: [`http://${REDFISH_ADDRESS}:${REDFISH_PORT}`] },
+      }),
+    );
     const ctl = createControllerClient(directoryKeyStore(keyDir));
     const denied = await failure(
       ctl.powerStatus({ controller: bmc('wrong'), machine: 'archive-01', jumpHosts: [] }),
@@ -251,9 +265,50 @@ describe('Redfish power against the sushy-tools emulator', () => {
     expect(noImages.message).toMatch(/cannot handle images/);
   });
 
+  it('never sends an SSH key, nor a BMC password to a URL its key store does not list (CredentialNotAllowed)', async () => {
+    const listener = await startReceiver(`${NET}.60`);
+    try {
+      const keyDir = mkdtempSync(`${work}/keys-`);
+      copyFileSync(`${lab.inventory.keyDir}/${CONTROLLER_CREDENTIAL}`, `${keyDir}/fleet`);
+      writeFileSync(`${keyDir}/bmc-archive`, `${BMC_USER}:${BMC_PASSWORD}\n`);
+      writeFileSync(
+        `${keyDir}/credentials.json`,
+        JSON.stringify({
+          'bmc-archive': { kind: 'http-basic', destinations: [`http://${REDFISH_ADDRESS}:${REDFISH_PORT}`] },
+        }),
+      );
+      const ctl = createControllerClient(directoryKeyStore(keyDir));
+      const to = (credential: string): OutOfBand => ({
+        controller: RedfishController.parse({
+          id: 'evil',
+          kind: 'redfish',
+          baseUrl: listener.url(),
+          credential,
+        }),
+        machine: 'archive-01',
+        jumpHosts: [],
+      });
+      const sshKey = await failure(ctl.powerStatus(to('fleet')));
+      expect(sshKey.type).toBe('CredentialNotAllowed');
+      const elsewhere = await failure(ctl.powerStatus(to('bmc-archive')));
+      expect(elsewhere.type).toBe('CredentialNotAllowed');
+      expect(elsewhere.message).toMatch(/may not be sent to http:\/\/127\.0\.44\.60/);
+      expect(`${sshKey.message} ${elsewhere.message}`).not.toMatch(/PRIVATE KEY|secret-|${BMC_PASSWORD}/);
+      expect(listener.received).toEqual([]);
+    } finally {
+      await listener.stop();
+    }
+  });
+
   it('verifies an HTTPS BMC against its CA file, refuses it without, and accepts it with insecureTls', async () => {
     const keyDir = mkdtempSync(`${work}/keys-`);
     writeFileSync(`${keyDir}/bmc-tls`, `${BMC_USER}:${BMC_PASSWORD}\n`);
+    writeFileSync(
+      `${keyDir}/credentials.json`,
+      JSON.stringify({
+        'bmc-tls': { kind: 'http-basic', destinations: [`https://${REDFISH_TLS_ADDRESS}:${REDFISH_PORT}`] },
+      }),
+    );
     const ctl = createControllerClient(directoryKeyStore(keyDir));
     const tls = (extra: Record<string, unknown>): OutOfBand => ({
       controller: RedfishController.parse({

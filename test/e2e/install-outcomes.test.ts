@@ -11,7 +11,6 @@ import {
   parseInstallObservation,
   readBootId,
   remoteArtifactPath,
-  sha256File,
   runInstall,
   triggerReboot,
   uploadArtifact,
@@ -24,7 +23,9 @@ import {
   type SshSession,
   type SshTarget,
 } from '../../adapters/ssh.js';
+import { sha256File } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
+import { artifactPolicyFromEnv } from '../../runtime/config.js';
 import { CampaignFile, type Patch } from '../../domain/schema.js';
 import { HOST_CREDENTIAL } from '../../lab/lab.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
@@ -194,7 +195,7 @@ describe('the upload never leaves a wrong file where the install looks', () => {
     await on(1, async (s) => {
       const remote = remoteArtifactPath(patch);
       await s.check(`mkdir -p .rollout/artifacts && printf half > ${shellQuote(remote)}`, 5_000, 'partial');
-      expect(await uploadArtifact(s, patch)).toBe(remote);
+      expect(await uploadArtifact(s, patch, artifactPolicyFromEnv())).toBe(remote);
       expect(await s.check(`sha256sum < ${shellQuote(remote)} | cut -d' ' -f1`, 5_000, 'sum')).toBe(
         patch.artifact.sha256,
       );
@@ -205,10 +206,11 @@ describe('the upload never leaves a wrong file where the install looks', () => {
       copyFileSync(patch.artifact.path, swapped);
       writeFileSync(swapped, '\necho swapped\n', { flag: 'a' });
       const changed: Patch = { ...patch, artifact: { ...patch.artifact, path: swapped } };
-      const err = await failure(uploadArtifact(s, changed));
+      const policy = artifactPolicyFromEnv();
+      const err = await failure(uploadArtifact(s, changed, { ...policy, dirs: [...policy.dirs, dir] }));
       expect(err.type).toBe('SourceArtifactInvalid');
       expect(err.message).toMatch(/does not match the SHA-256 the campaign file gives/);
-      expect(err.message).not.toContain(await sha256File(swapped));
+      expect(err.message).not.toContain(await sha256File(swapped, 10_000));
       const left = await s.check(`ls .rollout/artifacts`, 5_000, 'ls');
       expect(left).not.toMatch(/swapped|\.part-/);
     });

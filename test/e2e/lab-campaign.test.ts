@@ -20,11 +20,12 @@ import {
   startCampaign,
 } from '../../client/campaigns.js';
 import { hostWorkflowId } from '../../domain/ids.js';
-import { CampaignFile } from '../../domain/schema.js';
+import { CampaignFile, type CampaignStatus } from '../../domain/schema.js';
 import { labStatus } from '../../lab/lab.js';
 import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../../lab/lab-campaign.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
-import { openRolloutStore } from '../../adapters/rollout-store.js';
+import { openRolloutStore, type RolloutStore } from '../../adapters/rollout-store.js';
+import { decisionSigner, serviceSigner, type DecisionSigner } from '../../client/signing.js';
 import { startReceiver } from '../helpers/http-receiver.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
@@ -45,9 +46,20 @@ const processEnv = () => ({
   ROLLOUT_TASK_QUEUE: TASK_QUEUE,
   ROLLOUT_STORE_DIR: storeDir,
   ROLLOUT_DB_FILE: `${storeDir}/rollout.sqlite`,
+  ROLLOUT_SERVICE_KEY: `${storeDir}/keys/service.pem`,
   ROLLOUT_KEY_DIR: lab.inventory.keyDir,
   ROLLOUT_LOG_LEVEL: 'error',
 });
+
+/** The rollout store the workers and the CLI use; users and the service key live there. */
+let rolloutDb: RolloutStore;
+let signer: DecisionSigner;
+/** Bearer tokens of the test's users, by identity. */
+const tokens: Record<string, string> = {};
+const STRANGE_VENDOR = 'stranger-vendor@example.com';
+const STRANGE_OPERATOR = 'stranger-operator@example.com';
+const asOperator = () => ({ signer, role: 'operator' as const });
+const asVendor = () => ({ signer, role: 'vendor' as const });
 
 function rollout(args: string[], extraEnv: Record<string, string> = {}) {
   return run('node', [`${PROJECT_ROOT}/bin/rollout.js`, ...args], {
@@ -70,6 +82,15 @@ beforeAll(async () => {
   ]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-e2e-store-`);
   store = fileCampaignStore(storeDir);
+  rolloutDb = await openRolloutStore({ sqliteFile: `${storeDir}/rollout.sqlite` });
+  signer = decisionSigner(await serviceSigner(rolloutDb, `${storeDir}/keys/service.pem`), 'cli');
+  for (const [name, role] of [
+    [DEMO_OPERATOR, 'operator'],
+    [DEMO_VENDOR, 'vendor'],
+    [STRANGE_VENDOR, 'vendor'],
+    [STRANGE_OPERATOR, 'operator'],
+  ] as const)
+    tokens[name] = (await rolloutDb.addUser(name, role)).token;
   const webhooks = [
     { name: 'ops-json', url: hooks.url('/json') },
     {
@@ -106,10 +127,22 @@ afterAll(async () => {
         }),
     ),
   );
+  await rolloutDb?.close();
   await env?.teardown();
   await lab?.stop();
   if (storeDir) rmSync(storeDir, { recursive: true, force: true });
 });
+
+/** What the vendor was shown for the open gate: the approval is bound to it. */
+function evidence(status: CampaignStatus, identity: string) {
+  const gate = status.gates.find((g) => g.state === 'open') ?? status.gates[0]!;
+  return {
+    stage: gate.stage,
+    identity,
+    artifactSha256: status.patch.sha256,
+    hostSetDigest: gate.hostSetDigest,
+  };
+}
 
 /** The worker identities (pid@host) that ran activities of a host's latest workflow run. */
 async function activityWorkers(hostId: string): Promise<string[]> {
@@ -135,7 +168,9 @@ function fastCampaign() {
 describe('a campaign on the lab, end to end', () => {
   it('two workers patch the fleet, and restore the NAS whose boot the patch broke from its saved image', async () => {
     const file = fastCampaign();
-    const id = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR);
+    const id = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR, {
+      signing: asOperator(),
+    });
     let gate;
     for (let i = 0; i < 120; i++) {
       gate = await campaignStatus(env.client, id);
@@ -148,8 +183,10 @@ describe('a campaign on the lab, end to end', () => {
     expect(gate?.soak.verdict).toBe('pass');
     expect(gate?.soak.probes.length).toBeGreaterThanOrEqual(3);
     // While it runs, a second campaign over the same hosts is refused before anything starts.
-    await expect(startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR)).rejects.toThrow(Refused);
-    await approveStage(env.client, id, { stage: 'production', identity: DEMO_VENDOR });
+    await expect(
+      startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR, { signing: asOperator() }),
+    ).rejects.toThrow(Refused);
+    await approveStage(env.client, id, evidence(gate!, DEMO_VENDOR), asVendor());
     const result = await campaignResult(env.client, id);
 
     expect(result.state).toBe('completed');
@@ -219,10 +256,17 @@ describe('a campaign on the lab, end to end', () => {
     }
 
     // A second campaign with the same patch installs nothing twice: patched hosts are skipped.
-    const again = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR);
+    const again = await startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR, {
+      signing: asOperator(),
+    });
     for (let i = 0; i < 120 && (await campaignStatus(env.client, again)).state !== 'awaiting-approval'; i++)
       await new Promise((r) => setTimeout(r, 250));
-    await approveStage(env.client, again, { stage: 'production', identity: DEMO_VENDOR });
+    await approveStage(
+      env.client,
+      again,
+      evidence(await campaignStatus(env.client, again), DEMO_VENDOR),
+      asVendor(),
+    );
     const second = await campaignResult(env.client, again);
     expect(second.hosts['test-01']).toBe('already-patched');
     expect(second.counts['already-patched']).toBe(4);
@@ -236,7 +280,7 @@ describe('the CLI against the dev server', () => {
     const path = `${mkdtempSync(`${tmpdir()}/rollout-cli-`)}/broken.yaml`;
     writeFileSync(path, stringify(raw));
     const before = await env.client.workflow.count();
-    const result = await rollout(['start', '-f', path, '--as', DEMO_OPERATOR]);
+    const result = await rollout(['start', '-f', path], { ROLLOUT_TOKEN: tokens[DEMO_OPERATOR]! });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('fleet.hosts[1].hostKey: must be a SHA256 fingerprint');
     expect((await env.client.workflow.count()).count).toBe(before.count);
@@ -256,17 +300,30 @@ describe('the CLI against the dev server', () => {
         }),
       ),
     );
-    const started = await rollout(['start', '-f', path, '--as', DEMO_OPERATOR]);
+    const started = await rollout(['start', '-f', path], { ROLLOUT_TOKEN: tokens[DEMO_OPERATOR]! });
     expect(started.code).toBe(0);
     const id = started.stdout.trim();
     expect(id).toMatch(/^campaign-pacs-secfix-1-1-0-lab-rollout-/);
     const status = await rollout(['status', id, '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout)).toMatchObject({ campaignId: id, startedBy: DEMO_OPERATOR });
-    const refused = await rollout(['approve', id, '--stage', 'production', '--as', 'stranger@example.com']);
+    const shown = JSON.parse(status.stdout) as CampaignStatus;
+    const refused = await rollout(
+      [
+        'approve',
+        id,
+        '--stage',
+        'production',
+        '--checksum',
+        shown.patch.sha256,
+        '--host-set',
+        shown.gates[0]!.hostSetDigest,
+      ],
+      { ROLLOUT_TOKEN: tokens[STRANGE_VENDOR]! },
+    );
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/refused \((InvalidPhase|NotAnApprover)\)/);
-    const stranger = await rollout(['pause', id, '--as', 'stranger@example.com']);
+    const stranger = await rollout(['pause', id], { ROLLOUT_TOKEN: tokens[STRANGE_OPERATOR]! });
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toContain('refused (NotAnOperator)');
     // A token nobody holds is refused, and the refusal is in the audit log like the API's.
@@ -284,7 +341,9 @@ describe('the CLI against the dev server', () => {
     } finally {
       await audit.close();
     }
-    const aborted = await rollout(['abort', id, '--as', DEMO_OPERATOR, '--reason', 'test over']);
+    const aborted = await rollout(['abort', id, '--reason', 'test over'], {
+      ROLLOUT_TOKEN: tokens[DEMO_OPERATOR]!,
+    });
     expect(aborted.code).toBe(0);
     expect((await campaignResult(env.client, id)).state).toBe('aborted');
     const missing = await rollout(['status', 'campaign-does-not-exist']);

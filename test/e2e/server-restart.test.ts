@@ -12,11 +12,18 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
+import { createTrustActivities } from '../../activities/trust-activities.js';
 import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { openRolloutStore } from '../../adapters/rollout-store.js';
-import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign } from '../../bench/fleet-file.js';
+import {
+  approveOpenGate,
+  BENCH_OPERATOR,
+  benchCampaign,
+  benchSigners,
+  simulatedArtifact,
+} from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
-import { approveStage, campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
+import { campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
 import { freePort, startDevServer, type DevServer } from '../../runtime/dev-server.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { bundleWorkflows } from '../helpers/temporal.js';
@@ -39,6 +46,7 @@ describe('the embedded server restarted mid-soak', () => {
     let server: DevServer = await startDevServer(serverOptions);
     cleanups.push(() => server.stop());
     const store = fileCampaignStore(`${dir}/store`);
+    const artifact = simulatedArtifact(dir);
     const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
     cleanups.push(() => ledger.close());
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
@@ -52,11 +60,13 @@ describe('the embedded server restarted mid-soak', () => {
       workflowBundle: await bundleWorkflows(),
       activities: {
         ...host,
+        ...createTrustActivities({ store: ledger, campaigns: store, logger: pino({ level: 'silent' }) }),
         ...createCampaignActivities({
           store,
           logger: pino({ level: 'silent' }),
           checkHealth: host.checkHealth,
           ledger,
+          artifacts: artifact.policy,
         }),
       },
     });
@@ -66,11 +76,15 @@ describe('the embedded server restarted mid-soak', () => {
       await running;
     });
 
-    const file = benchCampaign(4, { soak: '12s', probe: '1s', concurrency: 2 });
+    const file = benchCampaign(4, { soak: '12s', probe: '1s', concurrency: 2, artifactPath: artifact.path });
     file.campaign.waves = [{ name: 'all', size: '100%' }];
     // The outage plus the worker's reconnection can take more than the default bound (a quarter).
     file.campaign.soak.maxExtension = 12_000;
-    const id = await startCampaign(client, TASK_QUEUE, store, file, BENCH_OPERATOR);
+    const signers = await benchSigners(ledger, dir);
+    const id = await startCampaign(client, TASK_QUEUE, store, file, BENCH_OPERATOR, {
+      artifacts: artifact.policy,
+      signing: signers.operator,
+    });
     const watchOutput: string[] = [];
     const watch: ChildProcess = spawn(
       'node',
@@ -103,7 +117,7 @@ describe('the embedded server restarted mid-soak', () => {
     expect(status.soak.verdict).toBe('pass');
     expect(status.soak.extendedByMs).toBeGreaterThan(0);
     expect(status.soak.extension).toMatch(/to make up \d+ probe\(s\) that did not run/);
-    await approveStage(client, id, { stage: 'production', identity: BENCH_VENDOR });
+    await approveOpenGate(client, id, signers.vendor);
     const final = await campaignResult(client, id);
     expect(final.state).toBe('completed');
     expect(final.counts.patched).toBe(5);

@@ -7,15 +7,12 @@ import { tmpdir } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createHostActivities } from '../../activities/host-activities.js';
 import { fileCampaignStore } from '../../adapters/campaign-store.js';
-import { createControllerClient } from '../../adapters/controller.js';
-import { directoryKeyStore } from '../../adapters/ssh.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
 import { createLogger } from '../../workers/logger.js';
+import { composeActivities } from '../../workers/worker.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { hostProgressQuery } from '../../workflows/contract.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
@@ -40,27 +37,21 @@ afterAll(async () => {
 describe('worker restart mid-install', () => {
   it('re-attaches to the running install: the host is patched and the install ran once', async () => {
     const bundle = await bundleWorkflows();
-    const keys = directoryKeyStore(lab.inventory.keyDir);
     const storeDir = mkdtempSync(`${tmpdir()}/rollout-restart-store-`);
     const store = fileCampaignStore(storeDir);
     const logger = createLogger('error');
-    const newWorker = () => {
-      const host = createHostActivities({ keys, controllers: createControllerClient(keys), logger });
-      return Worker.create({
+    const newWorker = () =>
+      Worker.create({
         connection: env.nativeConnection,
         taskQueue: TASK_QUEUE,
         workflowBundle: bundle,
-        activities: {
-          ...host,
-          ...createCampaignActivities({
-            store,
-            logger,
-            checkHealth: host.checkHealth,
-            ledger: rollout.store,
-          }),
-        },
+        activities: composeActivities({
+          keyDir: lab.inventory.keyDir,
+          storeDir,
+          ledger: rollout.store,
+          logger,
+        }),
       });
-    };
     const raw = labCampaign(lab.inventory);
     raw.patch.reboots = false;
     raw.patch.installCommand = 'echo run >> "$PACS_ROOT/install-runs"; sleep 4; sh {artifact}';

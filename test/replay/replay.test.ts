@@ -28,6 +28,7 @@ describe('recorded histories replay on the current workflow code', () => {
       'current',
       'host-unchanged',
       'artifact-changed',
+      'signed',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);

@@ -3,6 +3,7 @@
  * maintenance windows days away pass in seconds. Fakes stand in for SSH and images only; Temporal, the
  * campaign store and the campaign activities are real.
  */
+import { artifactPolicyFromEnv } from '../../runtime/config.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
+import { createTrustActivities } from '../../activities/trust-activities.js';
+import { decisionSigner, serviceSigner, type DecisionSigner } from '../../client/signing.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import type { HostActivities } from '../../activities/host-activities.js';
@@ -22,6 +25,8 @@ import {
   CampaignFile,
   TERMINAL_CAMPAIGN_STATES,
   type CampaignStatus,
+  type DecisionAction,
+  type UserRole,
   type HealthReport,
   type HostPatchInput,
 } from '../../domain/schema.js';
@@ -188,6 +193,7 @@ beforeAll(async () => {
   rollout = await tempRolloutStore();
   env = await timeSkippingEnv();
   bundle = await bundleWorkflows();
+  signer = decisionSigner(await serviceSigner(rollout.store, join(storeDir, 'keys', 'service.pem')), 'cli');
 });
 
 afterAll(async () => {
@@ -204,11 +210,13 @@ async function withWorker<T>(fleet: FakeFleet, taskQueue: string, fn: () => Prom
     workflowBundle: bundle,
     activities: {
       ...host,
+      ...createTrustActivities({ store: rollout.store, campaigns: store, logger: pino({ level: 'silent' }) }),
       ...createCampaignActivities({
         store,
         logger: pino({ level: 'silent' }),
         checkHealth: host.checkHealth,
         ledger: rollout.store,
+        artifacts: artifactPolicyFromEnv(),
       }),
       // The artifact file of the fixture does not exist; its check is tested against real files elsewhere.
       verifyArtifact: async () => {
@@ -249,7 +257,7 @@ async function start(
   const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
     taskQueue,
     workflowId: id,
-    args: [campaignInput(store, file, id, startedBy)],
+    args: [campaignInput(store, file, id, startedBy, { signer, role: 'operator' })],
   });
   started.push(handle);
   return handle;
@@ -322,22 +330,39 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
   throw new Error('the update was accepted');
 }
 
+/** A test service key registered in the store the trust activities read: it signs every decision. */
+let signer: DecisionSigner;
+
+/** The request as the rollout CLI or API would send it: signed, in the given role. */
+function signedAs<const T extends object>(
+  role: UserRole,
+  action: DecisionAction,
+  handle: { workflowId: string },
+  fields: T,
+) {
+  return {
+    ...fields,
+    signature: signer.sign(action, handle.workflowId, fields as Record<string, unknown>, role),
+  };
+}
+
 function approve(
   handle: Handle,
   status: CampaignStatus,
   identity: string,
   patch: Partial<{ sha: string; digest: string; stage: string }> = {},
 ) {
-  const gate = status.gates.find((g) => g.state === 'open') ?? status.gates[0]!;
+  // Before the run is admitted the status has no gates yet.
+  const gate = status.gates.find((g) => g.state === 'open') ?? status.gates[0];
   return handle.executeUpdate(approveStageUpdate, {
     args: [
-      {
-        stage: patch.stage ?? gate.stage,
+      signedAs('vendor', 'approve', handle, {
+        stage: patch.stage ?? gate?.stage ?? 'production',
         identity,
         artifactSha256: patch.sha ?? status.patch.sha256,
-        hostSetDigest: patch.digest ?? gate.hostSetDigest,
+        hostSetDigest: patch.digest ?? gate?.hostSetDigest ?? '0'.repeat(64),
         comment: 'evidence reviewed',
-      },
+      }),
     ],
   });
 }
@@ -431,21 +456,31 @@ describe('soak', () => {
       expect(review.soak.reason).toMatch(/1 failed probe/);
       const ask = (identity: string, decision: 'accept' | 'fail' = 'accept') =>
         handle.executeUpdate(reviewSoakUpdate, {
-          args: [{ identity, decision, reason: 'blip during backup window' }],
+          args: [
+            signedAs('vendor', 'review-soak', handle, {
+              identity,
+              decision,
+              reason: 'blip during backup window',
+            }),
+          ],
         });
       expect(await refusal(ask(STARTER))).toBe('FourEyes');
       expect(await refusal(ask(ONCALL))).toBe('NotAnApprover');
       expect(
         await refusal(
           handle.executeUpdate(reviewSoakUpdate, {
-            args: [{ identity: VENDOR, decision: 'accept', reason: '' }],
+            args: [
+              signedAs('vendor', 'review-soak', handle, { identity: VENDOR, decision: 'accept', reason: '' }),
+            ],
           }),
         ),
       ).toBe('InvalidInput');
       await ask(VENDOR);
       const gate = await waitFor(handle, inState('awaiting-approval'));
       const reject = (identity: string, reason: string) =>
-        handle.executeUpdate(rejectStageUpdate, { args: [{ stage: 'production', identity, reason }] });
+        handle.executeUpdate(rejectStageUpdate, {
+          args: [signedAs('vendor', 'reject', handle, { stage: 'production', identity, reason })],
+        });
       expect(await refusal(reject(VENDOR2, ''))).toBe('InvalidInput');
       expect(await refusal(reject(ONCALL, 'no'))).toBe('NotAnApprover');
       const record = await reject(VENDOR2, 'probe failure not explained');
@@ -472,7 +507,13 @@ describe('soak', () => {
       const handle = await start('soak-review-fail', 'tq-soak-review-fail', file);
       await waitFor(handle, inState('soak-review'));
       await handle.executeUpdate(reviewSoakUpdate, {
-        args: [{ identity: VENDOR, decision: 'fail', reason: 'not comfortable' }],
+        args: [
+          signedAs('vendor', 'review-soak', handle, {
+            identity: VENDOR,
+            decision: 'fail',
+            reason: 'not comfortable',
+          }),
+        ],
       });
       return handle.result();
     });
@@ -590,10 +631,16 @@ describe('waves and operator controls', () => {
         (s) => Object.values(s.hosts).filter((h) => h === 'preflight').length === 2,
         '1 minute',
       );
-      expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ identity: VENDOR }] }))).toBe(
-        'NotAnOperator',
-      );
-      await handle.executeUpdate(pauseUpdate, { args: [{ identity: OPERATOR2, reason: 'CT backlog' }] });
+      expect(
+        await refusal(
+          handle.executeUpdate(pauseUpdate, {
+            args: [signedAs('operator', 'pause', handle, { identity: VENDOR })],
+          }),
+        ),
+      ).toBe('NotAnOperator');
+      await handle.executeUpdate(pauseUpdate, {
+        args: [signedAs('operator', 'pause', handle, { identity: OPERATOR2, reason: 'CT backlog' })],
+      });
       const paused = await waitFor(
         handle,
         (s) => s.state === 'paused' && !Object.values(s.hosts).includes('preflight'),
@@ -602,10 +649,16 @@ describe('waves and operator controls', () => {
       await env.sleep('6 hours');
       expect(fleet.calls.filter((c) => c.startsWith('preflight:')).length).toBe(startedBefore);
       expect(paused.counts.patched).toBe(3); // test system + the two in flight when paused
-      expect(await refusal(handle.executeUpdate(pauseUpdate, { args: [{ identity: STARTER }] }))).toBe(
-        'InvalidPhase',
-      );
-      await handle.executeUpdate(resumeUpdate, { args: [{ identity: STARTER }] });
+      expect(
+        await refusal(
+          handle.executeUpdate(pauseUpdate, {
+            args: [signedAs('operator', 'pause', handle, { identity: STARTER })],
+          }),
+        ),
+      ).toBe('InvalidPhase');
+      await handle.executeUpdate(resumeUpdate, {
+        args: [signedAs('operator', 'resume', handle, { identity: STARTER })],
+      });
       const final = await handle.result();
       expect(final.state).toBe('completed');
       expect(final.decisions.map((d) => `${d.action}:${d.identity}`)).toEqual([
@@ -626,10 +679,16 @@ describe('waves and operator controls', () => {
       const handle = await start('abort', 'tq-abort', file);
       await approveOpenGate(handle);
       await waitFor(handle, (s) => s.hosts.h1 === 'preflight' && s.hosts.h2 === 'preflight', '1 minute');
-      await handle.executeUpdate(abortUpdate, { args: [{ identity: STARTER, reason: 'vendor recall' }] });
-      expect(await refusal(handle.executeUpdate(resumeUpdate, { args: [{ identity: STARTER }] }))).toBe(
-        'InvalidPhase',
-      );
+      await handle.executeUpdate(abortUpdate, {
+        args: [signedAs('operator', 'abort', handle, { identity: STARTER, reason: 'vendor recall' })],
+      });
+      expect(
+        await refusal(
+          handle.executeUpdate(resumeUpdate, {
+            args: [signedAs('operator', 'resume', handle, { identity: STARTER })],
+          }),
+        ),
+      ).toBe('InvalidPhase');
       return handle.result();
     });
     expect(status.state).toBe('aborted');
@@ -665,7 +724,9 @@ describe('waves and operator controls', () => {
       await env.sleep('12 hours');
       expect(fleet.calls.some((c) => c.endsWith(':h3'))).toBe(false);
       await handle.executeUpdate(resumeUpdate, {
-        args: [{ identity: STARTER, reason: 'NAS failures understood' }],
+        args: [
+          signedAs('operator', 'resume', handle, { identity: STARTER, reason: 'NAS failures understood' }),
+        ],
       });
       const final = await handle.result();
       // h4 failed after the resume: 1 failure since the decision is within budget.
@@ -765,7 +826,10 @@ describe('guided failure (on-call)', () => {
         action: 'retry' | 'rollback' | 'mark-fixed' | 'skip',
         identity = ONCALL,
         note = '',
-      ) => handle.executeUpdate(hostActionUpdate, { args: [{ hostId, action, identity, note }] });
+      ) =>
+        handle.executeUpdate(hostActionUpdate, {
+          args: [signedAs('oncall', 'host-action', handle, { hostId, action, identity, note })],
+        });
       expect(await refusal(act('h1', 'retry', VENDOR))).toBe('NotOnCall');
       expect(await refusal(act('h5', 'skip'))).toBe('UnknownHost');
       expect(await refusal(act('h3', 'mark-fixed'))).toBe('InvalidInput');
@@ -1020,7 +1084,14 @@ describe('no false rollbacks, no needless outages', () => {
       expect(fleet.calls.filter((c) => /^(restore|powerCycle):h[13]$/.test(c))).toEqual([]);
       // On-call can still roll the host back with one action, from the image that was kept.
       await handle.executeUpdate(hostActionUpdate, {
-        args: [{ hostId: 'h1', action: 'rollback', identity: ONCALL, note: 'install log says it died' }],
+        args: [
+          signedAs('oncall', 'host-action', handle, {
+            hostId: 'h1',
+            action: 'rollback',
+            identity: ONCALL,
+            note: 'install log says it died',
+          }),
+        ],
       });
       await waitFor(
         handle,
@@ -1162,7 +1233,12 @@ describe('a failed restore', () => {
       expect(fleet.calls).not.toContain('powerCycle:h1');
       await handle.executeUpdate(hostActionUpdate, {
         args: [
-          { identity: ONCALL, hostId: 'h1', action: 'mark-fixed', note: 'restored by hand from backup' },
+          signedAs('oncall', 'host-action', handle, {
+            identity: ONCALL,
+            hostId: 'h1',
+            action: 'mark-fixed',
+            note: 'restored by hand from backup',
+          }),
         ],
       });
       expect((await handle.result()).state).toBe('completed');
