@@ -116,6 +116,22 @@ function ledgerFromRow(r: Row): LedgerEntry {
   );
 }
 
+/** How long a token is good for unless the administrator says otherwise. */
+export const TOKEN_DAYS = 90;
+
+function newToken(): string {
+  return `rot_${randomBytes(32).toString('base64url')}`;
+}
+
+function userFromRow(r: Row): User {
+  return {
+    name: String(r.name),
+    role: r.role as UserRole,
+    createdAt: String(r.created_at),
+    ...(r.expires_at ? { expiresAt: String(r.expires_at) } : {}),
+  };
+}
+
 /** Tokens are stored as their SHA-256: a copy of the store does not sign anyone in. */
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -159,21 +175,51 @@ export function rolloutStore(db: SqlDatabase) {
 
     // ---- users ----
 
-    /** Creates a user and returns the bearer token, shown once; only its SHA-256 is kept. */
-    async addUser(name: string, role: UserRole): Promise<{ user: User; token: string }> {
-      const token = `rot_${randomBytes(32).toString('base64url')}`;
-      const user = { name, role, createdAt: new Date().toISOString() };
+    /**
+     * Creates a user and returns the bearer token, shown once; only its SHA-256 is kept. The token
+     * expires after `validDays` (default 90).
+     */
+    async addUser(
+      name: string,
+      role: UserRole,
+      validDays = TOKEN_DAYS,
+    ): Promise<{ user: User; token: string }> {
+      const token = newToken();
+      const createdAt = new Date().toISOString();
+      const expiresAt = new Date(Date.now() + validDays * 86_400_000).toISOString();
       await db.exclusive('rollout-users', async (tx) => {
         if ((await tx.all('SELECT name FROM users WHERE name = ?', [name])).length)
-          throw new UserExists(`user ${name} already exists (remove it first to issue a new token)`);
-        await tx.run('INSERT INTO users (name, role, token_sha256, created_at) VALUES (?, ?, ?, ?)', [
-          name,
-          role,
-          hashToken(token),
-          user.createdAt,
-        ]);
+          throw new UserExists(
+            `user ${name} already exists (rollout users rotate ${name} issues a new token)`,
+          );
+        await tx.run(
+          'INSERT INTO users (name, role, token_sha256, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+          [name, role, hashToken(token), createdAt, expiresAt],
+        );
       });
-      return { user, token };
+      return { user: { name, role, createdAt, expiresAt }, token };
+    },
+
+    /** Issues a new token for a user (the old one stops working at once). Undefined if there is no such user. */
+    async rotateToken(
+      name: string,
+      validDays = TOKEN_DAYS,
+    ): Promise<{ user: User; token: string } | undefined> {
+      const token = newToken();
+      const expiresAt = new Date(Date.now() + validDays * 86_400_000).toISOString();
+      return db.exclusive('rollout-users', async (tx) => {
+        const [row] = await tx.all('SELECT name, role, created_at FROM users WHERE name = ?', [name]);
+        if (!row) return undefined;
+        await tx.run('UPDATE users SET token_sha256 = ?, expires_at = ? WHERE name = ?', [
+          hashToken(token),
+          expiresAt,
+          name,
+        ]);
+        return {
+          user: { name, role: row.role as UserRole, createdAt: String(row.created_at), expiresAt },
+          token,
+        };
+      });
     },
 
     async removeUser(name: string): Promise<boolean> {
@@ -184,13 +230,15 @@ export function rolloutStore(db: SqlDatabase) {
       });
     },
 
+    /** The user a token belongs to, unless it expired. */
     async userByToken(token: string): Promise<User | undefined> {
-      const [row] = await db.all('SELECT name, role, created_at FROM users WHERE token_sha256 = ?', [
-        hashToken(token),
-      ]);
-      return row
-        ? { name: String(row.name), role: row.role as UserRole, createdAt: String(row.created_at) }
-        : undefined;
+      const [row] = await db.all(
+        'SELECT name, role, created_at, expires_at FROM users WHERE token_sha256 = ?',
+        [hashToken(token)],
+      );
+      if (!row) return undefined;
+      if (row.expires_at && String(row.expires_at) <= new Date().toISOString()) return undefined;
+      return userFromRow(row);
     },
 
     /** The role of a user, if the user exists. */
@@ -200,12 +248,8 @@ export function rolloutStore(db: SqlDatabase) {
     },
 
     async users(): Promise<User[]> {
-      const rows = await db.all('SELECT name, role, created_at FROM users ORDER BY name');
-      return rows.map((r) => ({
-        name: String(r.name),
-        role: r.role as UserRole,
-        createdAt: String(r.created_at),
-      }));
+      const rows = await db.all('SELECT name, role, created_at, expires_at FROM users ORDER BY name');
+      return rows.map(userFromRow);
     },
 
     // ---- audit ----

@@ -4,6 +4,7 @@
  * `exclusive` runs a function in a transaction that no other writer of the same store can interleave with
  * (SQLite: BEGIN IMMEDIATE plus an in-process queue; PostgreSQL: a transaction-scoped advisory lock).
  */
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 
@@ -30,9 +31,15 @@ function serialQueue() {
   };
 }
 
+/**
+ * The store holds token hashes, public keys and the audit log: the file and its journal are for the
+ * owner only (0600), whatever the umask says.
+ */
 export function openSqlite(file: string): SqlDatabase {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
   const raw: Queryable = {

@@ -18,6 +18,7 @@ import { roleMaySee, viewsOf, type View } from '../domain/access.js';
 import { planCampaign } from '../domain/planner.js';
 import { HostAction, type User } from '../domain/schema.js';
 import { openApiDocument } from './openapi.js';
+import { signInGuard } from './sign-in-guard.js';
 
 export interface ApiOptions {
   actions: RolloutActions;
@@ -78,6 +79,25 @@ const ReviewBody = z.strictObject({
 const ControlBody = z.strictObject({ reason: z.string().max(2000).default('') });
 const HostActionBody = z.strictObject({ note: z.string().max(2000).default('') });
 
+const MAX_JSON_DEPTH = 64;
+
+/** How deeply a JSON text nests (brackets outside strings), without parsing it. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i += 1;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') deepest = Math.max(deepest, ++depth);
+    else if (c === '}' || c === ']') depth -= 1;
+  }
+  return deepest;
+}
+
 function campaignFileOf(file: string | Record<string, unknown>) {
   return parseCampaignFile(typeof file === 'string' ? file : JSON.stringify(file), 'request body');
 }
@@ -112,6 +132,9 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     throw new HttpError(403, 'NotPermitted', `role ${actor.role} may not see ${view}`);
   };
 
+  const guard = signInGuard((entry) => store.appendAudit(entry));
+  app.addHook('onClose', async () => guard.stop());
+
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';
     if (!path.startsWith('/api/') || path === '/api/openapi.json') return;
@@ -119,22 +142,53 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     const token = /^Bearer (\S+)$/.exec(header)?.[1];
     const user = token ? await store.userByToken(token) : undefined;
     if (!user) {
-      await store.appendAudit({
-        at: new Date().toISOString(),
-        actor: 'anonymous',
-        role: 'none',
-        via: 'api',
-        action: 'sign-in',
-        outcome: 'refused',
-        detail: token ? 'Unauthenticated: unknown token' : 'Unauthenticated: no bearer token',
-      });
+      // A valid token always gets in; a source that keeps failing is slowed down, not everyone behind it.
+      const limited = !guard.mayTry(req.ip);
+      await guard.refused(
+        req.ip,
+        token ? 'Unauthenticated: unknown or expired token' : 'Unauthenticated: no bearer token',
+      );
+      if (limited)
+        throw new HttpError(
+          429,
+          'TooManyAttempts',
+          'too many refused sign-ins from this address; wait a minute',
+        );
       throw new HttpError(
         401,
         'Unauthenticated',
-        token ? 'unknown token' : 'send Authorization: Bearer <token>',
+        token ? 'unknown or expired token' : 'send Authorization: Bearer <token>',
       );
     }
     users.set(req, user);
+  });
+
+  // Defence in depth for the dashboard: no framing, no sniffing, scripts and styles only from here.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
+    reply.header('x-frame-options', 'DENY');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    if (tls) reply.header('strict-transport-security', 'max-age=31536000');
+    return payload;
+  });
+
+  // JSON bodies nested deeper than any request needs are refused before they are parsed.
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, text, done) => {
+    const body = String(text);
+    if (jsonDepth(body) > MAX_JSON_DEPTH)
+      return done(
+        new HttpError(400, 'InvalidInput', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+    try {
+      done(null, body.length ? JSON.parse(body) : {});
+    } catch (err) {
+      done(new HttpError(400, 'InvalidInput', `not JSON: ${(err as Error).message}`), undefined);
+    }
   });
 
   app.setErrorHandler(async (err: unknown, _req, reply: FastifyReply) => {
@@ -176,12 +230,25 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   });
 
   app.get('/api/campaigns', async (req) => {
-    await see(req, 'campaigns');
-    return { campaigns: await actions.list() };
+    const actor = await see(req, 'campaigns');
+    return { campaigns: await actions.list(actor) };
   });
 
   app.post('/api/plan', async (req) => {
-    await see(req, 'campaigns');
+    // A plan preview is for whoever may start a campaign: it costs work, and shows the whole fleet.
+    const actor = await see(req, 'campaigns');
+    if (actor.role !== 'operator') {
+      await store.appendAudit({
+        at: new Date().toISOString(),
+        actor: actor.identity,
+        role: actor.role,
+        via: 'api',
+        action: 'view',
+        outcome: 'refused',
+        detail: `NotPermitted: role ${actor.role} may not preview plans`,
+      });
+      throw new HttpError(403, 'NotPermitted', `role ${actor.role} may not preview plans`);
+    }
     const { file } = body(StartBody, req.body);
     return { plan: planCampaign(campaignFileOf(file)) };
   });
@@ -189,13 +256,27 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   app.post('/api/campaigns', async (req, reply) => {
     const actor = actorOf(req);
     const { file } = body(StartBody, req.body);
-    const campaignId = await actions.start(actor, campaignFileOf(file));
-    return reply.status(201).send({ campaignId });
+    // Checking the artifact may take a while: stop it when the client goes away.
+    const gone = new AbortController();
+    const socket = req.raw.socket;
+    const onClose = () => gone.abort();
+    socket.once('close', onClose);
+    try {
+      const document = typeof file === 'string' ? file : JSON.stringify(file);
+      const campaignId = await actions.start(actor, document, 'request body', gone.signal);
+      return reply.status(201).send({ campaignId });
+    } finally {
+      socket.removeListener('close', onClose);
+    }
   });
 
   app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req) => {
-    await see(req, 'campaigns');
-    return actions.status(req.params.id);
+    const actor = await see(req, 'campaigns');
+    const status = await actions.status(req.params.id);
+    // A vendor sees the campaigns that name them, and no other (not even that one exists).
+    if (!(await actions.mayFollow(actor, status.fileSha256)))
+      throw new HttpError(404, 'NotFound', 'no such campaign');
+    return status;
   });
 
   app.get<{ Params: { id: string }; Querystring: { state?: string } }>(

@@ -210,7 +210,7 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     const vendor: Actor = { identity: DEMO_VENDOR, role: 'vendor', via: 'cli' };
     const file = CampaignFile.parse(labCampaign(inventory));
     const status = await worker.runUntil(async () => {
-      const campaignId = await actions.start(operator, file);
+      const campaignId = await actions.start(operator, JSON.stringify(labCampaign(inventory)), 'the demo');
       say(`campaign ${campaignId} started by ${DEMO_OPERATOR}`);
       await drive(client, actions, vendor, campaignId, say);
       const result = await campaignResult(client, campaignId);

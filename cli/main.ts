@@ -12,7 +12,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { LogLevel } from '@temporalio/worker';
 import { stringify as toYaml } from 'yaml';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
-import { openRolloutStore, UserExists, type RolloutStore } from '../adapters/rollout-store.js';
+import {
+  KeyExists,
+  openRolloutStore,
+  TOKEN_DAYS,
+  UserExists,
+  type RolloutStore,
+} from '../adapters/rollout-store.js';
+import { keyIdOf, readPublicKeyPem } from '../adapters/signing.js';
 import { apiConfigFromEnv, createApi } from '../api/server.js';
 import { webhooksFromEnv } from '../adapters/webhooks.js';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
@@ -42,7 +49,7 @@ import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
 import { clearScreen, print, printError } from './output.js';
-import { formatAudit, formatHosts, formatLedger, formatReport, formatStatus } from './format.js';
+import { columns, formatAudit, formatHosts, formatLedger, formatReport, formatStatus } from './format.js';
 
 export const EXIT = {
   ok: 0,
@@ -95,9 +102,12 @@ signed: with your own key if ROLLOUT_SIGNING_KEY names it, else with this instal
   pause|resume|abort ID [--reason TEXT]              operator controls
   host ID HOST retry|rollback|mark-fixed|skip [--note TEXT]   on-call actions
 
-Users
-  users add NAME --role operator|vendor|oncall|auditor    prints the token once
+Users and keys
+  users add NAME --role operator|vendor|oncall|auditor [--days 90]   prints the token once
+  users rotate NAME [--days 90]        a new token; the old one stops working
   users list | users remove NAME
+  keys register USER --public-key FILE a person's own Ed25519 key (PEM): their decisions may be signed with it
+  keys list | keys revoke KEY_ID       decisions signed with a revoked key are refused
 
 Exit codes: 0 ok, 1 not as expected (demo, broken audit chain), 2 bad input, 3 refused,
 4 not found, 5 Temporal unreachable or no worker answered, 70 internal error.
@@ -116,14 +126,16 @@ function requireFlag(value: string | undefined, flag: string): string {
   return value;
 }
 
-function readCampaign(path: string) {
-  let text: string;
+function readDocument(path: string): string {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (err) {
     throw new UsageError(`cannot read campaign file ${path}: ${(err as Error).message}`);
   }
-  return parseCampaignFile(text, path);
+}
+
+function readCampaign(path: string) {
+  return parseCampaignFile(readDocument(path), path);
 }
 
 class NotFound extends Error {}
@@ -238,6 +250,8 @@ async function main(argv: string[]): Promise<number> {
       campaign: { type: 'string' },
       limit: { type: 'string' },
       role: { type: 'string' },
+      days: { type: 'string' },
+      'public-key': { type: 'string' },
       stay: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -392,9 +406,9 @@ async function main(argv: string[]): Promise<number> {
     }
 
     case 'start': {
-      const file = readCampaign(requireFlag(flags.file, '-f FILE'));
-      planCampaign(file);
-      const id = await withActions((actions, actor) => actions.start(actor, file));
+      const path = requireFlag(flags.file, '-f FILE');
+      const document = readDocument(path);
+      const id = await withActions((actions, actor) => actions.start(actor, document, path));
       print(flags.json ? `${JSON.stringify({ campaignId: id })}\n` : `${id}\n`);
       return EXIT.ok;
     }
@@ -554,7 +568,7 @@ async function main(argv: string[]): Promise<number> {
       return withStore(async (store) => {
         /** User management is an administrator's act on this machine: audited as the OS user. */
         const auditAdmin = (
-          action: 'user-add' | 'user-remove',
+          action: 'user-add' | 'user-remove' | 'user-rotate',
           outcome: 'accepted' | 'refused',
           detail: string,
         ) =>
@@ -578,12 +592,12 @@ async function main(argv: string[]): Promise<number> {
           const audit = (outcome: 'accepted' | 'refused', detail: string) =>
             auditAdmin('user-add', outcome, detail);
           try {
-            const { token } = await store.addUser(userName.data, role.data);
-            await audit('accepted', `${userName.data} as ${role.data}`);
+            const { token, user } = await store.addUser(userName.data, role.data, tokenDays(flags.days));
+            await audit('accepted', `${userName.data} as ${role.data}, token until ${user.expiresAt}`);
             print(
               flags.json
-                ? `${JSON.stringify({ name: userName.data, role: role.data, token })}\n`
-                : `user ${userName.data} (${role.data}) added. Token (shown once, only its hash is kept):\n${token}\n`,
+                ? `${JSON.stringify({ name: userName.data, role: role.data, token, expiresAt: user.expiresAt })}\n`
+                : `user ${userName.data} (${role.data}) added. Token (shown once, only its hash is kept; valid until ${user.expiresAt}):\n${token}\n`,
             );
             return EXIT.ok;
           } catch (err) {
@@ -605,16 +619,126 @@ async function main(argv: string[]): Promise<number> {
           print(flags.json ? `${JSON.stringify({ removed: name })}\n` : `user ${name} removed\n`);
           return EXIT.ok;
         }
+        if (sub === 'rotate') {
+          const rotated = await store.rotateToken(requireFlag(name, 'NAME'), tokenDays(flags.days));
+          await auditAdmin(
+            'user-rotate',
+            rotated ? 'accepted' : 'refused',
+            rotated ? `${name}: new token until ${rotated.user.expiresAt}` : `NotFound: no user ${name}`,
+          );
+          if (!rotated) throw new NotFound(`no user ${name}`);
+          print(
+            flags.json
+              ? `${JSON.stringify({ name, token: rotated.token, expiresAt: rotated.user.expiresAt })}\n`
+              : `new token for ${name} (the old one no longer works; valid until ${rotated.user.expiresAt}):\n${rotated.token}\n`,
+          );
+          return EXIT.ok;
+        }
         if (sub === 'list' || sub === undefined) {
           const users = await store.users();
           print(
             flags.json
               ? `${JSON.stringify(users, null, 2)}\n`
-              : users.map((u) => `${u.name.padEnd(40)} ${u.role.padEnd(9)} since ${u.createdAt}\n`).join(''),
+              : columns(
+                  users.map((u) => [
+                    u.name,
+                    u.role,
+                    `since ${u.createdAt}`,
+                    u.expiresAt ? `until ${u.expiresAt}` : '',
+                  ]),
+                )
+                  .map((l) => `${l}\n`)
+                  .join(''),
           );
           return EXIT.ok;
         }
-        throw new UsageError('usage: rollout users add NAME --role ROLE | list | remove NAME');
+        throw new UsageError(
+          'usage: rollout users add NAME --role ROLE [--days N] | rotate NAME [--days N] | list | remove NAME',
+        );
+      });
+    }
+
+    case 'keys': {
+      const [sub, arg] = rest;
+      const admin = `${userInfo().username}@${process.env.HOSTNAME ?? 'localhost'}`;
+      return withStore(async (store) => {
+        const audit = (
+          action: 'key-register' | 'key-revoke',
+          outcome: 'accepted' | 'refused',
+          detail: string,
+        ) =>
+          store.appendAudit({
+            at: new Date().toISOString(),
+            actor: admin,
+            role: 'admin',
+            via: 'cli',
+            action,
+            outcome,
+            detail,
+          });
+        if (sub === 'register') {
+          const owner = requireFlag(arg, 'USER');
+          if (!(await store.userRole(owner)))
+            throw new NotFound(`no user ${owner} (rollout users add first)`);
+          const file = requireFlag(flags['public-key'], '--public-key FILE');
+          let raw: Buffer;
+          try {
+            raw = readPublicKeyPem(readFileSync(file, 'utf8'));
+          } catch (err) {
+            throw new UsageError(
+              `--public-key ${file}: ${(err as Error).message} (an Ed25519 public key in PEM)`,
+            );
+          }
+          const keyId = keyIdOf(raw);
+          try {
+            await store.registerKey({ keyId, owner, kind: 'personal', publicKey: raw.toString('base64') });
+          } catch (err) {
+            if (err instanceof KeyExists) {
+              await audit('key-register', 'refused', `KeyExists: ${keyId}`);
+              throw new Refused('KeyExists', err.message);
+            }
+            throw err;
+          }
+          await audit('key-register', 'accepted', `${owner}: personal key ${keyId}`);
+          print(
+            flags.json
+              ? `${JSON.stringify({ owner, keyId })}\n`
+              : `personal key ${keyId} registered for ${owner}\n`,
+          );
+          return EXIT.ok;
+        }
+        if (sub === 'revoke') {
+          const keyId = requireFlag(arg, 'KEY_ID');
+          const revoked = await store.revokeKey(keyId);
+          await audit(
+            'key-revoke',
+            revoked ? 'accepted' : 'refused',
+            revoked ? keyId : `NotFound: no key ${keyId}`,
+          );
+          if (!revoked) throw new NotFound(`no key ${keyId}`);
+          print(flags.json ? `${JSON.stringify({ revoked: keyId })}\n` : `key ${keyId} revoked\n`);
+          return EXIT.ok;
+        }
+        if (sub === 'list' || sub === undefined) {
+          const keys = await store.signingKeys();
+          print(
+            flags.json
+              ? `${JSON.stringify(keys, null, 2)}\n`
+              : columns(
+                  keys.map((k) => [
+                    k.keyId,
+                    k.kind,
+                    k.owner,
+                    `since ${k.createdAt}`,
+                    k.revokedAt ? `REVOKED ${k.revokedAt}` : '',
+                  ]),
+                )
+                  .map((l) => `${l}\n`)
+                  .join(''),
+          );
+          return EXIT.ok;
+        }
+        throw new UsageError('usage: rollout keys register USER --public-key FILE | list | revoke KEY_ID');
       });
     }
 
@@ -725,6 +849,14 @@ function ask(question: string): Promise<string> {
       resolve(answer);
     }),
   );
+}
+
+/** A token's validity in days from --days (default 90, at most 400). */
+function tokenDays(value: string | undefined): number {
+  if (value === undefined) return TOKEN_DAYS;
+  const days = Number(value);
+  if (!Number.isInteger(days) || days < 1 || days > 400) throw new UsageError('--days must be 1..400');
+  return days;
 }
 
 /** How long `status --watch` keeps reconnecting before it gives up on an unreachable server. */

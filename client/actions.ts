@@ -9,7 +9,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { ApplicationFailure } from '@temporalio/common';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import type { RolloutStore } from '../adapters/rollout-store.js';
-import { roleMay } from '../domain/access.js';
+import { campaignNames, roleMay } from '../domain/access.js';
 import { campaignWorkflowId } from '../domain/ids.js';
 import { PlanInfeasible, planCampaign } from '../domain/planner.js';
 import type {
@@ -22,7 +22,7 @@ import type {
   HostState,
   UserRole,
 } from '../domain/schema.js';
-import { CampaignFileError } from './campaign-file.js';
+import { CampaignFileError, parseCampaignFile } from './campaign-file.js';
 import {
   actOnHost,
   approveStage,
@@ -146,24 +146,32 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
 
   const actions = {
     /**
-     * Validates and starts a campaign, signed by the starter. The worker verifies the signature, derives
-     * the plan and records the campaign and its fleet in the ledger when it admits the start (a start it
-     * refuses leaves no trace there). Returns the campaign ID.
+     * Validates and starts a campaign from its document (YAML or JSON), signed by the starter. A
+     * document that is not a valid, plannable campaign file is refused and the refusal audited like
+     * any other. The worker verifies the signature, derives the plan and records the campaign and its
+     * fleet in the ledger when it admits the start (a start it refuses leaves no trace there).
+     * Returns the campaign ID.
      */
-    start: (actor: Actor, file: CampaignFile, signal?: AbortSignal) =>
-      audited(
+    start: (actor: Actor, document: string, source: string, signal?: AbortSignal) => {
+      let summary = `campaign file from ${source}`;
+      return audited(
         actor,
         'start',
         {},
-        `${file.campaign.name}: patch ${file.patch.id} ${file.patch.version}`,
-        () =>
-          startCampaign(client, taskQueue, campaigns, file, actor.identity, {
+        summary,
+        () => {
+          const file = parseCampaignFile(document, source);
+          planCampaign(file);
+          summary = `${file.campaign.name}: patch ${file.patch.id} ${file.patch.version}`;
+          return startCampaign(client, taskQueue, campaigns, file, actor.identity, {
             signing: signing(actor),
             ...(artifacts ? { artifacts } : {}),
             ...(signal ? { signal } : {}),
-          }),
-        (campaignId) => ({ campaignId }),
-      ),
+          });
+        },
+        (campaignId) => ({ campaignId, detail: summary }),
+      );
+    },
 
     /** Approves the open gate, bound to the checksum and host set the approver was shown. */
     approve: (actor: Actor, campaignId: string, request: Omit<ApproveRequest, 'identity'>) =>
@@ -216,9 +224,34 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
 
     status: (campaignId: string) => campaignStatus(client, campaignId),
 
-    /** Campaigns from the ledger, newest first, each with its state now. */
-    async list(limit = 50): Promise<CampaignListItem[]> {
-      const records = (await store.campaigns()).slice(0, limit);
+    /**
+     * Whether the actor may follow the campaign of this file: everyone the API lets see campaigns, but
+     * a vendor only the campaigns whose file names them (the hospital's other campaigns are not theirs).
+     */
+    async mayFollow(actor: Actor, fileSha256: string): Promise<boolean> {
+      if (actor.role !== 'vendor') return true;
+      try {
+        return campaignNames(campaigns.get(fileSha256), actor.identity);
+      } catch {
+        return false;
+      }
+    },
+
+    /** Campaigns from the ledger, newest first, each with its state now; a vendor sees only theirs. */
+    async list(actor?: Actor, limit = 50): Promise<CampaignListItem[]> {
+      const all = await store.campaigns();
+      const visible =
+        actor?.role === 'vendor'
+          ? (
+              await Promise.all(
+                all.map(async (record) => {
+                  const admitted = await store.admission(record.campaignId);
+                  return admitted && (await actions.mayFollow(actor, admitted.fileSha256)) ? [record] : [];
+                }),
+              )
+            ).flat()
+          : all;
+      const records = visible.slice(0, limit);
       return Promise.all(
         records.map(async (record) => {
           const h = client.workflow.getHandle(campaignWorkflowId(record.campaignId));

@@ -87,11 +87,14 @@ const CSV_COLUMNS: (keyof LedgerRow)[] = [
   'failure',
 ];
 
-/** RFC 4180 CSV; a cell that a spreadsheet would run as a formula is prefixed with a quote. */
+/**
+ * RFC 4180 CSV; a cell that a spreadsheet would run as a formula (it starts with = + - @, or a tab or
+ * carriage return that some spreadsheets skip before reading one) is prefixed with a quote.
+ */
 export function ledgerCsv(rows: LedgerRow[]): string {
   const cell = (value: unknown) => {
     let text = value === undefined ? '' : String(value);
-    if (/^[=+\-@]/.test(text)) text = `'${text}`;
+    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
     return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
   return (

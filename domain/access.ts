@@ -2,7 +2,7 @@
  * Who may do what: pure checks on identities against the campaign's people and gates. Identities are
  * taken as given here; authenticating them is the API's job (tokens map to identities).
  */
-import type { AuditAction, GatePlan, Person, PersonRole, UserRole } from './schema.js';
+import type { AuditAction, CampaignFile, GatePlan, Person, PersonRole, UserRole } from './schema.js';
 
 export function rolesOf(people: Person[], identity: string): PersonRole[] {
   return people.find((p) => p.identity === identity)?.roles ?? [];
@@ -61,4 +61,12 @@ export function roleMaySee(role: UserRole, view: View): boolean {
 
 export function viewsOf(role: UserRole): readonly View[] {
   return ROLE_VIEWS[role];
+}
+
+/** Whether a campaign file names the person (among its people, or on one of its gates). */
+export function campaignNames(file: CampaignFile, identity: string): boolean {
+  return (
+    file.campaign.people.some((p) => p.identity === identity) ||
+    file.campaign.approvals.some((a) => a.identities.includes(identity))
+  );
 }

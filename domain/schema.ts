@@ -1139,6 +1139,8 @@ export const User = z.strictObject({
   name: UserName,
   role: UserRole,
   createdAt: z.string(),
+  /** The token stops working at this time (rotate it with `rollout users rotate`). */
+  expiresAt: z.string().optional(),
 });
 export type User = z.infer<typeof User>;
 
@@ -1188,6 +1190,9 @@ export const AuditAction = z.enum([
   'skip',
   'user-add',
   'user-remove',
+  'user-rotate',
+  'key-register',
+  'key-revoke',
   'sign-in',
   /** A refused read (a role asking for a view it may not see). */
   'view',

@@ -136,9 +136,16 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
       `${key}=${JSON.stringify(value)}`,
     ]),
   ];
-  const log = openSync(options.logFile, 'a');
+  const log = openSync(options.logFile, 'a', 0o600);
   const [command, argv] = tiedToParent(binary, args);
-  const child = spawn(command, argv, { stdio: ['ignore', log, log] });
+  // Temporal's database holds every campaign's history: the files it creates are the owner's only.
+  const umask = process.umask(0o077);
+  let child: ChildProcess;
+  try {
+    child = spawn(command, argv, { stdio: ['ignore', log, log] });
+  } finally {
+    process.umask(umask);
+  }
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) =>
       reject(

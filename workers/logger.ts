@@ -11,6 +11,8 @@ export const REDACTED_PATHS = [
   'apiKey',
   'secret',
   'authorization',
+  // The SDK's activity logs carry task tokens: whoever holds one can complete the activity.
+  'taskToken',
   '*.key',
   '*.privateKey',
   '*.passphrase',
@@ -19,6 +21,7 @@ export const REDACTED_PATHS = [
   '*.apiKey',
   '*.secret',
   '*.authorization',
+  '*.taskToken',
 ];
 
 /** `destination` is a file descriptor (default stderr) or a stream (tests). */

@@ -148,7 +148,9 @@ describe('dashboard: each role does its job in the browser', () => {
     expect((await fetch(`${base}/api/campaigns`)).status).toBe(401);
     const bad = await fetch(`${base}/api/campaigns`, { headers: { authorization: 'Bearer rot_nope' } });
     expect(bad.status).toBe(401);
-    expect(await bad.json()).toEqual({ error: { type: 'Unauthenticated', message: 'unknown token' } });
+    expect(await bad.json()).toEqual({
+      error: { type: 'Unauthenticated', message: 'unknown or expired token' },
+    });
     const spec = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
       openapi: string;
       paths: object;
@@ -192,7 +194,12 @@ describe('dashboard: each role does its job in the browser', () => {
     const auditor = await signIn('auditor');
     expect(await auditor.getByTestId('campaign-file').count()).toBe(0);
     expect(await auditor.locator('nav').textContent()).not.toMatch(/On-call/);
-    const refused = await apiAs('auditor', `/api/campaigns/${campaignId}/approve`, { stage: 'production' });
+    // A complete approval, so that what is refused is the role, not the request.
+    const refused = await apiAs('auditor', `/api/campaigns/${campaignId}/approve`, {
+      stage: 'production',
+      artifactSha256: status.patch.sha256,
+      hostSetDigest: status.gates[0]!.hostSetDigest,
+    });
     expect(refused.status).toBe(403);
     await auditor.close();
     const vendorLedger = await apiAs('vendor', '/api/ledger');

@@ -138,6 +138,26 @@ describe('files too large to be a fleet', () => {
   });
 });
 
+describe('artifacts the API would have read for an operator', () => {
+  it('refuses /dev/zero and /etc/shadow at once, naming the field, without a checksum', async () => {
+    for (const path of [
+      '/dev/zero',
+      '/etc/shadow',
+      `${PROJECT_ROOT}/examples/artifacts/../../package.json`,
+    ]) {
+      const raw = validCampaign(4);
+      raw.patch.artifact.path = path.includes('..') ? path : path;
+      const started = Date.now();
+      const res = await start(stringify(raw));
+      const message = (res.json() as { error: { message: string } }).error.message;
+      expect(res.statusCode, path).toBe(400);
+      expect(message, path).toMatch(/patch\.artifact\.path: |must not contain ".."/);
+      expect(message).not.toMatch(/[0-9a-f]{64}(?! \()/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+  });
+});
+
 describe('rollout plan on the command line', () => {
   it('exits 2 and names the field, for a sample of the corpus', async () => {
     const run = promisify(execFile);

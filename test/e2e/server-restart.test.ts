@@ -5,7 +5,7 @@
  * on a SQLite file, restarted on the same port; the host steps are the SIMULATED executor (no lab).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -123,6 +123,9 @@ describe('the embedded server restarted mid-soak', () => {
     expect(final.counts.patched).toBe(5);
 
     expect(await watchExit).toBe(0);
+    // Temporal's database holds every history: its files are the owner's only.
+    for (const f of readdirSync(dir).filter((n) => n.startsWith('temporal.sqlite')))
+      expect(statSync(`${dir}/${f}`).mode & 0o777, f).toBe(0o600);
     const lines = watchOutput.filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.reconnecting === true)).toBe(true);
     expect(lines.at(-1)).toMatchObject({ campaignId: id, state: 'completed' });

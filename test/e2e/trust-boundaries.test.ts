@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createTrustActivities } from '../../activities/trust-activities.js';
 import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
-import { keyIdOf, rawPublicKey } from '../../adapters/signing.js';
+import { keyIdOf, rawPublicKey, signerFromKey } from '../../adapters/signing.js';
 import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign, simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
 import { campaignInput, campaignStatus, startCampaign } from '../../client/campaigns.js';
@@ -106,6 +106,14 @@ function forge(action: DecisionAction, campaignId: string, fields: Record<string
   };
   const value = signBytes(null, Buffer.from(decisionMessage(action, campaignId, fields, meta)), privateKey);
   return { ...meta, value: value.toString('base64') } satisfies Signature;
+}
+
+/** Whether the workflow's history holds an accepted update with this ID (a validator refusal leaves none). */
+async function updateInHistory(handle: WorkflowHandle, updateId: string): Promise<boolean> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  return events.some(
+    (e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId === updateId,
+  );
 }
 
 async function rawStart(id: string, input: Parameters<typeof campaignWorkflow>[0]): Promise<CampaignStatus> {
@@ -217,10 +225,9 @@ describe('decisions sent straight to Temporal', () => {
   });
 
   it('unsigned: refused before it reaches history', async () => {
-    const before = (await handle.fetchHistory()).events?.length ?? 0;
-    expect(await refusedUpdate(handle.executeUpdate(pauseUpdate, { args: [control({})] }))).toBe('Unsigned');
-    const events = (await handle.fetchHistory()).events ?? [];
-    expect(events.length).toBe(before);
+    const refused = handle.executeUpdate(pauseUpdate, { args: [control({})], updateId: 'unsigned-pause' });
+    expect(await refusedUpdate(refused)).toBe('Unsigned');
+    expect(await updateInHistory(handle, 'unsigned-pause')).toBe(false);
   });
 
   it('signed by an unknown key, altered after signing, or signed for another action: refused and audited', async () => {
@@ -228,9 +235,13 @@ describe('decisions sent straight to Temporal', () => {
     const fields = { identity: BENCH_OPERATOR, reason: 'maintenance' };
     const send = (args: Record<string, unknown>) =>
       handle.executeUpdate(abortUpdate, { args: [control(args)] });
-    expect(await refusedUpdate(send({ signature: forge('abort', handle.workflowId, fields) }))).toBe(
-      'UnknownSigningKey',
-    );
+    const unknown = handle.executeUpdate(abortUpdate, {
+      args: [control({ signature: forge('abort', handle.workflowId, fields) })],
+      updateId: 'forged-abort',
+    });
+    expect(await refusedUpdate(unknown)).toBe('UnknownSigningKey');
+    // Signed updates reach the handler (the worker's refusal is recorded): the history check above sees them.
+    expect(await updateInHistory(handle, 'forged-abort')).toBe(true);
     const genuine = signer.sign('abort', handle.workflowId, fields, 'operator');
     expect(await refusedUpdate(send({ reason: 'something else', signature: genuine }))).toBe('BadSignature');
     const forPause = signer.sign('pause', handle.workflowId, fields, 'operator');
@@ -271,9 +282,12 @@ describe('a flood of forged decisions', () => {
     const send = () =>
       handle.executeUpdate(abortUpdate, { args: [{ ...fields, signature: forge('abort', id, fields) }] });
     for (let i = 0; i < 20; i++) expect(await refusedUpdate(send())).toBe('UnknownSigningKey');
-    const before = (await handle.fetchHistory()).events?.length ?? 0;
-    expect(await refusedUpdate(send())).toBe('TooManyForgedDecisions');
-    expect((await handle.fetchHistory()).events?.length).toBe(before);
+    const capped = handle.executeUpdate(abortUpdate, {
+      args: [{ ...fields, signature: forge('abort', id, fields) }],
+      updateId: 'over-the-cap',
+    });
+    expect(await refusedUpdate(capped)).toBe('TooManyForgedDecisions');
+    expect(await updateInHistory(handle, 'over-the-cap')).toBe(false);
     await handle.terminate('test over');
     for await (const wf of env.client.workflow.list({ query: `WorkflowType = 'hostPatchWorkflow'` }))
       await env.client.workflow
@@ -310,6 +324,56 @@ describe("the worker's verification itself", () => {
     }
     throw new Error('verified');
   }
+
+  it("accepts a person's own key for that person, in that person's role, and no one else", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const raw = rawPublicKey(publicKey);
+    const engineer = 'engineer@vendor.example';
+    await rollout.store.addUser(engineer, 'vendor');
+    await rollout.store.registerKey({
+      keyId: keyIdOf(raw),
+      owner: engineer,
+      kind: 'personal',
+      publicKey: raw.toString('base64'),
+    });
+    const own = signerFromKey(privateKey);
+    const mine = { identity: engineer, stage: 'production', comment: '' };
+    const sign = (f: Record<string, unknown>, role: 'vendor' | 'operator') =>
+      own.sign('approve', 'c-personal', f, { role, via: 'cli' });
+    await trust().verifyDecision({
+      campaignId: 'c-personal',
+      useId: 'p1',
+      action: 'approve',
+      fields: mine,
+      signature: sign(mine, 'vendor'),
+    });
+    const theirs = { ...mine, identity: BENCH_VENDOR };
+    expect(
+      await refusal(
+        trust().verifyDecision({
+          campaignId: 'c-personal',
+          useId: 'p2',
+          action: 'approve',
+          fields: theirs,
+          signature: sign(theirs, 'vendor'),
+        }),
+      ),
+    ).toBe('IdentityMismatch');
+    expect(
+      await refusal(
+        trust().verifyDecision({
+          campaignId: 'c-personal',
+          useId: 'p3',
+          action: 'approve',
+          fields: mine,
+          signature: sign(mine, 'operator'),
+        }),
+      ),
+    ).toBe('IdentityMismatch');
+    expect((await rollout.store.decisions('c-personal')).map((d) => `${d.identity}:${d.keyKind}`)).toEqual([
+      `${engineer}:personal`,
+    ]);
+  });
 
   it('refuses a replayed signature, a stale one, a wrong role and a revoked key', async () => {
     const signature = signer.sign('approve', 'c-verify', fields, 'vendor');

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { printable } from '../../domain/text.js';
+import { Webhook } from '../../domain/schema.js';
 import { stringify } from 'yaml';
 import { parseCampaignFile } from '../../client/campaign-file.js';
 import { parseDuration } from '../../domain/duration.js';
@@ -71,5 +73,20 @@ describe('campaign file validation', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('1.5m')).toBe(90_000);
     expect(parseDuration('soon')).toBeUndefined();
+  });
+});
+
+describe('printing and webhooks', () => {
+  it('shows control characters and bidi overrides in values as U+FFFD, keeping tabs and newlines', () => {
+    expect(printable('ok\u001b[2J\u001b[Hfake line\u202e\tx\ny')).toBe(
+      'ok\uFFFD[2J\uFFFD[Hfake line\uFFFD\tx\ny',
+    );
+  });
+
+  it('refuses a webhook URL that carries a user name or password', () => {
+    expect(Webhook.safeParse({ name: 'ops', url: 'https://user:secret@hooks.example/x' }).success).toBe(
+      false,
+    );
+    expect(Webhook.safeParse({ name: 'ops', url: 'https://hooks.example/x/token' }).success).toBe(true);
   });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { columns, formatReport } from '../../cli/format.js';
 import type { CampaignReport } from '../../client/report.js';
+import { ledgerCsv, type LedgerRow } from '../../client/ledger-report.js';
 
 describe('terminal tables', () => {
   it('never runs a long value into the next column', () => {
@@ -56,5 +57,19 @@ describe('terminal tables', () => {
     const header = text.split('\n').find((l) => l.startsWith('host'))!;
     const row = text.split('\n').find((l) => l.startsWith('db-01'))!;
     expect(row.indexOf('1.0.0')).toBe(header.indexOf('version'));
+  });
+});
+
+describe('ledger CSV', () => {
+  it('neutralises cells a spreadsheet would run, including a leading tab or carriage return', () => {
+    const row = (hostId: string) =>
+      ({ hostId, patchId: 'p', patchVersion: '1', hasPatch: false, state: 'never' }) as LedgerRow;
+    const csv = ledgerCsv(['=cmd|calc', '\t=1+1', '\r@SUM(A1)', '+1', '-1', 'plain'].map(row));
+    const firstCells = csv
+      .trim()
+      .split('\r\n')
+      .slice(1)
+      .map((line) => line.split(',')[0]);
+    expect(firstCells).toEqual(["'=cmd|calc", "'\t=1+1", `"'\r@SUM(A1)"`, "'+1", "'-1", 'plain']);
   });
 });

@@ -13,12 +13,20 @@ describe('worker logger', () => {
         auth: { password: 'bmc-pass-123', authorization: 'Basic cm9sbG91dDpwdw==' },
         ssh: { privateKey: '-----BEGIN OPENSSH PRIVATE KEY-----' },
         secret: 'user:pw',
+        taskToken: 'CiQwMWEy-activity-task-token',
       },
       'step',
     );
     expect(lines).toHaveLength(1);
     const line = lines[0]!;
-    for (const secret of ['correct horse', 'bmc-pass-123', 'cm9sbG91dDpwdw==', 'BEGIN OPENSSH', 'user:pw'])
+    for (const secret of [
+      'correct horse',
+      'bmc-pass-123',
+      'cm9sbG91dDpwdw==',
+      'BEGIN OPENSSH',
+      'user:pw',
+      'activity-task-token',
+    ])
       expect(line).not.toContain(secret);
     expect(JSON.parse(line)).toMatchObject({
       campaignId: 'campaign-1',
