@@ -289,6 +289,10 @@ export class SshSession {
         `cannot reach ${target.name} at ${target.address}:${target.port}${via}: ${message}`,
       );
     }
+    // node-ssh stops listening for client errors once connected: a socket reset later (a host that
+    // reboots or is powered off under an open session) would be an uncaught exception that kills the
+    // worker. The command in flight sees the connection close and fails as ConnectionLost instead.
+    ssh.connection?.on('error', () => undefined);
     const session = new SshSession(ssh, target, jump);
     options.signal?.addEventListener('abort', () => session.close(), { once: true });
     return session;

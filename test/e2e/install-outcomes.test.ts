@@ -3,6 +3,7 @@
  * outcome, its time limit, its lock, the upload and the reboot, against real OpenSSH lab hosts.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,13 +17,7 @@ import {
   uploadArtifact,
   type InstallRun,
 } from '../../adapters/host-ops.js';
-import {
-  directoryKeyStore,
-  shellQuote,
-  withSsh,
-  type SshSession,
-  type SshTarget,
-} from '../../adapters/ssh.js';
+import { directoryKeyStore, shellQuote, withSsh, SshSession, type SshTarget } from '../../adapters/ssh.js';
 import { sha256File } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
 import { artifactPolicyFromEnv } from '../../runtime/config.js';
@@ -214,6 +209,21 @@ describe('the upload never leaves a wrong file where the install looks', () => {
       const left = await s.check(`ls .rollout/artifacts`, 5_000, 'ls');
       expect(left).not.toMatch(/swapped|\.part-/);
     });
+  });
+});
+
+describe('a connection that breaks under an open session', () => {
+  it('is a failed command, never an uncaught exception that would kill the worker', async () => {
+    const session = await SshSession.open(target(1), keys());
+    try {
+      // What ssh2 does when the host's socket is reset after the session was set up.
+      const client = (session as unknown as { ssh: { connection: EventEmitter } }).ssh.connection;
+      expect(() =>
+        client.emit('error', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })),
+      ).not.toThrow();
+    } finally {
+      session.close();
+    }
   });
 });
 
