@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { RolloutError } from '../domain/errors.js';
+import { bootIdCommandOf } from '../domain/platform.js';
 import type {
   HealthReport,
   HostPatchInput,
@@ -54,7 +55,12 @@ function hostTarget(input: HostPatchInput): SshTarget {
 
 /** The host as its image provider or power controller knows it. */
 function outOfBand(input: HostPatchInput, via: 'imageProvider' | 'powerController'): OutOfBand {
-  return { controller: input[via], machine: input.host.machine ?? input.host.id, jumpHosts: input.jumpHosts };
+  return {
+    controller: input[via],
+    machine: input.host.machine ?? input.host.id,
+    vmPath: input.host.vmPath,
+    jumpHosts: input.jumpHosts,
+  };
 }
 
 /** The key of one (campaign, patch) run on a host: names its install marker and integrity profiles. */
@@ -96,7 +102,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
     async preflight(input: HostPatchInput): Promise<PreflightResult> {
       return ssh(input, async (s) => {
         const version = await readVersion(s, input.patch);
-        const bootId = await readBootId(s, input.host.bootIdCommand);
+        const bootId = await readBootId(s, bootIdCommandOf(input.host));
         const measured = await measurePrerequisites(s, input.patch);
         logger.info(
           { campaignId: input.campaignId, hostId: input.host.id, version, ...measured },
@@ -168,7 +174,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
         runKey: runKeyOf(input),
         owner: workflowRunOf(input),
         timeoutMs: input.patch.installTimeout,
-        bootIdCommand: input.host.bootIdCommand,
+        bootIdCommand: bootIdCommandOf(input.host),
       };
       const result = await ssh(input, (s) =>
         runInstall(s, input.patch, run, artifactPath, (progress) => activityContext()?.heartbeat(progress)),
@@ -193,7 +199,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
     async triggerReboot(input: HostPatchInput, previousBootId?: string): Promise<void> {
       const done = await ssh(input, (s) =>
         triggerReboot(s, {
-          bootIdCommand: input.host.bootIdCommand,
+          bootIdCommand: bootIdCommandOf(input.host),
           ...(previousBootId ? { previousBootId } : {}),
         }),
       );
@@ -208,7 +214,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
      */
     async waitForBoot(input: HostPatchInput, previousBootId: string): Promise<string> {
       return typed(async () => {
-        const seen = await observeBoot(hostTarget(input), keys, input.host.bootIdCommand, previousBootId);
+        const seen = await observeBoot(hostTarget(input), keys, bootIdCommandOf(input.host), previousBootId);
         if (seen.state === 'down')
           throw new RolloutError('HostNotUp', `${input.host.id} is not up yet (${seen.reason})`);
         if (seen.state === 'same-boot')

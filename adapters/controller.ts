@@ -1,8 +1,9 @@
 /**
  * Out-of-band image and power control, which works when the host itself cannot boot: a controller
- * reached over SSH (hypervisor, storage or management host, the lab controller) runs the command
- * templates of its preset and its own; a Redfish BMC is driven over HTTP from the worker. Every
- * command template prints one JSON object on its last line of stdout.
+ * reached over SSH (hypervisor, storage or management host, a Hyper-V host, the lab controller) runs the
+ * command templates of its preset and its own, in its platform's dialect; a Redfish BMC is driven over
+ * HTTP and a vSphere vCenter with govc, both from the worker. Every command template prints one JSON
+ * object on its last line of stdout.
  *
  * Why a retry cannot misjudge: every answer is the controller's own JSON, parsed strictly (anything else
  * is ImageFailed/PowerFailed, never "ok"), and every operation may run twice: the activity is retried on
@@ -19,9 +20,26 @@ import {
   type ControllerOperation,
 } from '../domain/controller-presets.js';
 import { RolloutError } from '../domain/errors.js';
-import { ImageRecord, type Controller, type JumpHost, type SshController } from '../domain/schema.js';
+import { controllerPlatform } from '../domain/platform-rules.js';
+import {
+  ImageRecord,
+  type Controller,
+  type JumpHost,
+  type SshController,
+  type VsphereController,
+} from '../domain/schema.js';
+import { dialectFor } from './dialects/index.js';
+import { renderTemplate } from './dialects/dialect.js';
 import { redfishPower, type PowerOperation } from './redfish.js';
-import { renderCommand, sshTarget, withSsh, type KeyStore } from './ssh.js';
+import { sshTarget, withSsh, type KeyStore } from './ssh.js';
+import {
+  vspherePower,
+  vsphereRemove,
+  vsphereRevert,
+  vsphereSnapshot,
+  vsphereVerify,
+  type GovcRun,
+} from './vsphere.js';
 
 const CONTROLLER_COMMAND_MS = 600_000;
 
@@ -36,10 +54,24 @@ export interface OutOfBand {
   controller: Controller;
   /** The host's name at the controller: its `machine`, default its ID. */
   machine: string;
+  /** The VM's inventory path, for a vSphere controller. */
+  vmPath?: string | undefined;
   jumpHosts: JumpHost[];
 }
 
-/** Fills `{host}` into the params (raw: they are shell-quoted as a whole when rendered). */
+type Via<C extends Controller> = OutOfBand & { controller: C };
+
+/** A kind the switch does not handle: the compiler refuses it (the argument must be `never`). */
+function unknownKind(kind: never): never {
+  throw new RolloutError('ImageFailed', `unknown controller kind ${String(kind)}`);
+}
+
+/** Controllers in inputs recorded before `kind` existed are SSH controllers. */
+function kindOf(controller: Controller): Controller['kind'] {
+  return (controller as Partial<Controller>).kind ?? 'ssh';
+}
+
+/** Fills `{host}` into the params (raw: they are quoted as a whole when rendered). */
 function templateValues(controller: SshController, machine: string, extra: Record<string, string>) {
   const values: Record<string, string> = { host: machine, ...extra };
   for (const [name, value] of Object.entries(controllerParams(controller.preset, controller.params)))
@@ -49,7 +81,7 @@ function templateValues(controller: SshController, machine: string, extra: Recor
 
 async function runTemplate<T>(
   keys: KeyStore,
-  target: OutOfBand & { controller: SshController },
+  target: Via<SshController>,
   operation: ControllerOperation,
   extra: Record<string, string>,
   schema: z.ZodType<T>,
@@ -58,8 +90,13 @@ async function runTemplate<T>(
   const { controller } = target;
   const template = controllerCommands(controller.preset, controller.commands)[operation];
   if (!template) throw new RolloutError(failure, `controller ${controller.id} has no ${operation} command`);
-  const command = renderCommand(template, templateValues(controller, target.machine, extra));
-  const ssh = sshTarget(`controller ${controller.id}`, controller, target.jumpHosts);
+  const platform = controllerPlatform(controller);
+  const command = renderTemplate(
+    dialectFor(platform).quote,
+    template,
+    templateValues(controller, target.machine, extra),
+  );
+  const ssh = sshTarget(`controller ${controller.id}`, { ...controller, platform }, target.jumpHosts);
   return withSsh(ssh, keys, async (session) => {
     const result = await session.run(command, CONTROLLER_COMMAND_MS);
     if (result.code !== 0)
@@ -87,45 +124,106 @@ async function runTemplate<T>(
   });
 }
 
-function sshOnly(target: OutOfBand): OutOfBand & { controller: SshController } {
-  // Controllers recorded before `kind` existed are SSH controllers.
-  if (target.controller.kind === 'redfish')
+export interface ControllerClientOptions {
+  /** The govc binary for vSphere controllers (runtime/config.ts `govcPath`). */
+  govc?: string;
+}
+
+/** The operations every controller kind offers (or refuses with the reason), dispatched by kind. */
+export function createControllerClient(keys: KeyStore, options: ControllerClientOptions = {}) {
+  const govcRun = async (controller: VsphereController): Promise<GovcRun> => ({
+    govc: options.govc ?? 'govc',
+    controller,
+    secret: await keys.secretFor(controller.credential, 'vsphere', controller.url),
+  });
+  const vmPathOf = (target: OutOfBand): string => {
+    if (!target.vmPath)
+      throw new RolloutError(
+        'ImageFailed',
+        `controller ${target.controller.id} is a vSphere controller and host ${target.machine} has no vmPath`,
+      );
+    return target.vmPath;
+  };
+  const noImages = (target: OutOfBand): never => {
     throw new RolloutError(
       'ImageFailed',
       `controller ${target.controller.id} (${target.controller.kind}) cannot handle images`,
     );
-  return target as OutOfBand & { controller: SshController };
-}
-
-export function createControllerClient(keys: KeyStore) {
-  const power = async (target: OutOfBand, operation: PowerOperation): Promise<PowerStatus> => {
-    const { controller } = target;
-    if (controller.kind === 'redfish')
-      return redfishPower(
-        controller,
-        target.machine,
-        await keys.secretFor(controller.credential, 'http-basic', controller.baseUrl),
-        operation,
-      );
-    const status = await runTemplate(
-      keys,
-      target as OutOfBand & { controller: SshController },
-      operation,
-      {},
-      PowerStatus,
-      'PowerFailed',
-    );
-    return { power: status.power };
   };
+
+  const power = async (target: OutOfBand, operation: PowerOperation): Promise<PowerStatus> => {
+    const controller = target.controller;
+    const kind = kindOf(controller);
+    switch (kind) {
+      case 'redfish':
+        if (controller.kind !== 'redfish') break;
+        return redfishPower(
+          controller,
+          target.machine,
+          await keys.secretFor(controller.credential, 'http-basic', controller.baseUrl),
+          operation,
+        );
+      case 'vsphere':
+        if (controller.kind !== 'vsphere') break;
+        return vspherePower(await govcRun(controller), vmPathOf(target), operation);
+      case 'ssh': {
+        const status = await runTemplate(
+          keys,
+          target as Via<SshController>,
+          operation,
+          {},
+          PowerStatus,
+          'PowerFailed',
+        );
+        return { power: status.power };
+      }
+      default:
+        return unknownKind(kind);
+    }
+    throw new RolloutError('PowerFailed', `controller ${controller.id} has an unknown kind`);
+  };
+
+  type ImageOperation = 'snapshot' | 'verify' | 'restore' | 'delete';
+  async function image(target: OutOfBand, operation: 'snapshot'): Promise<ImageRecord>;
+  async function image(target: OutOfBand, operation: 'verify', id: string): Promise<z.infer<typeof Verified>>;
+  async function image(
+    target: OutOfBand,
+    operation: 'restore' | 'delete',
+    id: string,
+  ): Promise<{ ok: boolean }>;
+  async function image(target: OutOfBand, operation: ImageOperation, id = ''): Promise<unknown> {
+    const controller = target.controller;
+    const kind = kindOf(controller);
+    switch (kind) {
+      case 'redfish':
+        return noImages(target);
+      case 'vsphere': {
+        if (controller.kind !== 'vsphere') break;
+        const run = await govcRun(controller);
+        const vm = vmPathOf(target);
+        if (operation === 'snapshot') return vsphereSnapshot(run, vm);
+        if (operation === 'verify') return vsphereVerify(run, vm, id);
+        if (operation === 'restore') return vsphereRevert(run, vm, id);
+        return vsphereRemove(run, vm, id);
+      }
+      case 'ssh': {
+        const via = target as Via<SshController>;
+        if (operation === 'snapshot')
+          return runTemplate(keys, via, 'snapshot', {}, ImageRecord, 'ImageFailed');
+        const schema = operation === 'verify' ? Verified : Ok;
+        return runTemplate(keys, via, operation, { image: id }, schema, 'ImageFailed');
+      }
+      default:
+        return unknownKind(kind);
+    }
+    throw new RolloutError('ImageFailed', `controller ${controller.id} has an unknown kind`);
+  }
+
   return {
-    snapshot: async (target: OutOfBand) =>
-      runTemplate(keys, sshOnly(target), 'snapshot', {}, ImageRecord, 'ImageFailed'),
-    verify: async (target: OutOfBand, image: string) =>
-      runTemplate(keys, sshOnly(target), 'verify', { image }, Verified, 'ImageFailed'),
-    restore: async (target: OutOfBand, image: string) =>
-      runTemplate(keys, sshOnly(target), 'restore', { image }, Ok, 'ImageFailed'),
-    remove: async (target: OutOfBand, image: string) =>
-      runTemplate(keys, sshOnly(target), 'delete', { image }, Ok, 'ImageFailed'),
+    snapshot: (target: OutOfBand) => image(target, 'snapshot'),
+    verify: (target: OutOfBand, id: string) => image(target, 'verify', id),
+    restore: (target: OutOfBand, id: string) => image(target, 'restore', id),
+    remove: (target: OutOfBand, id: string) => image(target, 'delete', id),
     powerCycle: (target: OutOfBand) => power(target, 'powerCycle'),
     powerStatus: (target: OutOfBand) => power(target, 'powerStatus'),
     powerOn: (target: OutOfBand) => power(target, 'powerOn'),

@@ -1,13 +1,13 @@
 /**
- * Health probes for one host: a command over SSH, a TCP port, and a DICOM C-ECHO (Verification SOP
- * class). Every probe has a deadline and reports its timing and, on failure, the reason.
+ * Health probes for one host: a command, a service, a process or a path over SSH (in the host's
+ * dialect), a TCP port, an HTTP(S) answer and a DICOM C-ECHO (Verification SOP class). Every probe has a deadline and reports its timing and, on failure, the reason.
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import type { CheckResult, HealthCheck, HealthReport } from '../domain/schema.js';
-import { shellQuote, tail, type SshSession } from './ssh.js';
+import { tail, type SshSession } from './ssh.js';
 
 dimse.log.setLevel('silent');
 
@@ -119,10 +119,15 @@ export function httpGet(
   });
 }
 
-/** Runs a command over SSH that must exit 0; `what` names the condition for the failure reason. */
-async function sshCondition(ssh: SshSession | undefined, command: string, timeoutMs: number, what: string) {
+/** Runs a script of the host's dialect that must exit 0; `what` names the condition for the failure reason. */
+async function sshCondition(
+  ssh: SshSession | undefined,
+  script: (session: SshSession) => string,
+  timeoutMs: number,
+  what: string,
+) {
   if (!ssh) throw new Error('no SSH session');
-  const result = await ssh.run(command, timeoutMs);
+  const result = await ssh.run(script(ssh), timeoutMs);
   if (result.code === null) throw new Error('connection lost');
   if (result.code !== 0) throw new Error(`${what} (exit ${result.code})`);
 }
@@ -152,7 +157,7 @@ export async function runCheck(
     case 'command':
       return timed(check.name, async () => {
         if (!ssh) throw new Error('no SSH session');
-        const result = await ssh.run(check.command, check.timeout);
+        const result = await ssh.run(ssh.dialect.userCommand(check.command), check.timeout);
         if (result.code !== check.expectExitCode)
           throw new Error(
             `exit ${result.code ?? 'none (connection lost)'}, expected ${check.expectExitCode}: ${tail(result.stderr.trim(), 200)}`,
@@ -186,19 +191,19 @@ export async function runCheck(
       });
     case 'service':
       return timed(check.name, async () => {
-        const command =
-          check.manager === 'systemd'
-            ? `systemctl is-active --quiet -- ${shellQuote(check.service)}`
-            : `pgrep -x -- ${shellQuote(check.service)} >/dev/null`;
-        await sshCondition(ssh, command, check.timeout, `service ${check.service} is not running`);
+        await sshCondition(
+          ssh,
+          (s) => s.dialect.serviceCheck(check),
+          check.timeout,
+          `service ${check.service} is not running`,
+        );
         return `${check.service} active`;
       });
     case 'path':
       return timed(check.name, async () => {
-        const test = { file: 'test -f', directory: 'test -d', mount: 'mountpoint -q' }[check.type];
         await sshCondition(
           ssh,
-          `${test} ${shellQuote(check.path)}`,
+          (s) => s.dialect.pathCheck(check),
           check.timeout,
           `${check.path} is not a ${check.type === 'mount' ? 'mount point' : check.type}`,
         );

@@ -8,7 +8,13 @@ import { createHash, createHmac } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH, type Config } from 'node-ssh';
 import { RolloutError } from '../domain/errors.js';
+import type { Platform } from '../domain/platform.js';
 import { CredentialManifest, type CredentialKind } from '../domain/schema.js';
+import { dialectFor, type HostDialect } from './dialects/index.js';
+import { renderTemplate } from './dialects/dialect.js';
+import { shellQuote } from './dialects/posix.js';
+
+export { shellQuote };
 
 export interface SshTarget {
   /** For messages only, e.g. the host ID. */
@@ -19,6 +25,8 @@ export interface SshTarget {
   /** Pinned key fingerprint, "SHA256:..."; without it the key store's known_hosts must list the target. */
   hostKey?: string | undefined;
   credential: string;
+  /** What the machine runs: its commands are rendered in that dialect (default posix). */
+  platform?: Platform | undefined;
   /** A jump host (bastion) to connect through. */
   via?: SshTarget | undefined;
 }
@@ -210,18 +218,9 @@ export function fingerprintOf(rawKey: Buffer): string {
   return `SHA256:${createHash('sha256').update(rawKey).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** Quotes one value for a POSIX shell, so host data never becomes shell syntax. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
 /** Replaces `{name}` placeholders with shell-quoted values; an unknown placeholder is an error. */
 export function renderCommand(template: string, values: Record<string, string>): string {
-  return template.replace(/\{([a-zA-Z]+)\}/g, (_, name: string) => {
-    const value = values[name];
-    if (value === undefined) throw new Error(`unknown placeholder {${name}} in command template`);
-    return shellQuote(value);
-  });
+  return renderTemplate(shellQuote, template, values);
 }
 
 export interface ConnectOptions {
@@ -229,13 +228,20 @@ export interface ConnectOptions {
   signal?: AbortSignal;
 }
 
-/** An open SSH session to one target. Always `close()` it (or use `withSsh`). */
+/**
+ * An open SSH session to one target. Always `close()` it (or use `withSsh`). Scripts are written in the
+ * target's dialect (`session.dialect`) and sent as it wants them (a Windows host: PowerShell, encoded).
+ */
 export class SshSession {
+  readonly dialect: HostDialect;
+
   private constructor(
     private readonly ssh: NodeSSH,
     readonly target: SshTarget,
     private readonly jump: SshSession | undefined,
-  ) {}
+  ) {
+    this.dialect = dialectFor(target.platform);
+  }
 
   /**
    * Connects with the credential's key or agent, refusing any host key that is not the pinned one
@@ -311,10 +317,12 @@ export class SshSession {
   }
 
   /**
-   * Runs one command. Resolves with its exit code; `code: null` means the connection went away before
-   * the command ended (as it does when a host reboots). Throws CommandTimeout past `timeoutMs`.
+   * Runs one script of the target's dialect. Resolves with its exit code; `code: null` means the
+   * connection went away before the command ended (as it does when a host reboots). Throws
+   * CommandTimeout past `timeoutMs`.
    */
   async run(command: string, timeoutMs: number, onOutput?: () => void): Promise<CommandResult> {
+    const sent = this.dialect.wrap(command);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -326,10 +334,18 @@ export class SshSession {
     });
     try {
       const result = await Promise.race([
-        this.ssh.execCommand(command, { onStdout: onOutput, onStderr: onOutput }),
+        this.ssh.execCommand(sent.command, {
+          onStdout: onOutput,
+          onStderr: onOutput,
+          ...(sent.stdin !== undefined ? { stdin: sent.stdin } : {}),
+        }),
         timeout,
       ]);
-      return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+      return {
+        code: result.code,
+        stdout: this.dialect.readStdout(result.stdout),
+        stderr: this.dialect.readStderr(result.stderr),
+      };
     } catch (err) {
       if (err instanceof RolloutError) throw err;
       throw new RolloutError('ConnectionLost', `${this.target.name}: ${(err as Error).message}`);
@@ -351,12 +367,15 @@ export class SshSession {
     return result.stdout.trim();
   }
 
-  /** Copies a file over SFTP; `onProgress` is called as chunks go out (heartbeats for large artifacts). */
+  /**
+   * Copies a file over SFTP to `remotePath` (a path in the target's own form); `onProgress` is called as
+   * chunks go out (heartbeats for large artifacts).
+   */
   async upload(localPath: string, remotePath: string, onProgress?: () => void): Promise<void> {
     try {
       await this.ssh.putFile(
         localPath,
-        remotePath,
+        this.dialect.sftpPath(remotePath),
         undefined,
         onProgress ? { step: () => onProgress() } : undefined,
       );
@@ -401,6 +420,7 @@ export function sshTarget(
     user: string;
     hostKey?: string | undefined;
     credential: string;
+    platform?: Platform | undefined;
     jumpHost?: string | undefined;
   },
   jumpHosts: ReadonlyArray<{
@@ -412,12 +432,12 @@ export function sshTarget(
     credential: string;
   }>,
 ): SshTarget {
-  const { address, port, user, hostKey, credential } = endpoint;
+  const { address, port, user, hostKey, credential, platform } = endpoint;
   let via: SshTarget | undefined;
   if (endpoint.jumpHost !== undefined) {
     const jump = jumpHosts.find((j) => j.id === endpoint.jumpHost);
     if (!jump) throw new RolloutError('HostUnreachable', `${name}: unknown jump host ${endpoint.jumpHost}`);
     via = sshTarget(`jump host ${jump.id}`, jump, []);
   }
-  return { name, address, port, user, hostKey, credential, via };
+  return { name, address, port, user, hostKey, credential, platform, via };
 }

@@ -30,7 +30,6 @@ import { CampaignFileError, parseCampaignFile } from '../client/campaign-file.js
 import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
 import { decisionSigner, personalSigner, serviceSigner, type DecisionSigner } from '../client/signing.js';
 import { artifactPolicyFromEnv, cliToken, personalKeyFile, serviceKeyFile } from '../runtime/config.js';
-import { formatDuration } from '../domain/duration.js';
 import { PlanInfeasible, planCampaign } from '../domain/planner.js';
 import {
   campaignFileJsonSchema,
@@ -39,7 +38,6 @@ import {
   UserName,
   UserRole,
 } from '../domain/schema.js';
-import { windowState } from '../domain/windows.js';
 import { labDown, labStatus, labUp, readInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
 import { PortUnavailable, startDevServer } from '../runtime/dev-server.js';
@@ -48,6 +46,7 @@ import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { printDemo, runDemo } from './demo.js';
+import { planLines } from './plan-text.js';
 import { clearScreen, print, printError } from './output.js';
 import { columns, formatAudit, formatHosts, formatLedger, formatReport, formatStatus } from './format.js';
 
@@ -378,30 +377,7 @@ async function main(argv: string[]): Promise<number> {
         print(`${JSON.stringify(plan, null, 2)}\n`);
         return EXIT.ok;
       }
-      const out = (line: string) => print(`${line}\n`);
-      out(`test systems: ${plan.testHosts.join(', ')}`);
-      out(
-        `soak: ${formatDuration(file.campaign.soak.duration)}, a probe every ${formatDuration(file.campaign.soak.probeInterval)}`,
-      );
-      plan.waves.forEach((w, i) => {
-        for (const gate of plan.gates.filter((g) => g.beforeWave === i))
-          out(
-            `gate "${gate.stage}": ${gate.required} approval(s) by ${[...gate.roles.map((r) => `role ${r}`), ...gate.identities].join(', ')}; expires after ${formatDuration(gate.expiresAfterMs)}; releases ${gate.hosts.length} hosts`,
-          );
-        out(`wave ${i + 1} "${w.name}" (${w.hosts.length}): ${w.hosts.map((h) => h.id).join(', ')}`);
-      });
-      out(
-        `concurrency ${file.campaign.concurrency}; failure budget ${plan.failuresAllowed} host(s), then pause for a decision`,
-      );
-      for (const [group, budget] of Object.entries(plan.groupBudgets))
-        out(`redundancy group ${group}: at most ${budget} unavailable at once`);
-      for (const w of file.campaign.maintenanceWindows) {
-        const state = windowState(w, Date.now());
-        out(
-          `window ${w.name}: ${w.days.join(',')} ${w.start}-${w.end} ${w.timeZone}; ${state.open ? 'open now' : `next opens ${state.nextOpen}`}`,
-        );
-      }
-      for (const e of plan.excluded) out(`excluded ${e.hostId}: ${e.reason}`);
+      for (const line of planLines(file, plan)) print(`${line}\n`);
       return EXIT.ok;
     }
 

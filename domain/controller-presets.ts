@@ -1,7 +1,8 @@
 /**
  * Command-template presets for out-of-band controllers reached over SSH: a hypervisor or storage host
  * that saves and restores disk images, or a management host that drives BMCs with ipmitool. A preset is
- * data: one shell template per operation, with `{placeholders}` that are shell-quoted when rendered.
+ * data: one template per operation (POSIX shell, or PowerShell for a Windows controller such as
+ * Hyper-V), with `{placeholders}` that are quoted for that shell when rendered.
  *
  * Placeholders: `{host}` (the host's `machine` name, default its ID), `{image}` (an image ID), and the
  * controller's `params` (a preset names the ones it needs; a param value may itself contain `{host}`).
@@ -29,6 +30,8 @@ export const POWER_OPERATIONS: readonly ControllerOperation[] = ['powerCycle', '
 export interface ControllerPreset {
   /** What the preset drives, for the README and error messages. */
   summary: string;
+  /** The controller's platform when not POSIX: its templates are PowerShell (domain/platform.ts). */
+  platform?: 'windows';
   /** Params the preset needs; a default may reference `{host}`. `undefined` means the file must set it. */
   params: Record<string, string | undefined>;
   commands: Partial<Record<ControllerOperation, string>>;
@@ -41,6 +44,11 @@ const NOT_OK = `echo '{"ok":false}'`;
 const ON = `echo '{"power":"on"}'`;
 const OFF = `echo '{"power":"off"}'`;
 const image = (location: string) => `printf '{"imageId":"%s","location":"%s"}\\n' "$id" ${location}`;
+
+const PS_OK = `'{"ok":true}'`;
+const PS_NOT_OK = `'{"ok":false}'`;
+const PS_ON = `'{"power":"on"}'`;
+const PS_OFF = `'{"power":"off"}'`;
 
 const IPMI = 'ipmitool -I {interface} -H {bmc} -p {bmcPort} -U {bmcUser} -f {passwordFile}';
 
@@ -115,6 +123,23 @@ export const CONTROLLER_PRESETS = {
       verify: `case "$(lvs --noheadings -o lv_attr {vg}/{image} 2>/dev/null | tr -d ' ')" in s*) ${OK};; *) ${NOT_OK};; esac`,
       restore: `lvconvert -q --merge {vg}/{image} >/dev/null && ${OK}`,
       delete: `lvremove -q -y {vg}/{image} >/dev/null && ${OK}`,
+    },
+  },
+  hyperv: {
+    summary:
+      'Hyper-V guests: checkpoints (Checkpoint-VM / Restore-VMSnapshot) and power, PowerShell over SSH on the Hyper-V host',
+    platform: 'windows',
+    params: { vm: '{host}' },
+    // Get-/Restore-/Remove-VMSnapshot exist on every Hyper-V version; *-VMCheckpoint are their 2016+ aliases.
+    commands: {
+      snapshot: `$id = 'rollout-' + (Get-Date).ToUniversalTime().ToString('yyyyMMddTHHmmss') + '-' + $PID; Checkpoint-VM -Name {vm} -SnapshotName $id -ErrorAction Stop; @{ imageId = $id; location = {vm} } | ConvertTo-Json -Compress`,
+      verify: `if (Get-VMSnapshot -VMName {vm} -Name {image} -ErrorAction SilentlyContinue) { ${PS_OK} } else { ${PS_NOT_OK} }`,
+      restore: `Restore-VMSnapshot -VMName {vm} -Name {image} -Confirm:$false -ErrorAction Stop; ${PS_OK}`,
+      delete: `Get-VMSnapshot -VMName {vm} -Name {image} -ErrorAction SilentlyContinue | Remove-VMSnapshot -Confirm:$false -ErrorAction Stop; ${PS_OK}`,
+      powerCycle: `$vm = Get-VM -Name {vm} -ErrorAction Stop; if ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force -Confirm:$false -ErrorAction Stop }; Start-VM -VM $vm -ErrorAction Stop; ${PS_ON}`,
+      powerStatus: `$vm = Get-VM -Name {vm} -ErrorAction Stop; if ($vm.State -eq 'Running') { ${PS_ON} } else { ${PS_OFF} }`,
+      powerOn: `$vm = Get-VM -Name {vm} -ErrorAction Stop; if ($vm.State -ne 'Running') { Start-VM -VM $vm -ErrorAction Stop }; ${PS_ON}`,
+      powerOff: `$vm = Get-VM -Name {vm} -ErrorAction Stop; if ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force -Confirm:$false -ErrorAction Stop }; ${PS_OFF}`,
     },
   },
   ipmitool: {

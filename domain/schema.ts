@@ -21,10 +21,13 @@ import {
   Command,
   Identity,
   linearPatternProblem,
+  HostPath,
   LongText,
-  ProtectedPath,
+  ProtectedHostPath,
   Text,
 } from './text.js';
+import { Platform, WindowsPatch } from './platform.js';
+import { platformIssues } from './platform-rules.js';
 
 /** What one campaign file may hold: beyond these it is a mistake (or an attack), not a fleet. */
 export const LIMITS = {
@@ -68,7 +71,13 @@ export type Role = z.infer<typeof Role>;
 const SshEndpoint = {
   address: Address,
   port: z.number().int().min(1).max(65535).default(22),
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Unix user name'),
+  /** A Unix user, or a Windows one: `name`, `DOMAIN\\name` or `name@domain`. */
+  user: z
+    .string()
+    .regex(
+      /^(?:[A-Za-z0-9][A-Za-z0-9.-]{0,14}\\)?[A-Za-z0-9_][A-Za-z0-9._-]{0,63}(?:@[A-Za-z0-9][A-Za-z0-9.-]{0,252})?$/,
+      'must be a user name (Unix, or Windows: name, DOMAIN\\name or name@domain)',
+    ),
   hostKey: HostKeyFingerprint.optional(),
   credential: Name.default('default'),
 };
@@ -135,14 +144,18 @@ export const HealthCheck = z.discriminatedUnion('kind', [
     kind: z.literal('service'),
     name: Name,
     service: TemplateValue,
-    /** systemd: `systemctl is-active`; process: a process with this exact name runs (`pgrep -x`). */
-    manager: z.enum(['systemd', 'process']).default('systemd'),
+    /**
+     * systemd: `systemctl is-active`; windows: `Get-Service`, status Running; process: a process with this
+     * exact name runs (`pgrep -x`, `Get-Process`). Default: systemd on POSIX hosts, windows on Windows.
+     */
+    manager: z.enum(['systemd', 'windows', 'process']).optional(),
     timeout: PositiveDuration.default(10_000),
   }),
   z.strictObject({
     kind: z.literal('path'),
     name: Name,
-    path: AbsolutePath,
+    path: HostPath,
+    /** `mount` (a mount point) is POSIX only. */
     type: z.enum(['file', 'directory', 'mount']).default('file'),
     timeout: PositiveDuration.default(10_000),
   }),
@@ -158,6 +171,8 @@ export const SshController = z.strictObject({
   id: Name,
   kind: z.literal('ssh').default('ssh'),
   ...SshEndpoint,
+  /** The controller's own platform: `windows` for a Hyper-V host (its templates are PowerShell). Default: its preset's, else posix. */
+  platform: Platform.optional(),
   jumpHost: Name.optional(),
   preset: z.enum(CONTROLLER_PRESET_NAMES).optional(),
   params: z.record(z.string().regex(/^[a-zA-Z]+$/, 'use letters only'), TemplateValue).default({}),
@@ -203,7 +218,35 @@ export const RedfishController = z.strictObject({
 });
 export type RedfishController = z.infer<typeof RedfishController>;
 
-export const Controller = z.discriminatedUnion('kind', [SshController, RedfishController]);
+/**
+ * A VMware vCenter or ESXi host driven from the worker with govc: snapshots (without memory), revert,
+ * remove, power. Hosts name their VM by inventory path (`vmPath`).
+ */
+export const VsphereController = z.strictObject({
+  id: Name,
+  kind: z.literal('vsphere'),
+  /** The vSphere API endpoint, e.g. https://vcenter.hospital.example/sdk. */
+  url: z
+    .url()
+    .max(512)
+    .refine((u) => new URL(u).protocol === 'https:', 'must be https (the vSphere password is sent there)')
+    .refine((u) => {
+      const url = new URL(u);
+      return !url.username && !url.password;
+    }, "must not hold a user name or password (they belong in the worker's key store)"),
+  /** Names a `vsphere` credential (`user:password`) in the worker's key store, allowed for this URL. */
+  credential: Name,
+  /** A PEM file on the worker with the CA that signed vCenter's certificate. */
+  caFile: AbsolutePath.optional(),
+  /** Accept any certificate (a lab); TLS still encrypts but vCenter is not authenticated. */
+  insecureTls: z.boolean().default(false),
+  /** Quiesce the guest's file systems through VMware Tools when saving the image. */
+  quiesce: z.boolean().default(false),
+  timeout: PositiveDuration.default(600_000),
+});
+export type VsphereController = z.infer<typeof VsphereController>;
+
+export const Controller = z.discriminatedUnion('kind', [SshController, RedfishController, VsphereController]);
 export type Controller = z.infer<typeof Controller>;
 
 /** The operations a controller cannot do, from its kind, preset and own templates. */
@@ -211,18 +254,36 @@ export function controllerLacks(
   controller: Controller,
   operations: readonly ControllerOperation[],
 ): string[] {
-  if (controller.kind === 'redfish')
-    return operations.filter((op) => !['powerCycle', 'powerStatus', 'powerOn', 'powerOff'].includes(op));
-  const commands = controllerCommands(controller.preset, controller.commands);
-  return operations.filter((op) => commands[op] === undefined);
+  switch (controller.kind) {
+    case 'redfish':
+      return operations.filter((op) => !['powerCycle', 'powerStatus', 'powerOn', 'powerOff'].includes(op));
+    case 'vsphere':
+      return [];
+    case 'ssh': {
+      const commands = controllerCommands(controller.preset, controller.commands);
+      return operations.filter((op) => commands[op] === undefined);
+    }
+  }
 }
 
 export const Host = z.strictObject({
   id: Name,
   ...SshEndpoint,
+  /**
+   * `windows`: reached over Windows' OpenSSH Server; every command is PowerShell, sent as
+   * `powershell.exe -EncodedCommand` (see README "Windows hosts"). Every host must match the patch.
+   */
+  platform: Platform.default('posix'),
   jumpHost: Name.optional(),
   /** The host's name at its image provider and power controller (VM, dataset, BMC system); default `id`. */
   machine: TemplateValue.optional(),
+  /** The VM's inventory path at a vSphere controller, e.g. /DC1/vm/Radiology/rr-ws-01. */
+  vmPath: Text(512)
+    .refine(
+      (p) => p.startsWith('/') && !p.split('/').includes('..'),
+      'use an inventory path like /DC1/vm/ws-01',
+    )
+    .optional(),
   role: Role,
   /** Operating system and service-pack level, checked against the patch's prerequisites. */
   os: Text(100).optional(),
@@ -239,8 +300,11 @@ export const Host = z.strictObject({
   maintenanceWindow: Name.optional(),
   /** Patch IDs the inventory already records as installed; the planner leaves such hosts out. */
   installedPatches: z.array(Name).max(500).default([]),
-  /** Prints an ID that changes on every boot; proves a reboot really happened. */
-  bootIdCommand: Command.default('cat /proc/sys/kernel/random/boot_id'),
+  /**
+   * Prints an ID that changes on every boot; proves a reboot really happened. Default: the kernel's boot
+   * ID on POSIX, `LastBootUpTime` on Windows (domain/platform.ts).
+   */
+  bootIdCommand: Command.optional(),
   /** The host's DICOM application entity title, the called AE of its C-ECHO check. */
   dicomAet: AeTitle.optional(),
   healthChecks: z.array(Name).max(50).default([]),
@@ -259,10 +323,18 @@ export const Patch = z.strictObject({
     path: AbsolutePath,
     sha256: Sha256,
   }),
-  /** Run on the host; `{artifact}` is the uploaded file's path, `{version}` the target version. */
-  installCommand: Command,
-  /** Prints the installed version; equal to `version` means the host is patched. */
-  versionCommand: Command,
+  /**
+   * Run on the host; `{artifact}` is the uploaded file's path, `{version}` the target version. POSIX
+   * patches only: a Windows patch is installed by its `windows.package`.
+   */
+  installCommand: Command.optional(),
+  /**
+   * Prints the installed version; equal to `version` means the host is patched. A Windows patch with a
+   * `windows.kb` may leave it out: the KB decides.
+   */
+  versionCommand: Command.optional(),
+  /** A Windows patch: its package kind, KB and pending-reboot policy. Every target host must be Windows. */
+  windows: WindowsPatch.optional(),
   /**
    * Hosts whose inventory does not meet these are left out of the plan, with the reason. Preflight
    * measures them again on the host (with the commands, when given) and ends a host that falls short
@@ -279,7 +351,7 @@ export const Patch = z.strictObject({
       /** Free space needed on the file system holding `path` (on the host). */
       minFreeDisk: z
         .strictObject({
-          path: AbsolutePath,
+          path: HostPath,
           mebibytes: z
             .number()
             .int()
@@ -295,7 +367,7 @@ export const Patch = z.strictObject({
    */
   integrity: z
     .strictObject({
-      protectedPaths: z.array(ProtectedPath).max(50).default([]),
+      protectedPaths: z.array(ProtectedHostPath).max(50).default([]),
       /** sha256: hash every file (catches any byte); metadata: size and mtime only, for very large stores. */
       mode: z.enum(['sha256', 'metadata']).default('sha256'),
       /** Files added under a protected path (new studies arriving) are not a change. */
@@ -649,6 +721,7 @@ export const CampaignFile = z
           );
       });
     });
+    platformIssues(file, issue);
     const { maxExtension, duration } = file.campaign.soak;
     if (maxExtension !== undefined && maxExtension > duration)
       issue(['campaign', 'soak', 'maxExtension'], 'must be no longer than the soak duration');
@@ -768,6 +841,10 @@ export const PreflightReport = z.strictObject({
   servicePack: z.number().optional(),
   os: z.string().optional(),
   freeDiskMiB: z.number().optional(),
+  /** Windows: the OS build with its update revision, e.g. 19045.3803. */
+  build: z.string().optional(),
+  /** Windows: the reboot already pending before the install, and why (CBS, Windows Update, file renames). */
+  pendingReboot: z.array(z.string()).optional(),
   /** Why the host does not meet the patch's prerequisites, with the measured value; absent when it does. */
   unmet: z.string().optional(),
 });

@@ -98,10 +98,42 @@ export const AbsolutePath = Text(1024)
   .refine((p) => p.startsWith('/'), 'use an absolute path')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
 
-/** A path whose files the patch must not change: a store, not a system root. */
-export const ProtectedPath = AbsolutePath.refine(
-  (p) => !SYSTEM_ROOTS.has(p.replace(/\/+/g, '/').replace(/(.)\/$/, '$1')),
-  'is a system root: protect the clinical store itself (e.g. /var/lib/pacs/studies), not a whole tree of the system',
+/**
+ * An absolute Windows path on a local drive (`D:\\PACS\\Images`): a drive letter, backslashes, no `..`,
+ * none of the characters Windows forbids in names. UNC paths (`\\\\server\\share`) are not local.
+ */
+export const WINDOWS_PATH = /^[A-Za-z]:\\(?:[^\\/:*?"<>|]+(?:\\[^\\/:*?"<>|]+)*\\?)?$/;
+
+export function isWindowsPath(path: string): boolean {
+  return WINDOWS_PATH.test(path) && !path.split('\\').includes('..');
+}
+
+/** A path on a fleet host: absolute POSIX (`/var/lib/pacs`) or absolute Windows (`D:\\PACS`); the platform check is the campaign's. */
+export const HostPath = Text(1024).refine(
+  (p) => (p.startsWith('/') && !p.split('/').includes('..')) || isWindowsPath(p),
+  'use an absolute path (/var/lib/pacs or D:\\PACS), without ".."',
+);
+
+/** Windows trees that are the system, not a store: drive roots and the system folders. */
+const WINDOWS_SYSTEM_ROOTS = new Set([
+  'windows',
+  'program files',
+  'program files (x86)',
+  'programdata',
+  'users',
+  'system volume information',
+]);
+
+function isSystemRoot(path: string): boolean {
+  if (path.startsWith('/')) return SYSTEM_ROOTS.has(path.replace(/\/+/g, '/').replace(/(.)\/$/, '$1'));
+  const parts = path.toLowerCase().split('\\').filter(Boolean);
+  return parts.length === 1 || (parts.length === 2 && WINDOWS_SYSTEM_ROOTS.has(parts[1] ?? ''));
+}
+
+/** A protected path on a fleet host (POSIX or Windows): a store, not a system root. */
+export const ProtectedHostPath = HostPath.refine(
+  (p) => !isSystemRoot(p),
+  'is a system root: protect the clinical store itself (e.g. /var/lib/pacs/studies or D:\\PACS\\Images), not a whole tree of the system',
 );
 
 /** A pattern for the linear-time matcher (domain/linear-regex.ts); the reason when it cannot be one. */

@@ -2,10 +2,10 @@
  * Settings read from the environment, validated once, with the reason when one is wrong. Every process
  * (worker, API, CLI, demo, benches) reads its settings here.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
-import { dataDir, PROJECT_ROOT } from './paths.js';
+import { dataDir, PROJECT_ROOT, TOOLS_DIR } from './paths.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -67,4 +67,17 @@ export function cliToken(env: NodeJS.ProcessEnv = process.env): string | undefin
       `ROLLOUT_TOKEN_FILE: cannot read ${env.ROLLOUT_TOKEN_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
+}
+
+/**
+ * The govc binary vSphere controllers are driven with: `ROLLOUT_GOVC`, else the one `npm run setup`
+ * builds into `.tools/govmomi/`, else `govc` on the PATH.
+ */
+export function govcPath(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.ROLLOUT_GOVC) {
+    if (!isAbsolute(env.ROLLOUT_GOVC)) throw new ConfigError('ROLLOUT_GOVC must be an absolute path');
+    return env.ROLLOUT_GOVC;
+  }
+  const built = `${TOOLS_DIR}/govmomi/govc`;
+  return existsSync(built) ? built : 'govc';
 }

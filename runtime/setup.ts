@@ -175,11 +175,33 @@ function ensureRedfishEmulator(say: Say): void {
   );
 }
 
+/**
+ * govc (the vSphere CLI the vSphere controller drives) and vcsim (VMware's vSphere API simulator, the
+ * tests' vCenter), built from the Go module proxy at a pinned version. v0.46.3 is the last release whose
+ * module still carries both commands (later ones moved them out of the published module).
+ */
+export const GOVMOMI_DIR = `${TOOLS_DIR}/govmomi`;
+const GOVMOMI_VERSION = 'v0.46.3';
+
+function ensureGovmomi(say: Say): void {
+  for (const command of ['govc', 'vcsim']) {
+    if (existsSync(`${GOVMOMI_DIR}/${command}`)) continue;
+    if (!hasCommand('go')) throw new Error(`${command} is missing and there is no go to build it with`);
+    say(`building ${command} ${GOVMOMI_VERSION} with go install (Go module proxy) into ${GOVMOMI_DIR}`);
+    mkdirSync(GOVMOMI_DIR, { recursive: true });
+    execFileSync('go', ['install', `github.com/vmware/govmomi/${command}@${GOVMOMI_VERSION}`], {
+      stdio: 'inherit',
+      env: { ...process.env, GOBIN: GOVMOMI_DIR, CGO_ENABLED: '0' },
+    });
+  }
+}
+
 export function runSetup(say: Say): void {
   const missing = missingSystemPackages();
   if (missing.length > 0) installDebianPackages(missing, say);
   ensureBindShim(say);
   ensureRedfishEmulator(say);
+  ensureGovmomi(say);
   for (const kind of ['cli', 'testServer'] as const)
     say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
 }

@@ -13,7 +13,7 @@ import { webhookSink } from '../adapters/webhooks.js';
 import type { Webhook } from '../domain/schema.js';
 import { tlsOptions, type TemporalConfig } from '../client/connection.js';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
-import { artifactPolicyFromEnv } from '../runtime/config.js';
+import { artifactPolicyFromEnv, govcPath } from '../runtime/config.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -65,6 +65,8 @@ export interface ActivityOptions {
   logger: Logger;
   /** Where artifacts may be read from; default from the environment (ROLLOUT_ARTIFACT_*). */
   artifacts?: ArtifactPolicy;
+  /** The govc binary for vSphere controllers; default ROLLOUT_GOVC or the one setup built. */
+  govc?: string;
 }
 
 /** Every activity the workflows call, wired to the real adapters: the one place they are composed. */
@@ -74,7 +76,7 @@ export function composeActivities(options: ActivityOptions) {
   const campaigns = fileCampaignStore(options.storeDir);
   const hostActivities = createHostActivities({
     keys,
-    controllers: createControllerClient(keys),
+    controllers: createControllerClient(keys, { govc: options.govc ?? govcPath() }),
     logger: options.logger,
     artifacts,
   });

@@ -34,6 +34,7 @@ import {
   QUICK,
 } from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
+import { describeExitCode, installVerdict } from '../domain/install-verdict.js';
 
 type Failure = StepFailure;
 
@@ -282,6 +283,30 @@ async function hostSteps(
     // Nothing was changed on the host; a person must look (unreachable, wrong key, refused login).
     return finish('needs-attention', { failure: (err as StepFailed).failure, unchanged: true });
   }
+  if (preflight.pendingReboot?.length && !preflight.alreadyPatched && !preflight.unmet) {
+    // A Windows host with a reboot already pending, and a patch whose policy is reboot-first (a refusing
+    // policy made it unmet): restart it, then look again. Nothing of ours was changed on it yet.
+    const before = preflight;
+    try {
+      await timed('reboot-first', 'preflight', async () => {
+        await quick.triggerReboot(input, before.bootId);
+        await sleep(input.patch.rebootGrace);
+        await waitForBoot(input, before.bootId);
+      });
+      preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
+    } catch (err) {
+      return finish('needs-attention', {
+        fromVersion: before.version,
+        failure: (err as StepFailed).failure,
+        unchanged: true,
+      });
+    }
+    if (preflight.pendingReboot?.length)
+      preflight = {
+        ...preflight,
+        unmet: `a reboot is still pending after a restart (${preflight.pendingReboot.join(', ')})`,
+      };
+  }
   const fromVersion = preflight.version;
   const { alreadyPatched, ...measured } = preflight;
   if (alreadyPatched) return finish('already-patched', { fromVersion, toVersion: fromVersion });
@@ -291,6 +316,7 @@ async function hostSteps(
       ...checked,
       failure: { step: 'preflight', type: 'PrerequisiteFailed', message: measured.unmet },
     });
+  const bootBeforeInstall = preflight.bootId;
 
   // Workflows started before protected-path profiles existed replay without them (and their recorded
   // host input has no `integrity`).
@@ -338,23 +364,67 @@ async function hostSteps(
     });
   }
 
+  /**
+   * The installer changed nothing (the host already had the update, or it does not apply): like a host
+   * that failed before the install, it is not restored or rebooted, and its image is spare.
+   */
+  async function unchangedByInstaller(
+    verdict: 'already-installed' | 'not-applicable',
+    exitCode: number,
+    outputTail: string,
+  ): Promise<HostOutcome> {
+    let imageDeleteFailure: Failure | undefined;
+    try {
+      await timed('delete-image', 'installing', () => controller.deleteImage(input, image));
+    } catch (deleteErr) {
+      imageDeleteFailure = (deleteErr as StepFailed).failure;
+    }
+    const spare = imageDeleteFailure ? { image, rollbackFailure: imageDeleteFailure } : {};
+    const said = `the installer exited ${describeExitCode(input.patch, exitCode)}`;
+    if (verdict === 'already-installed')
+      return finish('already-patched', {
+        ...checked,
+        toVersion: input.patch.version,
+        installOutputTail: outputTail,
+        unchanged: true,
+        ...spare,
+      });
+    return finish('prerequisite-failed', {
+      ...checked,
+      installOutputTail: outputTail,
+      unchanged: true,
+      failure: {
+        step: 'install',
+        type: 'PrerequisiteFailed',
+        message: `${said}: the update does not apply to this host`,
+      },
+      ...spare,
+    });
+  }
+
   let installOutputTail: string | undefined;
   let health: HealthReport | undefined;
   let protectedReport: IntegrityReport | undefined;
   try {
     const install = await timed('install', 'installing', () => installPatch(input, artifactPath));
     installOutputTail = install.outputTail;
-    if (install.exitCode !== 0)
+    // POSIX: 0 or failed. Windows installers also say "reboot required", "reboot started", "already
+    // installed" and "not applicable" (domain/install-verdict.ts).
+    const verdict = installVerdict(input.patch, install.exitCode);
+    if (verdict === 'failed')
       throw new StepFailed({
         step: 'install',
         type: 'InstallFailed',
-        message: `install exited ${install.exitCode}`,
+        message: `install exited ${describeExitCode(input.patch, install.exitCode)}`,
       });
-    if (input.patch.reboots) {
+    if (verdict === 'already-installed' || verdict === 'not-applicable')
+      return await unchangedByInstaller(verdict, install.exitCode, installOutputTail);
+    if (input.patch.reboots || verdict === 'reboot-required' || verdict === 'reboot-started') {
       await timed('reboot', 'rebooting', async () => {
-        await quick.triggerReboot(input, preflight.bootId);
+        // An installer that began the restart itself is not restarted a second time.
+        if (verdict !== 'reboot-started') await quick.triggerReboot(input, bootBeforeInstall);
         await sleep(input.patch.rebootGrace);
-        await waitForBoot(input, preflight.bootId);
+        await waitForBoot(input, bootBeforeInstall);
       });
     }
     const version = await timed('verify', 'health-check', () => quick.readVersion(input));

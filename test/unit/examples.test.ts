@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { planLines } from '../../cli/plan-text.js';
 import { parseCampaignFile } from '../../client/campaign-file.js';
 import { planCampaign } from '../../domain/planner.js';
 import { CampaignFile, campaignFileJsonSchema } from '../../domain/schema.js';
@@ -45,6 +47,53 @@ describe('examples/campaign.yaml', () => {
         'people',
       ]),
     );
+  });
+});
+
+describe('examples/windows-fleet.yaml', () => {
+  const text = readFileSync(`${PROJECT_ROOT}/examples/windows-fleet.yaml`, 'utf8');
+
+  it('is a valid campaign file: a QA workstation tests, the archive is the canary, reading rooms after', () => {
+    const file = parseCampaignFile(text);
+    expect(file.fleet.hosts.every((h) => h.platform === 'windows')).toBe(true);
+    const plan = planCampaign(file);
+    expect(plan.testHosts).toEqual(['qa-ws-01']);
+    expect(plan.waves.map((w) => [w.name, w.hosts.map((h) => h.id)])).toEqual([
+      ['canary', ['archive-win-01']],
+      ['reading-rooms', ['rr-a-ws-01', 'rr-a-ws-02', 'rr-b-ws-01', 'rr-b-ws-02']],
+    ]);
+    expect(plan.excluded).toEqual([]);
+    expect(plan.groupBudgets).toEqual({ 'reading-room-a': 1, 'reading-room-b': 1 });
+  });
+
+  it('rollout plan shows each host with its platform and controller, and the package and prerequisites', () => {
+    const file = parseCampaignFile(text);
+    const lines = planLines(file, planCampaign(file));
+    expect(lines[0]).toBe(
+      'patch kb5034441 2024.01.1 (Windows update KB5034441, .msu through wusa.exe /quiet /norestart; a reboot already pending: restart first)',
+    );
+    expect(lines[1]).toContain('4096 MiB free on C:\\; KB5034441 not yet installed (Get-HotFix)');
+    const row = (id: string) => lines.find((l) => l.trimStart().startsWith(`${id} `))!.replace(/\s+/g, ' ');
+    expect(row('qa-ws-01')).toBe(
+      ' qa-ws-01 windows test system image vcenter (vSphere /Radiology/vm/QA/qa-ws-01) power same',
+    );
+    expect(row('rr-b-ws-01')).toBe(' rr-b-ws-01 windows wave 2 image hyperv-01 (hyperv) power same');
+  });
+
+  it('the .msi alternative in its comments is a valid patch for the same fleet', () => {
+    const commented = text.split('# An application update instead (one patch per campaign):\n')[1]!;
+    const block = commented
+      .split('\n')
+      .filter((l) => l.startsWith('  #   '))
+      .map((l) => l.slice('  #   '.length))
+      .join('\n');
+    const document = parseYaml(text) as { patch: unknown };
+    document.patch = parseYaml(block);
+    const file = CampaignFile.parse(document);
+    expect(file.patch.windows).toMatchObject({
+      package: 'msi',
+      arguments: ['ALLUSERS=1', 'INSTALLDIR=C:\\Program Files\\PacsViewer'],
+    });
   });
 });
 
