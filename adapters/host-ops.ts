@@ -191,6 +191,8 @@ export async function runInstall(
   const reattached = started !== 'started';
   onTick({ state: reattached ? 'attached' : 'started' });
   const poll = dialect.installPoll(dir, run);
+  // An install that ended without an exit code still has its task (Windows) to remove; best effort.
+  const tidy = () => ssh.run(dialect.installOutput(dir), QUICK_MS).catch(() => undefined);
   let startingSince: number | undefined;
   for (;;) {
     const seen = parseInstallObservation(await ssh.check(poll, QUICK_MS, 'install poll'));
@@ -201,16 +203,19 @@ export async function runInstall(
         return { exitCode: seen.code, outputTail: tail(output.stdout, 4000), reattached };
       }
       case 'timedout':
+        await tidy();
         throw new RolloutError(
           'InstallTimedOut',
           `${ssh.target.name}: the install ran ${seen.elapsedSec} s, past its limit of ${Math.ceil(run.timeoutMs / 1000)} s; it was stopped on the host`,
         );
       case 'vanished':
+        await tidy();
         throw new RolloutError(
           'InstallOutcomeUnknown',
           `${ssh.target.name}: the install's outcome cannot be read: ${seen.seen}`,
         );
       case 'missing':
+        await tidy();
         throw new RolloutError(
           'InstallOutcomeUnknown',
           `${ssh.target.name}: the install's run directory ${dir} is gone`,

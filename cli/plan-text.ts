@@ -19,9 +19,15 @@ const PACKAGE_WORDS = {
 function patchLine(file: CampaignFile): string {
   const { patch } = file;
   const head = `patch ${patch.id} ${patch.version}`;
-  if (!patch.windows) return `${head} (POSIX: ${patch.installCommand ?? ''})`;
+  if (!patch.windows) {
+    const first = (patch.installCommand ?? '').trim().split('\n')[0] ?? '';
+    const more = first.length > 80 || (patch.installCommand ?? '').trim().includes('\n');
+    return `${head} (POSIX: ${first.slice(0, 80)}${more ? ' …' : ''})`;
+  }
   const { kb, package: pkg, pendingReboot } = patch.windows;
-  const what = kb ? `Windows update ${kb}, ${PACKAGE_WORDS[pkg]}` : `Windows ${PACKAGE_WORDS[pkg]}`;
+  const what = kb
+    ? `Windows update ${kb} (a host that has it is already patched), ${PACKAGE_WORDS[pkg]}`
+    : `Windows ${PACKAGE_WORDS[pkg]}`;
   return `${head} (${what}; a reboot already pending: ${pendingReboot === 'refuse' ? 'host refused' : 'restart first'})`;
 }
 
@@ -31,7 +37,6 @@ function prerequisiteLine(file: CampaignFile): string | undefined {
     ...(want.os ? [`OS one of ${want.os.map((o) => `"${o}"`).join(', ')}`] : []),
     ...(want.minServicePack !== undefined ? [`service pack ${want.minServicePack} or later`] : []),
     ...(want.minFreeDisk ? [`${want.minFreeDisk.mebibytes} MiB free on ${want.minFreeDisk.path}`] : []),
-    ...(file.patch.windows?.kb ? [`${file.patch.windows.kb} not yet installed (Get-HotFix)`] : []),
   ];
   return parts.length ? `prerequisites: ${parts.join('; ')}` : undefined;
 }

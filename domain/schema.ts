@@ -283,6 +283,8 @@ export const Host = z.strictObject({
       (p) => p.startsWith('/') && !p.split('/').includes('..'),
       'use an inventory path like /DC1/vm/ws-01',
     )
+    // govc reads an inventory path as a pattern: a wildcard could power off every VM it matches.
+    .refine((p) => !/[*?[\]]/.test(p), 'must name one VM: no wildcard characters (* ? [ ])')
     .optional(),
   role: Role,
   /** Operating system and service-pack level, checked against the patch's prerequisites. */

@@ -104,14 +104,23 @@ export const AbsolutePath = Text(1024)
  */
 export const WINDOWS_PATH = /^[A-Za-z]:\\(?:[^\\/:*?"<>|]+(?:\\[^\\/:*?"<>|]+)*\\?)?$/;
 
+/**
+ * Also refused: `.` and `..` segments, a segment ending in a dot or space (Windows drops them, so
+ * `C:\\Windows.` is `C:\\Windows`) and 8.3 short names (`PROGRA~1`): each is another spelling of a
+ * path, which would get past the system-root check.
+ */
 export function isWindowsPath(path: string): boolean {
-  return WINDOWS_PATH.test(path) && !path.split('\\').includes('..');
+  const segments = path.split('\\').slice(1).filter(Boolean);
+  return (
+    WINDOWS_PATH.test(path) &&
+    segments.every((s) => s !== '.' && s !== '..' && !/[. ]$/.test(s) && !/~\d/.test(s))
+  );
 }
 
 /** A path on a fleet host: absolute POSIX (`/var/lib/pacs`) or absolute Windows (`D:\\PACS`); the platform check is the campaign's. */
 export const HostPath = Text(1024).refine(
   (p) => (p.startsWith('/') && !p.split('/').includes('..')) || isWindowsPath(p),
-  'use an absolute path (/var/lib/pacs or D:\\PACS), without ".."',
+  'use an absolute path (/var/lib/pacs or D:\\PACS), without "." or ".." segments, 8.3 short names or names ending in a dot or space',
 );
 
 /** Windows trees that are the system, not a store: drive roots and the system folders. */

@@ -186,7 +186,12 @@ const GOVMOMI_VERSION = 'v0.46.3';
 function ensureGovmomi(say: Say): void {
   for (const command of ['govc', 'vcsim']) {
     if (existsSync(`${GOVMOMI_DIR}/${command}`)) continue;
-    if (!hasCommand('go')) throw new Error(`${command} is missing and there is no go to build it with`);
+    if (!hasCommand('go')) {
+      say(
+        `${command} not built: no go on PATH (vSphere controllers need govc, ROLLOUT_GOVC; the vSphere tests need both)`,
+      );
+      continue;
+    }
     say(`building ${command} ${GOVMOMI_VERSION} with go install (Go module proxy) into ${GOVMOMI_DIR}`);
     mkdirSync(GOVMOMI_DIR, { recursive: true });
     execFileSync('go', ['install', `github.com/vmware/govmomi/${command}@${GOVMOMI_VERSION}`], {

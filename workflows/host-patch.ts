@@ -295,11 +295,8 @@ async function hostSteps(
       });
       preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
     } catch (err) {
-      return finish('needs-attention', {
-        fromVersion: before.version,
-        failure: (err as StepFailed).failure,
-        unchanged: true,
-      });
+      // Restarted (or maybe down): not "not changed"; no image was taken, nothing to restore.
+      return finish('needs-attention', { fromVersion: before.version, failure: (err as StepFailed).failure });
     }
     if (preflight.pendingReboot?.length)
       preflight = {

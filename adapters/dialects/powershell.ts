@@ -39,7 +39,8 @@ export const STDIN_LOADER = [
   '$encoded = [Console]::In.ReadToEnd()',
   '$text = [System.Text.Encoding]::Unicode.GetString([System.Convert]::FromBase64String($encoded.Trim()))',
   '. ([scriptblock]::Create($text))',
-  'exit 0',
+  // As powershell.exe -EncodedCommand ends a script run inline: 1 when its last statement failed.
+  'if ($?) { exit 0 } else { exit 1 }',
 ].join('\n');
 
 export function wrapPowerShell(script: string): { command: string; stdin?: string } {

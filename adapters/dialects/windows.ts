@@ -22,18 +22,37 @@ const TASK_PATH = '\\rollout\\';
 /** A script of ours: stops at the first error (exit 1, the error on stderr). */
 const script = (...lines: string[]) => ["$ErrorActionPreference = 'Stop'", ...lines].join('\n');
 
+/** Windows PowerShell's own path: a task running as SYSTEM does not search PATH for it. */
+const POWERSHELL_EXE = "(Join-Path $env:SystemRoot 'System32\\WindowsPowerShell\\v1.0\\powershell.exe')";
+
+/**
+ * Runs a native program with its stderr folded away and returns its exit code. Under
+ * `$ErrorActionPreference = 'Stop'` Windows PowerShell 5.1 turns each redirected stderr line of a native
+ * program into a terminating error, so the program runs with 'Continue' in its own scope.
+ */
+const INVOKE_NATIVE =
+  "function Invoke-Native([scriptblock]$program) { $ErrorActionPreference = 'Continue'; $null = & $program 2>&1; $LASTEXITCODE }";
+
 /**
  * Only Administrators (S-1-5-32-544) and SYSTEM (S-1-5-18) may own or write the rollout tree: a user who
- * planted a file there would otherwise have it run as SYSTEM. Applied on every use, so a tree someone
- * else created is taken over and reset before anything in it is trusted.
+ * planted a file there would otherwise have it run as SYSTEM. Applied on every use: the root's whole ACL
+ * is written anew (owner Administrators, inheritance off, exactly the two entries), so entries someone
+ * else added are gone, and the tree is refused while any junction or symbolic link is in it (icacls /T
+ * and a walk would follow one out of the tree). Then everything below is reset to inherit that ACL.
  */
 const SECURE_ROOT = [
+  INVOKE_NATIVE,
   `$root = ${psQuote(WINDOWS_ROOT)}`,
   'if (-not (Test-Path -LiteralPath $root -PathType Container)) { New-Item -ItemType Directory -Path $root | Out-Null }',
-  "& icacls.exe $root /setowner '*S-1-5-32-544' /T /C /Q | Out-Null",
-  "& icacls.exe $root /inheritance:r /grant:r '*S-1-5-32-544:(OI)(CI)F' '*S-1-5-18:(OI)(CI)F' /Q | Out-Null",
-  'if ($LASTEXITCODE -ne 0) { [Console]::Error.WriteLine("cannot restrict $root to Administrators and SYSTEM (icacls exit $LASTEXITCODE)"); exit 5 }',
-  "& icacls.exe (Join-Path $root '*') /reset /T /C /Q 2>&1 | Out-Null",
+  '$links = @(Get-Item -LiteralPath $root -Force) + @(Get-ChildItem -LiteralPath $root -Recurse -Force -Attributes ReparsePoint -ErrorAction SilentlyContinue)',
+  'if (@($links | Where-Object { $_.Attributes -band [System.IO.FileAttributes]::ReparsePoint }).Count -gt 0) { [Console]::Error.WriteLine("$root is or holds a junction or symbolic link; refusing to use it"); exit 5 }',
+  '$acl = New-Object System.Security.AccessControl.DirectorySecurity',
+  "$admins = New-Object System.Security.Principal.SecurityIdentifier 'S-1-5-32-544'",
+  '$acl.SetOwner($admins)',
+  '$acl.SetAccessRuleProtection($true, $false)',
+  "foreach ($sid in 'S-1-5-32-544', 'S-1-5-18') { $acl.AddAccessRule((New-Object System.Security.AccessControl.FileSystemAccessRule ((New-Object System.Security.Principal.SecurityIdentifier $sid), 'FullControl', 'ContainerInherit, ObjectInherit', 'None', 'Allow'))) }",
+  'try { Set-Acl -LiteralPath $root -AclObject $acl } catch { [Console]::Error.WriteLine("cannot restrict $root to Administrators and SYSTEM: $($_.Exception.Message)"); exit 5 }',
+  "if (Get-ChildItem -LiteralPath $root -Force) { $null = Invoke-Native { icacls.exe (Join-Path $root '*') /reset /T /C /Q } }",
 ];
 
 /** Unix seconds now, as the install's `started` file and the poll count them. */
@@ -124,20 +143,33 @@ function installCommand(patch: Patch, artifact: string, dir: string): string {
  * (`started` before `pid`, `launch` last), runs the install script with its output to `output`, and
  * writes the exit code last and atomically.
  */
-const INSTALL_WRAPPER = [
+export const INSTALL_WRAPPER = [
   'param([string]$d, [string]$t)',
   "$ErrorActionPreference = 'Stop'",
   'try { New-Item -ItemType Directory -Path $d | Out-Null } catch { Remove-Item -LiteralPath $t -Recurse -Force -ErrorAction SilentlyContinue; exit 0 }',
   "foreach ($name in 'command.ps1', 'owner', 'boot') { Move-Item -LiteralPath (Join-Path $t $name) -Destination (Join-Path $d $name) }",
-  `Set-Content -LiteralPath (Join-Path $d 'started') -Value ${NOW}`,
+  `Set-Content -LiteralPath (Join-Path $d 'started') -Value (${NOW})`,
   "Set-Content -LiteralPath (Join-Path $d 'pid.tmp') -Value $PID; Move-Item -LiteralPath (Join-Path $d 'pid.tmp') -Destination (Join-Path $d 'pid')",
   "Set-Content -LiteralPath (Join-Path $d 'launch.tmp') -Value $t; Move-Item -LiteralPath (Join-Path $d 'launch.tmp') -Destination (Join-Path $d 'launch')",
   'Remove-Item -LiteralPath $t -Recurse -Force',
   '$code = 1',
-  "try { & powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File (Join-Path $d 'command.ps1') *> (Join-Path $d 'output'); $code = $LASTEXITCODE }",
+  // Not -File: an execution policy set by Group Policy (AllSigned) refuses script files, not commands.
+  `$run = ${scriptFileLoader("(Join-Path $d 'command.ps1')")}`,
+  // Native stderr into the output file must not become a terminating error (Windows PowerShell 5.1).
+  `try { $ErrorActionPreference = 'Continue'; & ${POWERSHELL_EXE} -NoProfile -NonInteractive -EncodedCommand $run *> (Join-Path $d 'output'); $code = $LASTEXITCODE }`,
   "catch { Add-Content -LiteralPath (Join-Path $d 'output') -Value $_.Exception.Message }",
   "Set-Content -LiteralPath (Join-Path $d 'exit.tmp') -Value $code; Move-Item -LiteralPath (Join-Path $d 'exit.tmp') -Destination (Join-Path $d 'exit')",
 ].join('\n');
+
+/**
+ * A PowerShell expression, evaluated on the host, for the -EncodedCommand argument that runs the script
+ * file at `pathExpression` (an expression of our own safe paths) with `args`: the file is read and run as
+ * a script block, which no execution policy refuses.
+ */
+function scriptFileLoader(pathExpression: string, args: string[] = []): string {
+  const tail = args.map((a) => ` + " '" + ${a} + "'"`).join('');
+  return `[Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes("& ([scriptblock]::Create([System.IO.File]::ReadAllText('" + ${pathExpression} + "')))"${tail}))`;
+}
 
 /** Paths we pass to the task's command line: our own, never a value from outside; checked anyway. */
 function taskSafe(path: string): string {
@@ -161,15 +193,15 @@ function installStart(dir: string, command: string, run: InstallRun): string {
     `  if ($prev -and $prev -ne ${owner} -and $ended) { Rename-Item -LiteralPath $d -NewName ((Split-Path -Leaf $d) + '.done-' + (Get-Date -Format 'yyyyMMddTHHmmss') + '-' + $PID) }`,
     "  else { 'attached'; exit 0 }",
     '}',
-    `$boot = try { [string](${run.bootIdCommand}) } catch { '' }`,
+    `$boot = try { [string]$(${run.bootIdCommand}) } catch { '' }`,
     `$t = Join-Path ${psQuote(RUNS)} ('.launch-' + [guid]::NewGuid().ToString('N'))`,
     'New-Item -ItemType Directory -Path $t | Out-Null',
     `Set-Content -LiteralPath (Join-Path $t 'command.ps1') -Value ${psQuote(command)} -Encoding UTF8`,
     `Set-Content -LiteralPath (Join-Path $t 'owner') -Value ${owner}`,
     "Set-Content -LiteralPath (Join-Path $t 'boot') -Value $boot",
     `Set-Content -LiteralPath (Join-Path $t 'wrapper.ps1') -Value ${psQuote(INSTALL_WRAPPER)} -Encoding UTF8`,
-    `$arguments = '-NoProfile -NonInteractive -ExecutionPolicy Bypass -File "' + $t + '\\wrapper.ps1" "' + $d + '" "' + $t + '"'`,
-    "$action = New-ScheduledTaskAction -Execute 'powershell.exe' -Argument $arguments",
+    `$arguments = '-NoProfile -NonInteractive -EncodedCommand ' + ${scriptFileLoader("(Join-Path $t 'wrapper.ps1')", ['$d', '$t'])}`,
+    `$action = New-ScheduledTaskAction -Execute ${POWERSHELL_EXE} -Argument $arguments`,
     "$principal = New-ScheduledTaskPrincipal -UserId 'S-1-5-18' -LogonType ServiceAccount -RunLevel Highest",
     `$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries -MultipleInstances IgnoreNew -ExecutionTimeLimit (New-TimeSpan -Seconds ${limit})`,
     `Register-ScheduledTask -TaskPath ${psQuote(TASK_PATH)} -TaskName ${task} -Action $action -Principal $principal -Settings $settings -Force | Out-Null`,
@@ -195,6 +227,7 @@ function installPoll(dir: string, run: InstallRun, options: { betweenObservation
   return script(
     `$d = ${psQuote(dir)}`,
     READ_TEXT,
+    INVOKE_NATIVE,
     "$v = Read-RunFile 'timedout'; if ($null -ne $v) { 'timedout ' + $v; exit 0 }",
     "$v = Read-RunFile 'exit'; if ($null -ne $v) { 'exit ' + $v; exit 0 }",
     "if (-not (Test-Path -LiteralPath $d -PathType Container)) { 'missing'; exit 0 }",
@@ -207,7 +240,7 @@ function installPoll(dir: string, run: InstallRun, options: { betweenObservation
     '  if ($proc) {',
     '    $alive = $true',
     "    $thenBoot = Read-RunFile 'boot'",
-    `    if ($thenBoot) { $nowBoot = try { [string](${run.bootIdCommand}) } catch { $null }; if ($nowBoot -and $nowBoot -ne $thenBoot) { $alive = $false } }`,
+    `    if ($thenBoot) { $nowBoot = try { [string]$(${run.bootIdCommand}) } catch { $null }; if ($nowBoot -and $nowBoot -ne $thenBoot) { $alive = $false } }`,
     '    try { if (([DateTimeOffset]$proc.StartTime).ToUnixTimeSeconds() -gt ([long]$began + 60)) { $alive = $false } } catch { }',
     '  }',
     '}',
@@ -215,7 +248,7 @@ function installPoll(dir: string, run: InstallRun, options: { betweenObservation
     `  $elapsed = ${NOW} - [long]$began`,
     `  if ($elapsed -ge ${limit}) {`,
     "    Set-Content -LiteralPath (Join-Path $d 'timedout') -Value $elapsed",
-    '    & taskkill.exe /PID $procId /T /F 2>&1 | Out-Null',
+    '    $null = Invoke-Native { taskkill.exe /PID $procId /T /F }',
     "    'timedout ' + $elapsed",
     "  } else { 'running ' + $elapsed }",
     '  exit 0',
@@ -335,13 +368,20 @@ function profile(patch: Patch, file: string): string {
   return script(
     `$paths = @(${protectedPaths.map(psQuote).join(', ')})`,
     "foreach ($p in $paths) { if (-not (Test-Path -LiteralPath $p)) { [Console]::Error.WriteLine('protected path ' + $p + ' does not exist'); exit 3 } }",
+    "foreach ($p in $paths) { if ((Get-Item -LiteralPath $p -Force).Attributes -band [System.IO.FileAttributes]::ReparsePoint) { [Console]::Error.WriteLine('protected path ' + $p + ' is a junction or symbolic link: name the real path'); exit 3 } }",
     `$file = ${psQuote(file)}`,
     'New-Item -ItemType Directory -Force -Path (Split-Path -Parent $file) | Out-Null',
     "$rows = New-Object 'System.Collections.Generic.SortedDictionary[string,string]' ([System.StringComparer]::Ordinal)",
-    'foreach ($p in $paths) {',
-    // Reparse points (junctions, symbolic links) are skipped, as find -xdev stays on one file system.
-    '  $files = Get-ChildItem -LiteralPath $p -Recurse -Force | Where-Object { -not $_.PSIsContainer -and -not ($_.Attributes -band [System.IO.FileAttributes]::ReparsePoint) }',
-    `  foreach ($f in $files) { $rows[$f.FullName] = ${fingerprint} }`,
+    // A walk of our own: Windows PowerShell's Get-ChildItem -Recurse follows junctions and symbolic links;
+    // here a reparse point is neither entered nor profiled, as find -xdev stays on one file system.
+    '$reparse = [System.IO.FileAttributes]::ReparsePoint',
+    '$pending = New-Object System.Collections.Generic.Stack[System.IO.FileSystemInfo]',
+    'foreach ($p in $paths) { $pending.Push((Get-Item -LiteralPath $p -Force)) }',
+    'while ($pending.Count -gt 0) {',
+    '  $f = $pending.Pop()',
+    '  if ($f.Attributes -band $reparse) { continue }',
+    '  if ($f.PSIsContainer) { foreach ($child in @(Get-ChildItem -LiteralPath $f.FullName -Force)) { $pending.Push($child) }; continue }',
+    `  $rows[$f.FullName] = ${fingerprint}`,
     '}',
     "$lines = [string[]]@(foreach ($k in $rows.Keys) { $rows[$k] + ' ' + $k })",
     "[System.IO.File]::WriteAllLines($file + '.tmp', $lines, (New-Object System.Text.UTF8Encoding $false))",
@@ -415,7 +455,7 @@ export const windowsDialect: HostDialect = {
 
   serviceCheck: (check) =>
     (check.manager ?? 'windows') === 'process'
-      ? `if (Get-Process -Name ${psQuote(check.service)} -ErrorAction SilentlyContinue) { exit 0 }\nexit 1`
+      ? `if (Get-Process -Name ${psQuote(check.service.replace(/\.exe$/i, ''))} -ErrorAction SilentlyContinue) { exit 0 }\nexit 1`
       : `$s = Get-Service -Name ${psQuote(check.service)} -ErrorAction SilentlyContinue\nif ($s -and $s.Status -eq 'Running') { exit 0 }\nexit 1`,
   pathCheck: (check) =>
     `if (Test-Path -LiteralPath ${psQuote(check.path)} -PathType ${check.type === 'file' ? 'Leaf' : 'Container'}) { exit 0 }\nexit 1`,

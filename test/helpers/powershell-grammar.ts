@@ -29,14 +29,41 @@ function* nodes(node: Node): Generator<Node> {
   for (const child of node.children) if (child) yield* nodes(child);
 }
 
-/** ERROR and MISSING nodes, with line and column. */
+const LEFTMOST_THROUGH = new Set([
+  'array_literal_expression',
+  'unary_expression',
+  'member_access',
+  'invokation_expression',
+]);
+
+/**
+ * A command argument that starts with a type literal (`-Value [DateTimeOffset]::UtcNow...`): the grammar
+ * reads it as an expression, but PowerShell parses command arguments in argument mode, where it is a
+ * bare word, and a `()` after it is a parse error. Only `([type]::Member)` is an expression there.
+ */
+function typeLiteralArgument(element: Node): boolean {
+  let node: Node | null = element;
+  while (node && LEFTMOST_THROUGH.has(node.type)) node = node.child(0);
+  return node?.type === 'type_literal';
+}
+
+/**
+ * ERROR and MISSING nodes, with line and column, and what the grammar accepts but PowerShell refuses
+ * (a type literal as a bare command argument).
+ */
 export function syntaxProblems(tree: Tree): string[] {
   const found: string[] = [];
-  for (const node of nodes(tree.rootNode))
+  const at = (node: Node) => `${node.startPosition.row + 1}:${node.startPosition.column + 1}`;
+  for (const node of nodes(tree.rootNode)) {
     if (node.type === 'ERROR' || node.isMissing)
       found.push(
-        `${node.isMissing ? `MISSING ${node.type}` : 'ERROR'} at ${node.startPosition.row + 1}:${node.startPosition.column + 1}: ${node.text.slice(0, 60)}`,
+        `${node.isMissing ? `MISSING ${node.type}` : 'ERROR'} at ${at(node)}: ${node.text.slice(0, 60)}`,
       );
+    if (node.type === 'command_elements')
+      for (const element of node.children)
+        if (element && typeLiteralArgument(element))
+          found.push(`TYPE LITERAL AS A COMMAND ARGUMENT at ${at(element)}: ${element.text.slice(0, 60)}`);
+  }
   return found;
 }
 

@@ -70,9 +70,11 @@ describe('examples/windows-fleet.yaml', () => {
     const file = parseCampaignFile(text);
     const lines = planLines(file, planCampaign(file));
     expect(lines[0]).toBe(
-      'patch kb5034441 2024.01.1 (Windows update KB5034441, .msu through wusa.exe /quiet /norestart; a reboot already pending: restart first)',
+      'patch kb5034441 2024.01.1 (Windows update KB5034441 (a host that has it is already patched), .msu through wusa.exe /quiet /norestart; a reboot already pending: restart first)',
     );
-    expect(lines[1]).toContain('4096 MiB free on C:\\; KB5034441 not yet installed (Get-HotFix)');
+    expect(lines[1]).toBe(
+      'prerequisites: OS one of "Microsoft Windows 10 Enterprise LTSC", "Microsoft Windows Server 2019 Standard"; service pack 0 or later; 4096 MiB free on C:\\',
+    );
     const row = (id: string) => lines.find((l) => l.trimStart().startsWith(`${id} `))!.replace(/\s+/g, ' ');
     expect(row('qa-ws-01')).toBe(
       ' qa-ws-01 windows test system image vcenter (vSphere /Radiology/vm/QA/qa-ws-01) power same',

@@ -16,7 +16,7 @@ import {
   STDIN_LOADER,
   windowsArgument,
 } from '../../adapters/dialects/powershell.js';
-import { windowsDialect as win } from '../../adapters/dialects/windows.js';
+import { INSTALL_WRAPPER, windowsDialect as win } from '../../adapters/dialects/windows.js';
 import { CONTROLLER_PRESETS } from '../../domain/controller-presets.js';
 import { DEFAULT_BOOT_ID_COMMAND, type WindowsPackage } from '../../domain/platform.js';
 import type { Patch } from '../../domain/schema.js';
@@ -110,6 +110,7 @@ function everyScript(): Array<[string, string]> {
       win.pathCheck({ kind: 'path', name: 'p', path: 'D:\\PACS', type: 'directory', timeout: 1 }),
     ],
     ['loader', STDIN_LOADER],
+    ['install wrapper (the scheduled task runs it as SYSTEM)', INSTALL_WRAPPER],
   ];
   for (const mode of ['sha256', 'metadata'] as const)
     scripts.push([
@@ -183,6 +184,21 @@ describe('every PowerShell script the Windows dialect renders', () => {
   it('the grammar check is not vacuous: a broken script is reported', async () => {
     expect(syntaxProblems(await parsePowerShell("if ($a { 'x' }"))).not.toEqual([]);
     expect(syntaxProblems(await parsePowerShell("Write-Output 'unterminated"))).not.toEqual([]);
+    // Accepted by the grammar, refused by PowerShell (argument mode): caught by the stricter check.
+    expect(
+      syntaxProblems(
+        await parsePowerShell(
+          'Set-Content -LiteralPath x -Value [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()',
+        ),
+      ),
+    ).not.toEqual([]);
+    expect(
+      syntaxProblems(
+        await parsePowerShell(
+          'Set-Content -LiteralPath x -Value ([DateTimeOffset]::UtcNow.ToUnixTimeSeconds())',
+        ),
+      ),
+    ).toEqual([]);
   });
 });
 
