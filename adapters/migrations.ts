@@ -130,6 +130,11 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE users ADD COLUMN expires_at TEXT`,
     ],
   },
+  {
+    version: 3,
+    name: 'one spelling per role: on-call',
+    common: [`UPDATE users SET role = 'on-call' WHERE role = 'oncall'`],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

@@ -42,7 +42,7 @@ export function openApiDocument() {
       title: 'PACS patch rollout API',
       version: '1',
       description:
-        'Campaigns, approvals, host actions, the patch ledger and the audit log. Every request but this document carries `Authorization: Bearer <token>` (issued by `rollout users add`). Roles: operator, vendor, oncall, auditor.',
+        'Campaigns, approvals, host actions, the patch ledger and the audit log. Every request but this document carries `Authorization: Bearer <token>` (issued by `rollout users add`). Roles: operator, vendor, on-call, auditor.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -154,7 +154,7 @@ export function openApiDocument() {
       ),
       '/api/campaigns/{id}/hosts/{host}/{action}': {
         post: {
-          summary: 'retry | rollback | mark-fixed | skip a host that needs attention (oncall, operator)',
+          summary: 'retry | rollback | mark-fixed | skip a host that needs attention (on-call, operator)',
           parameters: [
             idParam,
             { name: 'host', in: 'path', required: true, schema: { type: 'string' } },
@@ -169,7 +169,7 @@ export function openApiDocument() {
           responses: { '200': ok(ref('Decision')), ...errors },
         },
       },
-      '/api/oncall': {
+      '/api/on-call': {
         get: {
           summary: 'Hosts needing attention in running campaigns',
           responses: { '200': ok({ type: 'object' }), ...errors },

@@ -5,7 +5,7 @@
  * service, and every refusal is audited. Errors are JSON: `{ error: { type, message } }`.
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../runtime/paths.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RolloutStore } from '../adapters/rollout-store.js';
@@ -15,6 +15,7 @@ import { BadInput } from '../client/campaigns.js';
 import { ledgerCsv, ledgerRows } from '../client/ledger-report.js';
 import { renderReportHtml } from '../client/report-html.js';
 import { roleMaySee, viewsOf, type View } from '../domain/access.js';
+import { FAILURE_KINDS, isUnreachableText, refusalKind } from '../domain/failure-kinds.js';
 import { planCampaign } from '../domain/planner.js';
 import { HostAction, type User } from '../domain/schema.js';
 import { openApiDocument } from './openapi.js';
@@ -37,7 +38,7 @@ class HttpError extends Error {
   }
 }
 
-const WEB_DIR = fileURLToPath(new URL('../web/', import.meta.url));
+const WEB_DIR = `${PROJECT_ROOT}/web/`;
 const WEB_FILES: Record<string, string> = {
   '/': 'index.html',
   '/app.js': 'app.js',
@@ -195,22 +196,20 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     if (err instanceof HttpError)
       return reply.status(err.status).send({ error: { type: err.type, message: err.message } });
     const refusal = refusalOf(err);
-    if (refusal) {
-      const status =
-        { NotFound: 404, InvalidInput: 400, NotPermitted: 403, Unauthenticated: 401 }[refusal.type] ?? 409;
-      return reply.status(status).send({ error: refusal });
-    }
+    if (refusal) return reply.status(FAILURE_KINDS[refusalKind(refusal.type)].http).send({ error: refusal });
     const fastifyError = err as { statusCode?: number; message?: string };
     if (fastifyError.statusCode && fastifyError.statusCode < 500)
       return reply
         .status(fastifyError.statusCode)
         .send({ error: { type: 'InvalidInput', message: fastifyError.message } });
     const message = (err as Error)?.message ?? String(err);
-    if (/UNAVAILABLE|DEADLINE_EXCEEDED|deadline|ECONNREFUSED|Failed to connect/i.test(message))
+    if (isUnreachableText(message))
       return reply
-        .status(503)
+        .status(FAILURE_KINDS.unreachable.http)
         .send({ error: { type: 'Unavailable', message: 'Temporal or the worker did not answer' } });
-    return reply.status(500).send({ error: { type: 'Internal', message: 'internal error' } });
+    return reply
+      .status(FAILURE_KINDS.internal.http)
+      .send({ error: { type: 'Internal', message: 'internal error' } });
   });
 
   for (const [path, file] of Object.entries(WEB_FILES))
@@ -339,8 +338,8 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     },
   );
 
-  app.get('/api/oncall', async (req) => {
-    await see(req, 'oncall-queue');
+  app.get('/api/on-call', async (req) => {
+    await see(req, 'on-call-queue');
     return { hosts: await actions.attentionQueue() };
   });
 

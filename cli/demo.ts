@@ -190,7 +190,7 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     for (const [name, role] of [
       [DEMO_OPERATOR, 'operator'],
       [DEMO_VENDOR, 'vendor'],
-      [DEMO_ONCALL, 'oncall'],
+      [DEMO_ONCALL, 'on-call'],
       [DEMO_AUDITOR, 'auditor'],
     ] as const) {
       const { token } = await rollout.addUser(name, role);

@@ -37,6 +37,7 @@ import {
   type ApproveRequest,
   type Signing,
 } from './campaigns.js';
+import { runAudited, type AuditedAction } from './audited.js';
 import { buildReport, type CampaignReport } from './report.js';
 import type { DecisionSigner } from './signing.js';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
@@ -102,41 +103,29 @@ export interface CampaignListItem extends CampaignRecord {
 
 export function rolloutActions({ client, taskQueue, campaigns, store, signer, artifacts }: ActionDeps) {
   const signing = (actor: Actor): Signing => ({ signer, role: actor.role });
-  async function audited<T>(
+  /** Every action through runAudited (client/audited.ts): refusals and acceptances in the audit log. */
+  function audited<T>(
     actor: Actor,
     action: AuditAction,
     where: Pick<AuditInput, 'campaignId' | 'hostId' | 'stage'>,
-    detail: string,
-    fn: () => Promise<T>,
-    after?: (result: T) => Partial<AuditInput>,
+    detail: string | (() => string),
+    act: () => Promise<T>,
+    more: Pick<AuditedAction<T>, 'describe' | 'followUp'> = {},
   ): Promise<T> {
-    const entry = (outcome: AuditInput['outcome'], text: string, extra: Partial<AuditInput> = {}) =>
-      store.appendAudit({
+    return runAudited((input) => store.appendAudit(input), refusalOf, {
+      entry: {
         at: new Date().toISOString(),
         actor: actor.identity,
         role: actor.role,
         via: actor.via,
         action,
         ...where,
-        outcome,
-        detail: text.slice(0, 2000),
-        ...extra,
-      });
-    if (!roleMay(actor.role, action)) {
-      const message = `role ${actor.role} may not ${action}`;
-      await entry('refused', `NotPermitted: ${message}`);
-      throw new Refused('NotPermitted', message);
-    }
-    let result: T;
-    try {
-      result = await fn();
-    } catch (err) {
-      const refusal = refusalOf(err);
-      if (refusal) await entry('refused', `${refusal.type}: ${refusal.message}`);
-      throw err;
-    }
-    await entry('accepted', detail, after?.(result));
-    return result;
+      },
+      notPermitted: roleMay(actor.role, action) ? undefined : `role ${actor.role} may not ${action}`,
+      detail: typeof detail === 'string' ? () => detail : detail,
+      act,
+      ...more,
+    });
   }
 
   const hostIdsOf = (file: CampaignFile) => {
@@ -158,7 +147,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
         actor,
         'start',
         {},
-        summary,
+        () => summary,
         () => {
           const file = parseCampaignFile(document, source);
           planCampaign(file);
@@ -169,7 +158,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
             ...(signal ? { signal } : {}),
           });
         },
-        (campaignId) => ({ campaignId, detail: summary }),
+        { describe: (campaignId) => ({ campaignId }) },
       );
     },
 
@@ -202,25 +191,30 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
       action: HostAction['action'],
       note: string,
     ) =>
-      audited(actor, action, { campaignId, hostId }, note, async () => {
-        const decision = await actOnHost(
-          client,
-          campaignId,
-          { hostId, action, identity: actor.identity, note },
-          signing(actor),
-        );
-        if (action === 'skip' || action === 'mark-fixed') {
-          const [entry] = await store.ledger({ campaignId, hostId });
-          if (entry)
-            await store.recordHostState({
-              ...entry,
-              state: action === 'skip' ? 'skipped' : 'marked-fixed',
-              updatedAt: decision.at,
-              finishedAt: decision.at,
-            });
-        }
-        return decision;
-      }),
+      audited(
+        actor,
+        action,
+        { campaignId, hostId },
+        note,
+        () =>
+          actOnHost(client, campaignId, { hostId, action, identity: actor.identity, note }, signing(actor)),
+        {
+          followUp: {
+            what: "the ledger's entry for the host",
+            run: async (decision) => {
+              if (action !== 'skip' && action !== 'mark-fixed') return;
+              const [entry] = await store.ledger({ campaignId, hostId });
+              if (entry)
+                await store.recordHostState({
+                  ...entry,
+                  state: action === 'skip' ? 'skipped' : 'marked-fixed',
+                  updatedAt: decision.at,
+                  finishedAt: decision.at,
+                });
+            },
+          },
+        },
+      ),
 
     status: (campaignId: string) => campaignStatus(client, campaignId),
 

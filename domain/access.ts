@@ -36,7 +36,7 @@ export function gateAudience(gate: GatePlan, people: Person[]): string[] {
 export const ROLE_ACTIONS: Record<UserRole, readonly AuditAction[]> = {
   operator: ['start', 'pause', 'resume', 'abort', 'review-soak', 'retry', 'rollback', 'mark-fixed', 'skip'],
   vendor: ['approve', 'reject', 'review-soak'],
-  oncall: ['retry', 'rollback', 'mark-fixed', 'skip'],
+  'on-call': ['retry', 'rollback', 'mark-fixed', 'skip'],
   auditor: [],
 };
 
@@ -45,13 +45,13 @@ export function roleMay(role: UserRole, action: AuditAction): boolean {
 }
 
 /** What the API and the dashboard show. */
-export type View = 'campaigns' | 'hosts' | 'report' | 'ledger' | 'audit' | 'oncall-queue';
+export type View = 'campaigns' | 'hosts' | 'report' | 'ledger' | 'audit' | 'on-call-queue';
 
 const ROLE_VIEWS: Record<UserRole, readonly View[]> = {
-  operator: ['campaigns', 'hosts', 'report', 'ledger', 'audit', 'oncall-queue'],
+  operator: ['campaigns', 'hosts', 'report', 'ledger', 'audit', 'on-call-queue'],
   // Vendors see campaigns and their approval evidence, not the hospital's fleet records.
   vendor: ['campaigns'],
-  oncall: ['campaigns', 'hosts', 'report', 'ledger', 'oncall-queue'],
+  'on-call': ['campaigns', 'hosts', 'report', 'ledger', 'on-call-queue'],
   auditor: ['campaigns', 'hosts', 'report', 'ledger', 'audit'],
 };
 

@@ -1121,7 +1121,7 @@ export const Signature = z.strictObject({
   /** 128 random bits, hex: a signature is good for one decision only. */
   nonce: z.string().regex(/^[0-9a-f]{32}$/, '32 hex digits'),
   /** The signed-in role the request was made in (service-key signatures attest it). */
-  role: z.enum(['operator', 'vendor', 'oncall', 'auditor']),
+  role: PersonRole,
   via: z.enum(['cli', 'api']),
 });
 export type Signature = z.infer<typeof Signature>;
@@ -1208,7 +1208,8 @@ export function campaignFileJsonSchema(): Record<string, unknown> {
 // ---- People's interfaces: users, the audit log, the patch ledger ----
 
 /** What a signed-in user may do across campaigns (the campaign file's people still decide per campaign). */
-export const UserRole = z.enum(['operator', 'vendor', 'oncall', 'auditor']);
+/** A signed-in user's role: the same four roles, spelt the same, as a campaign's people have. */
+export const UserRole = PersonRole;
 export type UserRole = z.infer<typeof UserRole>;
 
 /** A user of the API and CLI: the identity their decisions are recorded under. */

@@ -1,8 +1,10 @@
 /** Where the project keeps its git-ignored state: server database, lab, tools. */
 import { fileURLToPath } from 'node:url';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 
-export const PROJECT_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+/** The project's root, whether this runs from the sources or from the compiled `.build/` copy. */
+const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
+export const PROJECT_ROOT = basename(here) === '.build' ? dirname(here) : here;
 
 /** Campaign state, lab hosts and the dev server's SQLite file; override with ROLLOUT_DATA_DIR. */
 export function dataDir(): string {

@@ -201,12 +201,19 @@ function ensureGovmomi(say: Say): void {
   }
 }
 
+/** Compiles the program into .build/ (scripts/build.mjs) so `rollout` starts without transpiling. */
+function buildProgram(say: Say): void {
+  execFileSync(process.execPath, [`${PROJECT_ROOT}/scripts/build.mjs`, '--quiet'], { stdio: 'inherit' });
+  say('program compiled into .build/');
+}
+
 export function runSetup(say: Say): void {
   const missing = missingSystemPackages();
   if (missing.length > 0) installDebianPackages(missing, say);
   ensureBindShim(say);
   ensureRedfishEmulator(say);
   ensureGovmomi(say);
+  buildProgram(say);
   for (const kind of ['cli', 'testServer'] as const)
     say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);
 }

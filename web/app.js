@@ -81,7 +81,7 @@ function renderNav() {
   if (!me) return;
   const items = [
     ['#/campaigns', 'Campaigns', true],
-    ['#/oncall', 'On-call queue', may('oncall-queue')],
+    ['#/on-call', 'On-call queue', may('on-call-queue')],
     ['#/ledger', 'Ledger', may('ledger')],
     ['#/audit', 'Audit log', may('audit')],
   ];
@@ -472,8 +472,8 @@ async function approveView(id) {
   );
 }
 
-async function oncallView() {
-  const { hosts } = await api('/api/oncall');
+async function onCallView() {
+  const { hosts } = await api('/api/on-call');
   const out = h('div');
   const rows = hosts.map((x) => {
     const note = h('input', {
@@ -639,7 +639,7 @@ async function route() {
     campaigns: campaignsView,
     campaign: () => campaignView(id),
     approve: () => approveView(id),
-    oncall: oncallView,
+    'on-call': onCallView,
     ledger: ledgerView,
     audit: auditView,
   };

@@ -1,5 +1,5 @@
 /** Composition root of a worker: config -> logger -> adapters -> activities -> Worker. */
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from '../runtime/paths.js';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
@@ -15,7 +15,8 @@ import { tlsOptions, type TemporalConfig } from '../client/connection.js';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
 import { artifactPolicyFromEnv, govcPath } from '../runtime/config.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** The workflow sources (TypeScript), which the SDK bundles for its sandbox. */
+export const WORKFLOWS_PATH = `${PROJECT_ROOT}/workflows/index.ts`;
 
 let runtimeInstalled = false;
 

@@ -73,7 +73,7 @@ beforeAll(async () => {
   for (const [name, role] of [
     [DEMO_OPERATOR, 'operator'],
     [DEMO_VENDOR, 'vendor'],
-    [DEMO_ONCALL, 'oncall'],
+    [DEMO_ONCALL, 'on-call'],
     [DEMO_AUDITOR, 'auditor'],
   ] as const)
     tokens[role] = (await rollout.store.addUser(name, role)).token;
@@ -226,8 +226,8 @@ describe('dashboard: each role does its job in the browser', () => {
     await until(campaignId, (s) =>
       s.failed.some((f) => f.hostId === nas.id && f.state === 'needs-attention'),
     );
-    const page = await signIn('oncall');
-    await page.goto(`${base}/#/oncall`);
+    const page = await signIn('on-call');
+    await page.goto(`${base}/#/on-call`);
     const row = page.getByTestId(`attention-${nas.id}`);
     await row.waitFor();
     expect(await row.textContent()).toMatch(/Timeout|boot/i);

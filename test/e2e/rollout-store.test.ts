@@ -131,6 +131,18 @@ describe.each([
     );
   });
 
+  it('migration 3 gives users of the old spelling "oncall" the one spelling "on-call"', async () => {
+    const { token } = await store.addUser('pager@hospital', 'on-call');
+    await backend.tamper("UPDATE users SET role = 'oncall' WHERE name = 'pager@hospital'");
+    await backend.tamper('DELETE FROM schema_migrations WHERE version = 3');
+    const again = await backend.open();
+    await again.close();
+    expect((await store.userByToken(token))?.role).toBe('on-call');
+    const rows = await backend.query('SELECT version FROM schema_migrations ORDER BY version');
+    expect(rows.map((r) => Number(r.version))).toContain(3);
+    await store.removeUser('pager@hospital');
+  });
+
   it('issues tokens, keeps only their hash, and refuses a duplicate user', async () => {
     const { token, user } = await store.addUser('vendor@acme', 'vendor');
     expect(token).toMatch(/^rot_[A-Za-z0-9_-]{40,}$/);

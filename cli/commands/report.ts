@@ -1,0 +1,14 @@
+import { renderReportHtml } from '../../client/report-html.js';
+import { EXIT, requireFlag, type CommandInput } from '../common.js';
+import { formatReport } from '../format.js';
+import { print } from '../output.js';
+import { withReader } from '../session.js';
+
+export async function run({ rest, flags }: CommandInput): Promise<number> {
+  const id = requireFlag(rest[0], 'campaign ID');
+  const report = await withReader((actions) => actions.report(id));
+  if (flags.html) print(renderReportHtml(report));
+  else if (flags.json) print(`${JSON.stringify(report, null, 2)}\n`);
+  else print(`${formatReport(report)}\n`);
+  return EXIT.ok;
+}

@@ -1,0 +1,19 @@
+import { startDevServer } from '../../runtime/dev-server.js';
+import { dataDir } from '../../runtime/paths.js';
+import { EXIT, stringFlag, untilStopped, type CommandInput } from '../common.js';
+import { printError } from '../output.js';
+
+export async function run({ flags }: CommandInput): Promise<number> {
+  const port = Number(stringFlag(flags, 'port') ?? 7233);
+  const server = await startDevServer({
+    port,
+    dbFile: `${dataDir()}/temporal/dev.sqlite`,
+    logFile: `${dataDir()}/temporal/dev.log`,
+  });
+  printError(
+    `Temporal dev server on ${server.address}; state in ${dataDir()}/temporal/dev.sqlite. Ctrl-C stops it.\n`,
+  );
+  await untilStopped();
+  await server.stop();
+  return EXIT.ok;
+}

@@ -1,0 +1,47 @@
+/**
+ * How a failure becomes an exit code and a message: a user's error gets a clear line, a bug a stack.
+ * The codes come from the one classification (domain/failure-kinds.ts) the API's statuses also come
+ * from. The error classes are loaded only when something failed, so a command that succeeds never pays
+ * for them.
+ */
+import { FAILURE_KINDS, isUnreachableText, refusalKind, type FailureKind } from '../domain/failure-kinds.js';
+import { NotFound, UsageError } from './common.js';
+
+export function isUnreachable(err: unknown): boolean {
+  return isUnreachableText(`${(err as Error)?.name} ${(err as Error)?.message}`);
+}
+
+export interface Classified {
+  kind: FailureKind;
+  code: number;
+  message: string;
+}
+
+const as = (kind: FailureKind, message: string): Classified => ({
+  kind,
+  code: FAILURE_KINDS[kind].exit,
+  message,
+});
+
+export async function classify(err: unknown): Promise<Classified> {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_'))
+    return as('bad-input', (err as Error).message);
+  if (err instanceof NotFound) return as('not-found', err.message);
+  const [{ refusalOf }, { PortUnavailable }] = await Promise.all([
+    import('../client/actions.js'),
+    import('../runtime/dev-server.js'),
+  ]);
+  if (err instanceof PortUnavailable) return as('bad-input', err.message);
+  const refusal = refusalOf(err);
+  if (refusal) {
+    const kind = refusalKind(refusal.type);
+    if (kind === 'bad-input' || kind === 'not-found') return as(kind, refusal.message);
+    return as(kind, `refused (${refusal.type}): ${refusal.message}`);
+  }
+  if (isUnreachable(err))
+    return as(
+      'unreachable',
+      `cannot reach Temporal or no worker answered in time (${(err as Error).message})`,
+    );
+  return as('internal', 'internal error');
+}

@@ -1,0 +1,99 @@
+/**
+ * What the commands that read or act share: the rollout store, a Temporal client, the audited action
+ * service, and who is acting. Loaded only by the commands that need them.
+ */
+import { fileCampaignStore } from '../adapters/campaign-store.js';
+import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
+import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
+import { Refused } from '../client/campaigns.js';
+import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
+import { decisionSigner, personalSigner, serviceSigner, type DecisionSigner } from '../client/signing.js';
+import { artifactPolicyFromEnv, cliToken, personalKeyFile, serviceKeyFile } from '../runtime/config.js';
+import { storeDir, storeLocation } from '../runtime/paths.js';
+import { UsageError } from './common.js';
+
+/**
+ * Who runs this command: the user whose token is in ROLLOUT_TOKEN (or the file ROLLOUT_TOKEN_FILE),
+ * with that user's role. There is no unauthenticated way to act: every decision is signed for a user.
+ */
+async function actorFrom(store: RolloutStore): Promise<Actor> {
+  const token = cliToken();
+  if (!token)
+    throw new UsageError('set ROLLOUT_TOKEN (or ROLLOUT_TOKEN_FILE) to your token from `rollout users add`');
+  const user = await store.userByToken(token);
+  if (!user) {
+    await store.appendAudit({
+      at: new Date().toISOString(),
+      actor: 'anonymous',
+      role: 'none',
+      via: 'cli',
+      action: 'sign-in',
+      outcome: 'refused',
+      detail: 'Unauthenticated: unknown token',
+    });
+    throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or ROLLOUT_TOKEN_FILE)');
+  }
+  return { identity: user.name, role: user.role, via: 'cli' };
+}
+
+/** What signs the user's decisions: their own key (ROLLOUT_SIGNING_KEY), else the service key. */
+async function cliSigner(store: RolloutStore, actor: Actor): Promise<DecisionSigner> {
+  const personal = personalKeyFile();
+  const signer = personal
+    ? await personalSigner(store, personal, actor.identity)
+    : await serviceSigner(store, serviceKeyFile());
+  return decisionSigner(signer, 'cli');
+}
+
+/** Reads sign nothing. */
+const READ_ONLY: DecisionSigner = {
+  keyId: '0'.repeat(64),
+  sign: () => {
+    throw new Error('a read-only command tried to sign a decision');
+  },
+};
+
+export async function withStore<T>(fn: (store: RolloutStore) => Promise<T>): Promise<T> {
+  const store = await openRolloutStore(storeLocation());
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+async function withClient<T>(
+  store: RolloutStore,
+  signer: DecisionSigner,
+  fn: (actions: RolloutActions) => Promise<T>,
+): Promise<T> {
+  const config = temporalConfigFromEnv();
+  const client = await connectClient(config);
+  try {
+    return await fn(
+      rolloutActions({
+        client,
+        taskQueue: config.taskQueue,
+        campaigns: fileCampaignStore(storeDir()),
+        store,
+        signer,
+        artifacts: artifactPolicyFromEnv(),
+      }),
+    );
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export async function withReader<T>(
+  fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>,
+): Promise<T> {
+  return withStore((store) => withClient(store, READ_ONLY, (actions) => fn(actions, store)));
+}
+
+export async function withActions<T>(fn: (actions: RolloutActions, actor: Actor) => Promise<T>): Promise<T> {
+  return withStore(async (store) => {
+    const actor = await actorFrom(store);
+    return withClient(store, await cliSigner(store, actor), (actions) => fn(actions, actor));
+  });
+}

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { ROLE_ACTIONS, roleMay, roleMaySee } from '../../domain/access.js';
+import { AuditAction, PersonRole, Signature, UserRole } from '../../domain/schema.js';
+
+describe('roles', () => {
+  it('one spelling: users, signatures and campaign people share the same four roles', () => {
+    expect(UserRole.options).toEqual(PersonRole.options);
+    expect(Signature.shape.role.options).toEqual(PersonRole.options);
+    expect(UserRole.options).toContain('on-call');
+    expect(UserRole.safeParse('oncall').success).toBe(false);
+    expect(Object.keys(ROLE_ACTIONS).sort()).toEqual([...UserRole.options].sort());
+  });
+
+  it('what each role may do', () => {
+    const may = (role: UserRole) => AuditAction.options.filter((a) => roleMay(role, a));
+    expect(may('vendor')).toEqual(['approve', 'reject', 'review-soak']);
+    expect(may('on-call').sort()).toEqual(['mark-fixed', 'retry', 'rollback', 'skip']);
+    expect(may('auditor')).toEqual([]);
+    expect(may('operator')).toEqual(expect.arrayContaining(['start', 'pause', 'resume', 'abort', 'skip']));
+    expect(may('operator')).not.toContain('approve');
+  });
+
+  it('what each role may see', () => {
+    expect(roleMaySee('vendor', 'ledger')).toBe(false);
+    expect(roleMaySee('vendor', 'campaigns')).toBe(true);
+    expect(roleMaySee('auditor', 'audit')).toBe(true);
+    expect(roleMaySee('auditor', 'on-call-queue')).toBe(false);
+    expect(roleMaySee('on-call', 'on-call-queue')).toBe(true);
+    expect(roleMaySee('on-call', 'audit')).toBe(false);
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { AcceptedButIncomplete, runAudited, type AuditedAction } from '../../client/audited.js';
+import { Refused } from '../../client/campaigns.js';
+import type { AuditInput } from '../../domain/schema.js';
+
+const entry = {
+  at: '2026-12-02T00:00:00.000Z',
+  actor: 'oncall@hospital.example',
+  role: 'on-call',
+  via: 'cli' as const,
+  action: 'skip' as const,
+  campaignId: 'c-1',
+  hostId: 'nas-01',
+};
+const refusalOf = (err: unknown) =>
+  err instanceof Refused ? { type: err.type, message: err.message } : undefined;
+
+function log(failFirst = 0) {
+  const entries: AuditInput[] = [];
+  let failures = failFirst;
+  return {
+    entries,
+    append: async (input: AuditInput) => {
+      if (failures-- > 0) throw new Error('database is locked');
+      entries.push(input);
+    },
+  };
+}
+
+const action = <T>(over: Partial<AuditedAction<T>> & Pick<AuditedAction<T>, 'act'>): AuditedAction<T> => ({
+  entry,
+  notPermitted: undefined,
+  detail: () => 'host replaced',
+  ...over,
+});
+
+describe('every accepted action is in the audit log', () => {
+  it('a follow-up write that fails (the ledger) comes after the accepted entry and is reported as such', async () => {
+    const audit = log();
+    const run = runAudited(audit.append, refusalOf, {
+      ...action({ act: async () => 'decided' }),
+      followUp: {
+        what: "the ledger's entry for the host",
+        run: async () => {
+          throw new Error('disk full');
+        },
+      },
+    });
+    await expect(run).rejects.toThrow(AcceptedButIncomplete);
+    await expect(run).rejects.toThrow(
+      "accepted and audited, but the ledger's entry for the host failed: disk full",
+    );
+    expect(audit.entries.map((e) => [e.outcome, e.detail])).toEqual([['accepted', 'host replaced']]);
+  });
+
+  it('the accepted entry is retried past a passing store failure', async () => {
+    const audit = log(2);
+    await expect(runAudited(audit.append, refusalOf, action({ act: async () => 1 }))).resolves.toBe(1);
+    expect(audit.entries.map((e) => e.outcome)).toEqual(['accepted']);
+  });
+
+  it('a refusal is audited with its reason; an outage is not an outcome and is passed on', async () => {
+    const audit = log();
+    await expect(
+      runAudited(
+        audit.append,
+        refusalOf,
+        action({ act: () => Promise.reject(new Refused('GateClosed', 'no open gate')) }),
+      ),
+    ).rejects.toThrow('no open gate');
+    await expect(
+      runAudited(audit.append, refusalOf, action({ act: () => Promise.reject(new Error('ECONNREFUSED')) })),
+    ).rejects.toThrow('ECONNREFUSED');
+    expect(audit.entries.map((e) => [e.outcome, e.detail])).toEqual([
+      ['refused', 'GateClosed: no open gate'],
+    ]);
+  });
+
+  it('a role that may not act is refused and audited, and the action never runs', async () => {
+    const audit = log();
+    let ran = false;
+    await expect(
+      runAudited(audit.append, refusalOf, {
+        ...action({
+          act: async () => {
+            ran = true;
+          },
+        }),
+        notPermitted: 'role auditor may not skip',
+      }),
+    ).rejects.toThrow(Refused);
+    expect(ran).toBe(false);
+    expect(audit.entries.map((e) => [e.outcome, e.detail])).toEqual([
+      ['refused', 'NotPermitted: role auditor may not skip'],
+    ]);
+  });
+
+  it('the accepted entry takes what the result says (the new campaign ID) and the detail known after the act', async () => {
+    const audit = log();
+    let summary = 'campaign file from -';
+    await runAudited(audit.append, refusalOf, {
+      ...action({
+        act: async () => {
+          summary = 'KB5034441 wave';
+          return 'c-42';
+        },
+      }),
+      detail: () => summary,
+      describe: (id) => ({ campaignId: id }),
+    });
+    expect(audit.entries[0]).toMatchObject({
+      outcome: 'accepted',
+      campaignId: 'c-42',
+      detail: 'KB5034441 wave',
+    });
+  });
+});
