@@ -9,6 +9,7 @@ import {
   LedgerEntry,
   UserRole,
 } from '../domain/schema.js';
+import { ApproveBody, ControlBody, HostActionBody, RejectBody, ReviewBody } from './bodies.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -23,9 +24,10 @@ const errors = {
   '503': { description: 'Temporal or the worker did not answer', ...json(ref('Error')) },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const body = (properties: Record<string, object>, required: string[]) => ({
+/** A request body, from the schema the route parses it with (api/bodies.ts). */
+const request = (s: z.ZodType) => ({
   required: true,
-  ...json({ type: 'object', properties, required, additionalProperties: false }),
+  ...json(z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' })),
 });
 const campaignFile = {
   description: 'The campaign document: YAML or JSON text, or the object (see `rollout schema`)',
@@ -81,7 +83,10 @@ export function openApiDocument() {
         },
         post: {
           summary: 'Validate and start a campaign (operator)',
-          requestBody: body({ file: campaignFile }, ['file']),
+          requestBody: {
+            required: true,
+            ...json({ type: 'object', properties: { file: campaignFile }, required: ['file'] }),
+          },
           responses: {
             '201': ok({ type: 'object', properties: { campaignId: { type: 'string' } } }, 'Started'),
             ...errors,
@@ -91,7 +96,10 @@ export function openApiDocument() {
       '/api/plan': {
         post: {
           summary: 'Plan preview (dry run) of a campaign document',
-          requestBody: body({ file: campaignFile }, ['file']),
+          requestBody: {
+            required: true,
+            ...json({ type: 'object', properties: { file: campaignFile }, required: ['file'] }),
+          },
           responses: { '200': ok({ type: 'object' }), ...errors },
         },
       },
@@ -125,31 +133,23 @@ export function openApiDocument() {
       },
       '/api/campaigns/{id}/approve': action(
         'Approve the open gate (vendor named by the gate or holding its role)',
-        body(
-          {
-            stage: { type: 'string' },
-            comment: { type: 'string' },
-            artifactSha256: { type: 'string', description: 'the checksum the approver saw' },
-            hostSetDigest: { type: 'string', description: 'the host set the approver saw' },
-          },
-          ['stage'],
-        ),
+        request(ApproveBody),
         ref('ApprovalRecord'),
       ),
       '/api/campaigns/{id}/reject': action(
         'Reject the open gate',
-        body({ stage: { type: 'string' }, reason: { type: 'string' } }, ['stage', 'reason']),
+        request(RejectBody),
         ref('ApprovalRecord'),
       ),
       '/api/campaigns/{id}/review-soak': action(
         'Decide an inconclusive soak',
-        body({ decision: { enum: ['accept', 'fail'] }, reason: { type: 'string' } }, ['decision', 'reason']),
+        request(ReviewBody),
         ref('Decision'),
       ),
       ...Object.fromEntries(
         (['pause', 'resume', 'abort'] as const).map((c) => [
           `/api/campaigns/{id}/${c}`,
-          action(`${c} the campaign (operator)`, body({ reason: { type: 'string' } }, []), ref('Decision')),
+          action(`${c} the campaign (operator)`, request(ControlBody), ref('Decision')),
         ]),
       ),
       '/api/campaigns/{id}/hosts/{host}/{action}': {
@@ -165,7 +165,7 @@ export function openApiDocument() {
               schema: { enum: ['retry', 'rollback', 'mark-fixed', 'skip'] },
             },
           ],
-          requestBody: body({ note: { type: 'string' } }, []),
+          requestBody: request(HostActionBody),
           responses: { '200': ok(ref('Decision')), ...errors },
         },
       },

@@ -4,21 +4,22 @@
  * role decide what it may see and do (domain/access.ts), every action goes through the audited action
  * service, and every refusal is audited. Errors are JSON: `{ error: { type, message } }`.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { RolloutStore } from '../adapters/rollout-store.js';
 import { refusalOf, type Actor, type RolloutActions } from '../client/actions.js';
-import { parseCampaignFile } from '../client/campaign-file.js';
+import { AcceptedButIncomplete } from '../client/audited.js';
 import { BadInput } from '../client/campaigns.js';
-import { ledgerCsv, ledgerRows } from '../client/ledger-report.js';
-import { renderReportHtml } from '../client/report-html.js';
 import { roleMaySee, viewsOf, type View } from '../domain/access.js';
 import { FAILURE_KINDS, isUnreachableText, refusalKind } from '../domain/failure-kinds.js';
-import { planCampaign } from '../domain/planner.js';
-import { HostAction, type User } from '../domain/schema.js';
+import type { User } from '../domain/schema.js';
+import { CONTENT_TYPES, HttpError, type RouteContext } from './http.js';
 import { openApiDocument } from './openapi.js';
+import { campaignRoutes } from './routes/campaigns.js';
+import { decisionRoutes } from './routes/decisions.js';
+import { recordRoutes } from './routes/records.js';
 import { signInGuard } from './sign-in-guard.js';
 
 export interface ApiOptions {
@@ -28,58 +29,21 @@ export interface ApiOptions {
   tls?: { certFile: string; keyFile: string };
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const WEB_DIR = `${PROJECT_ROOT}/web/`;
-const WEB_FILES: Record<string, string> = {
-  '/': 'index.html',
-  '/app.js': 'app.js',
-  '/style.css': 'style.css',
-};
-const CONTENT_TYPES: Record<string, string> = {
-  html: 'text/html; charset=utf-8',
-  js: 'text/javascript; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-};
-
-function body<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success)
-    throw new HttpError(
-      400,
-      'InvalidInput',
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
-    );
-  return parsed.data;
+/** The dashboard's files by URL path: every .html, .js and .css under web/ (one route each, no lookup). */
+function webFiles(): Record<string, string> {
+  const files: Record<string, string> = { '/': 'index.html' };
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(`${WEB_DIR}${dir}`, { withFileTypes: true })) {
+      const file = `${dir}${entry.name}`;
+      if (entry.isDirectory()) walk(`${file}/`);
+      else if (/\.(html|js|css)$/.test(entry.name)) files[`/${file}`] = file;
+    }
+  };
+  walk('');
+  return files;
 }
-
-const StartBody = z.strictObject({
-  /** The campaign document: YAML or JSON text, or the parsed object. */
-  file: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
-});
-/** An approval names what the approver was shown: nothing is filled in on their behalf. */
-const ApproveBody = z.strictObject({
-  stage: z.string().min(1),
-  comment: z.string().max(2000).default(''),
-  artifactSha256: z.string().regex(/^[a-f0-9]{64}$/, 'the patch checksum you were shown'),
-  hostSetDigest: z.string().regex(/^[a-f0-9]{64}$/, 'the host-set digest you were shown'),
-});
-const RejectBody = z.strictObject({ stage: z.string().min(1), reason: z.string().min(1).max(2000) });
-const ReviewBody = z.strictObject({
-  decision: z.enum(['accept', 'fail']),
-  reason: z.string().min(1).max(2000),
-});
-const ControlBody = z.strictObject({ reason: z.string().max(2000).default('') });
-const HostActionBody = z.strictObject({ note: z.string().max(2000).default('') });
-
+const WEB_FILES = webFiles();
 const MAX_JSON_DEPTH = 64;
 
 /** How deeply a JSON text nests (brackets outside strings), without parsing it. */
@@ -99,10 +63,6 @@ export function jsonDepth(text: string): number {
   return deepest;
 }
 
-function campaignFileOf(file: string | Record<string, unknown>) {
-  return parseCampaignFile(typeof file === 'string' ? file : JSON.stringify(file), 'request body');
-}
-
 export async function createApi({ actions, store, tls }: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
@@ -117,10 +77,9 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     return { identity: user.name, role: user.role, via: 'api' };
   };
 
-  /** A view the role may not see is refused, and the refusal audited. */
-  const see = async (req: FastifyRequest, view: View) => {
-    const actor = actorOf(req);
-    if (roleMaySee(actor.role, view)) return actor;
+  /** Refuses what the actor's role may not see or do here, and audits the refusal. */
+  const refuseView = async (actor: Actor, what: string): Promise<never> => {
+    const message = `role ${actor.role} may not ${what}`;
     await store.appendAudit({
       at: new Date().toISOString(),
       actor: actor.identity,
@@ -128,9 +87,16 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
       via: 'api',
       action: 'view',
       outcome: 'refused',
-      detail: `NotPermitted: role ${actor.role} may not see ${view}`,
+      detail: `NotPermitted: ${message}`,
     });
-    throw new HttpError(403, 'NotPermitted', `role ${actor.role} may not see ${view}`);
+    throw new HttpError(403, 'NotPermitted', message);
+  };
+
+  /** A view the role may not see is refused, and the refusal audited. */
+  const see = async (req: FastifyRequest, view: View) => {
+    const actor = actorOf(req);
+    if (roleMaySee(actor.role, view)) return actor;
+    return refuseView(actor, `see ${view}`);
   };
 
   const guard = signInGuard((entry) => store.appendAudit(entry));
@@ -195,6 +161,10 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   app.setErrorHandler(async (err: unknown, _req, reply: FastifyReply) => {
     if (err instanceof HttpError)
       return reply.status(err.status).send({ error: { type: err.type, message: err.message } });
+    if (err instanceof AcceptedButIncomplete)
+      return reply
+        .status(FAILURE_KINDS.incomplete.http)
+        .send({ error: { type: 'AcceptedButIncomplete', message: err.message } });
     const refusal = refusalOf(err);
     if (refusal) return reply.status(FAILURE_KINDS[refusalKind(refusal.type)].http).send({ error: refusal });
     const fastifyError = err as { statusCode?: number; message?: string };
@@ -228,150 +198,10 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     return { name: user.name, role: user.role, views: viewsOf(user.role) };
   });
 
-  app.get('/api/campaigns', async (req) => {
-    const actor = await see(req, 'campaigns');
-    return { campaigns: await actions.list(actor) };
-  });
-
-  app.post('/api/plan', async (req) => {
-    // A plan preview is for whoever may start a campaign: it costs work, and shows the whole fleet.
-    const actor = await see(req, 'campaigns');
-    if (actor.role !== 'operator') {
-      await store.appendAudit({
-        at: new Date().toISOString(),
-        actor: actor.identity,
-        role: actor.role,
-        via: 'api',
-        action: 'view',
-        outcome: 'refused',
-        detail: `NotPermitted: role ${actor.role} may not preview plans`,
-      });
-      throw new HttpError(403, 'NotPermitted', `role ${actor.role} may not preview plans`);
-    }
-    const { file } = body(StartBody, req.body);
-    return { plan: planCampaign(campaignFileOf(file)) };
-  });
-
-  app.post('/api/campaigns', async (req, reply) => {
-    const actor = actorOf(req);
-    const { file } = body(StartBody, req.body);
-    // Checking the artifact may take a while: stop it when the client goes away.
-    const gone = new AbortController();
-    const socket = req.raw.socket;
-    const onClose = () => gone.abort();
-    socket.once('close', onClose);
-    try {
-      const document = typeof file === 'string' ? file : JSON.stringify(file);
-      const campaignId = await actions.start(actor, document, 'request body', gone.signal);
-      return reply.status(201).send({ campaignId });
-    } finally {
-      socket.removeListener('close', onClose);
-    }
-  });
-
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id', async (req) => {
-    const actor = await see(req, 'campaigns');
-    const status = await actions.status(req.params.id);
-    // A vendor sees the campaigns that name them, and no other (not even that one exists).
-    if (!(await actions.mayFollow(actor, status.fileSha256)))
-      throw new HttpError(404, 'NotFound', 'no such campaign');
-    return status;
-  });
-
-  app.get<{ Params: { id: string }; Querystring: { state?: string } }>(
-    '/api/campaigns/:id/hosts',
-    async (req) => {
-      await see(req, 'hosts');
-      return { hosts: await actions.hosts(req.params.id, req.query.state || undefined) };
-    },
-  );
-
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id/report', async (req) => {
-    await see(req, 'report');
-    return actions.report(req.params.id);
-  });
-
-  app.get<{ Params: { id: string } }>('/api/campaigns/:id/report.html', async (req, reply) => {
-    await see(req, 'report');
-    const report = await actions.report(req.params.id);
-    return reply.header('content-type', CONTENT_TYPES.html).send(renderReportHtml(report));
-  });
-
-  app.post<{ Params: { id: string } }>('/api/campaigns/:id/approve', async (req) => {
-    const b = body(ApproveBody, req.body);
-    return actions.approve(actorOf(req), req.params.id, {
-      stage: b.stage,
-      comment: b.comment,
-      artifactSha256: b.artifactSha256,
-      hostSetDigest: b.hostSetDigest,
-    });
-  });
-
-  app.post<{ Params: { id: string } }>('/api/campaigns/:id/reject', async (req) => {
-    const b = body(RejectBody, req.body);
-    return actions.reject(actorOf(req), req.params.id, b.stage, b.reason);
-  });
-
-  app.post<{ Params: { id: string } }>('/api/campaigns/:id/review-soak', async (req) => {
-    const b = body(ReviewBody, req.body);
-    return actions.reviewSoak(actorOf(req), req.params.id, b.decision, b.reason);
-  });
-
-  for (const control of ['pause', 'resume', 'abort'] as const)
-    app.post<{ Params: { id: string } }>(`/api/campaigns/:id/${control}`, async (req) => {
-      const b = body(ControlBody, req.body);
-      return actions.control(actorOf(req), req.params.id, control, b.reason);
-    });
-
-  app.post<{ Params: { id: string; host: string; action: string } }>(
-    '/api/campaigns/:id/hosts/:host/:action',
-    async (req) => {
-      const action = HostAction.shape.action.safeParse(req.params.action);
-      if (!action.success)
-        throw new HttpError(
-          404,
-          'NotFound',
-          `no host action "${req.params.action}" (retry, rollback, mark-fixed, skip)`,
-        );
-      const b = body(HostActionBody, req.body);
-      return actions.actOnHost(actorOf(req), req.params.id, req.params.host, action.data, b.note);
-    },
-  );
-
-  app.get('/api/on-call', async (req) => {
-    await see(req, 'on-call-queue');
-    return { hosts: await actions.attentionQueue() };
-  });
-
-  app.get<{ Querystring: { patch?: string; missing?: string; format?: string } }>(
-    '/api/ledger',
-    async (req, reply) => {
-      await see(req, 'ledger');
-      const rows = await ledgerRows(store, {
-        ...(req.query.patch ? { patchId: req.query.patch } : {}),
-        missing: req.query.missing === 'true',
-      });
-      if (req.query.format === 'csv')
-        return reply.header('content-type', 'text/csv; charset=utf-8').send(ledgerCsv(rows));
-      return { rows };
-    },
-  );
-
-  app.get<{ Querystring: { campaign?: string; limit?: string } }>('/api/audit', async (req) => {
-    await see(req, 'audit');
-    const limit = req.query.limit ? Number(req.query.limit) : undefined;
-    return {
-      entries: await store.auditEntries({
-        ...(req.query.campaign ? { campaignId: req.query.campaign } : {}),
-        ...(limit && Number.isFinite(limit) ? { limit } : {}),
-      }),
-    };
-  });
-
-  app.get('/api/audit/verify', async (req) => {
-    await see(req, 'audit');
-    return store.verifyAudit();
-  });
+  const context: RouteContext = { app, actions, store, actorOf, see, refuseView };
+  campaignRoutes(context);
+  decisionRoutes(context);
+  recordRoutes(context);
 
   return app;
 }

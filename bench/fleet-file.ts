@@ -20,6 +20,7 @@ export function simulatedArtifact(dir: string): { path: string; policy: Artifact
 
 export const BENCH_OPERATOR = 'bench-operator@hospital.example';
 export const BENCH_VENDOR = 'bench-vendor@vendor.example';
+export const BENCH_ON_CALL = 'bench-on-call@hospital.example';
 const KEY = 'SHA256:pphxM2T9x6N5R+MBFqpSMwUTAgXKIqPURYlGJ6KkelI';
 const ROLES: Role[] = ['archive', 'database', 'nas', 'diagnostic-workstation', 'qa-workstation'];
 
@@ -94,9 +95,13 @@ export function benchCampaign(
 export async function benchSigners(
   store: RolloutStore,
   dir: string,
-): Promise<{ operator: Signing; vendor: Signing }> {
+): Promise<{ operator: Signing; vendor: Signing; onCall: Signing }> {
   const signer = decisionSigner(await serviceSigner(store, `${dir}/keys/service.pem`), 'cli');
-  return { operator: { signer, role: 'operator' }, vendor: { signer, role: 'vendor' } };
+  return {
+    operator: { signer, role: 'operator' },
+    vendor: { signer, role: 'vendor' },
+    onCall: { signer, role: 'on-call' },
+  };
 }
 
 /** Approves the campaign's open gate as the bench vendor, bound to the evidence its status shows. */

@@ -29,6 +29,7 @@ import { PROJECT_ROOT } from '../runtime/paths.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
 import {
+  BENCH_ON_CALL,
   BENCH_OPERATOR,
   BENCH_VENDOR,
   approveOpenGate,
@@ -260,6 +261,28 @@ try {
       signers.operator,
     );
   });
+  // 9. A host action signed in the on-call role by on-call (the replay test also replays it as it was
+  //    recorded before the role had one spelling, "oncall").
+  await scenario(
+    'signed-on-call',
+    { stepMs: 5, brokenBoot: new Set(), uploadFails: new Set(['sim-00002']) },
+    3,
+    async (id) => {
+      await untilState(id, 'awaiting-approval');
+      await approveOpenGate(client, id, signers.vendor);
+      await untilState(id, 'needs-attention');
+      await actOnHost(
+        client,
+        id,
+        { hostId: 'sim-00002', action: 'skip', identity: BENCH_ON_CALL, note: 'recording: on-call skips' },
+        signers.onCall,
+      );
+    },
+    (file) => {
+      file.campaign.people.push({ identity: BENCH_ON_CALL, roles: ['on-call'] });
+      file.campaign.failureBudget = { maxFailures: 2 };
+    },
+  );
   // 7. The artifact is swapped after the soak: the gate never opens, the campaign ends artifact-changed.
   await scenario(
     'artifact-changed',

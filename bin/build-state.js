@@ -1,5 +1,6 @@
 // Which sources make up the program, and whether `.build/` is current for them (bin/rollout.js).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export const BUILD_DIR = '.build';
 const SOURCE_DIRS = [
@@ -14,6 +15,8 @@ const SOURCE_DIRS = [
   'workers',
   'workflows',
 ];
+/** What else decides the compiled output: the compiler settings, the build script, the compiler. */
+const BUILD_INPUTS = ['tsconfig.json', 'scripts/build.mjs', 'node_modules/esbuild/package.json'];
 
 /** Every program source, relative to the project root, sorted. */
 export function sourceFiles(root) {
@@ -29,15 +32,27 @@ export function sourceFiles(root) {
   return out.sort();
 }
 
-/** True when `.build/` was made from exactly these sources and none changed since. */
+/** One SHA-256 over the names and contents of the sources and the build inputs (a few ms). */
+export function sourceDigest(root) {
+  const hash = createHash('sha256');
+  for (const file of [...sourceFiles(root), ...BUILD_INPUTS]) {
+    hash.update(`${file}\0`);
+    try {
+      hash.update(readFileSync(`${root}/${file}`));
+    } catch {
+      hash.update('missing');
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}
+
+/** True when `.build/` was compiled from exactly these contents (a stale or odd manifest is not). */
 export function buildIsCurrent(root) {
-  let manifest;
   try {
-    manifest = JSON.parse(readFileSync(`${root}/${BUILD_DIR}/manifest.json`, 'utf8'));
+    const manifest = JSON.parse(readFileSync(`${root}/${BUILD_DIR}/manifest.json`, 'utf8'));
+    return typeof manifest?.digest === 'string' && manifest.digest === sourceDigest(root);
   } catch {
     return false;
   }
-  const files = sourceFiles(root);
-  if (files.length !== manifest.files.length || files.some((f, i) => f !== manifest.files[i])) return false;
-  return files.every((f) => statSync(`${root}/${f}`).mtimeMs < manifest.builtAt);
 }

@@ -246,6 +246,7 @@ export const USAGE = [
   ]),
   '',
   'Exit codes: 0 ok, 1 not as expected (demo, broken audit chain), 2 bad input, 3 refused,',
-  '4 not found, 5 Temporal unreachable or no worker answered, 70 internal error.',
+  '4 not found, 5 Temporal unreachable or no worker answered, 6 accepted and audited but a later write',
+  '(the ledger) failed: do not repeat the action, 70 internal error.',
   '',
 ].join('\n');

@@ -16,6 +16,7 @@ export const EXIT = {
   refused: FAILURE_KINDS.refused.exit,
   notFound: FAILURE_KINDS['not-found'].exit,
   unreachable: FAILURE_KINDS.unreachable.exit,
+  incomplete: FAILURE_KINDS.incomplete.exit,
   internal: FAILURE_KINDS.internal.exit,
 } as const;
 

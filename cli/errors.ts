@@ -24,14 +24,17 @@ const as = (kind: FailureKind, message: string): Classified => ({
 });
 
 export async function classify(err: unknown): Promise<Classified> {
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS_'))
+  const code = (err as { code?: unknown })?.code;
+  if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')))
     return as('bad-input', (err as Error).message);
   if (err instanceof NotFound) return as('not-found', err.message);
-  const [{ refusalOf }, { PortUnavailable }] = await Promise.all([
+  const [{ refusalOf }, { PortUnavailable }, { AcceptedButIncomplete }] = await Promise.all([
     import('../client/actions.js'),
     import('../runtime/dev-server.js'),
+    import('../client/audited.js'),
   ]);
   if (err instanceof PortUnavailable) return as('bad-input', err.message);
+  if (err instanceof AcceptedButIncomplete) return as('incomplete', err.message);
   const refusal = refusalOf(err);
   if (refusal) {
     const kind = refusalKind(refusal.type);

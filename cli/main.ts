@@ -14,8 +14,12 @@ export { EXIT } from './common.js';
 export { USAGE } from './commands.js';
 
 async function main(argv: string[]): Promise<number> {
-  const name = argv.find((a) => !a.startsWith('-'));
-  const wantsHelp = argv.includes('--help') || argv.includes('-h');
+  // First a lenient pass that knows every command's flags, so a flag's value is never taken for the
+  // command (`rollout -f c.yaml plan`); then the command's own strict parse.
+  const everyFlag = Object.assign({}, GLOBAL_FLAGS, ...COMMANDS.map((c) => c.flags));
+  const first = parseArgs({ args: argv, allowPositionals: true, strict: false, options: everyFlag });
+  const name = first.positionals[0];
+  const wantsHelp = first.values.help === true;
   if (wantsHelp || !name) {
     print(USAGE);
     return wantsHelp ? EXIT.ok : EXIT.usage;

@@ -70,7 +70,8 @@ export function refusalOf(err: unknown): { type: string; message: string } | und
     const cause = err.cause instanceof ApplicationFailure ? err.cause : undefined;
     return { type: cause?.type ?? 'Refused', message: cause?.message ?? err.message };
   }
-  if (err instanceof WorkflowNotFoundError) return { type: 'NotFound', message: 'no such campaign' };
+  if (err instanceof WorkflowNotFoundError)
+    return { type: 'NotFound', message: `no such campaign (${err.workflowId})` };
   return undefined;
 }
 
@@ -150,9 +151,10 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
         () => summary,
         () => {
           const file = parseCampaignFile(document, source);
-          planCampaign(file);
+          const plan = planCampaign(file);
           summary = `${file.campaign.name}: patch ${file.patch.id} ${file.patch.version}`;
           return startCampaign(client, taskQueue, campaigns, file, actor.identity, {
+            plan,
             signing: signing(actor),
             ...(artifacts ? { artifacts } : {}),
             ...(signal ? { signal } : {}),

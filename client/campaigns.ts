@@ -10,7 +10,7 @@ import { artifactPolicyFromEnv } from '../runtime/config.js';
 import { isOperator } from '../domain/access.js';
 import { RolloutError } from '../domain/errors.js';
 import { campaignWorkflowId, hostWorkflowId, newCampaignId } from '../domain/ids.js';
-import { planCampaign } from '../domain/planner.js';
+import { planCampaign, type Plan } from '../domain/planner.js';
 import type {
   ApprovalRecord,
   CampaignFile,
@@ -124,9 +124,11 @@ export async function startCampaign(
   store: CampaignStore,
   file: CampaignFile,
   startedBy: string,
-  options: { signing: Signing; artifacts?: ArtifactPolicy; signal?: AbortSignal },
+  options: { signing: Signing; artifacts?: ArtifactPolicy; signal?: AbortSignal; plan?: Plan },
 ): Promise<string> {
-  const plan = planCampaign(file);
+  // The caller's plan of this same file when it made one (the action service validates with it); the
+  // worker derives its own from the stored file in any case: it trusts no plan it is given.
+  const plan = options.plan ?? planCampaign(file);
   const operators = file.campaign.people.filter((p) => p.roles.includes('operator'));
   if (operators.length && !isOperator(file.campaign.people, '', startedBy))
     throw new Refused('NotAnOperator', `${startedBy} is not an operator in campaign.people`);

@@ -15,6 +15,8 @@ export const FAILURE_KINDS = {
   'not-found': { exit: 4, http: 404 },
   /** Temporal or the worker did not answer in time. */
   unreachable: { exit: 5, http: 503 },
+  /** The action happened and is audited, but a write after it (the ledger) failed: do not repeat it. */
+  incomplete: { exit: 6, http: 500 },
   /** A bug. */
   internal: { exit: 70, http: 500 },
 } as const satisfies Record<string, { exit: number; http: number }>;

@@ -1,23 +1,32 @@
 /**
  * Compiles the program's TypeScript to JavaScript in `.build/` (same layout, one file per module, no
  * bundling), so `rollout` starts without transpiling. Run by `npm install` (prepare), `rollout setup`
- * and `npm run build`. bin/rollout.js uses `.build/` only while it is current (no source newer than the
- * build, no file added or removed); otherwise it runs the sources through tsx, so a stale build can
- * never run old code.
+ * and `npm run build`; does nothing when `.build/` is current (`--force` builds anyway). The new build
+ * is written beside the old one and swapped in by rename. bin/rollout.js uses `.build/` only while its
+ * manifest's digest matches the sources (contents, tsconfig, this script, the esbuild version);
+ * otherwise it runs the sources through tsx, so a stale build never runs.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { BUILD_DIR, sourceFiles } from '../bin/build-state.js';
+import { BUILD_DIR, buildIsCurrent, sourceDigest, sourceFiles } from '../bin/build-state.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = process.argv.includes('--quiet');
+if (!process.argv.includes('--force') && buildIsCurrent(root)) {
+  if (!quiet) process.stderr.write(`${BUILD_DIR}/ is current\n`);
+  process.exit(0);
+}
 const startedAt = Date.now();
+const digest = sourceDigest(root);
 const files = sourceFiles(root);
-rmSync(`${root}/${BUILD_DIR}`, { recursive: true, force: true });
+const fresh = `${root}/${BUILD_DIR}.new-${process.pid}`;
+const old = `${root}/${BUILD_DIR}.old-${process.pid}`;
+rmSync(fresh, { recursive: true, force: true });
 await build({
   entryPoints: files.map((f) => `${root}/${f}`),
-  outdir: `${root}/${BUILD_DIR}`,
+  outdir: fresh,
   outbase: root,
   format: 'esm',
   platform: 'node',
@@ -25,7 +34,13 @@ await build({
   sourcemap: 'linked',
   logLevel: 'warning',
 });
-mkdirSync(`${root}/${BUILD_DIR}`, { recursive: true });
-writeFileSync(`${root}/${BUILD_DIR}/manifest.json`, JSON.stringify({ builtAt: startedAt, files }));
-if (!process.argv.includes('--quiet'))
+writeFileSync(`${fresh}/manifest.json`, JSON.stringify({ digest, builtAt: startedAt, files }));
+try {
+  renameSync(`${root}/${BUILD_DIR}`, old);
+} catch {
+  // no build yet
+}
+renameSync(fresh, `${root}/${BUILD_DIR}`);
+rmSync(old, { recursive: true, force: true });
+if (!quiet)
   process.stderr.write(`built ${files.length} modules into ${BUILD_DIR}/ in ${Date.now() - startedAt} ms\n`);

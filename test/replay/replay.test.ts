@@ -31,6 +31,7 @@ describe('recorded histories replay on the current workflow code', () => {
       'host-unchanged',
       'artifact-changed',
       'signed',
+      'signed-on-call',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);
@@ -49,6 +50,34 @@ describe('recorded histories replay on the current workflow code', () => {
     ))
       results.push(result);
     expect(results.map((r) => [r.workflowId, r.error?.message])).toEqual(files.map((f) => [f, undefined]));
+  });
+
+  it('replays an on-call decision signed with the old spelling "oncall", as recorded before there was one', async () => {
+    // The recorded on-call skip, its signature's role written as older code wrote it. The update
+    // handler checks its argument again on replay, so this fails if "oncall" is no longer read.
+    const recorded = JSON.parse(readFileSync(`${DIR}/signed-on-call-run1.json`, 'utf8')) as {
+      events: Array<{ workflowExecutionUpdateAcceptedEventAttributes?: { acceptedRequest: Request } }>;
+    };
+    type Request = { input: { name: string; args: { payloads: Array<{ data: string }> } } };
+    let rewritten = 0;
+    for (const event of recorded.events) {
+      const input = event.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest.input;
+      if (input?.name !== 'hostAction') continue;
+      for (const payload of input.args.payloads) {
+        const decision = JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8'));
+        expect(decision.signature.role).toBe('on-call');
+        decision.signature.role = 'oncall';
+        payload.data = Buffer.from(JSON.stringify(decision)).toString('base64');
+        rewritten++;
+      }
+    }
+    expect(rewritten).toBe(1);
+    const workflowBundle = await bundleWorkflows();
+    await Worker.runReplayHistory(
+      { workflowBundle, replayName: 'legacy-oncall' },
+      historyFromJSON(recorded),
+      'signed-on-call-legacy',
+    );
   });
 
   it('is not vacuous: a workflow whose commands changed without patched() fails replay', async () => {

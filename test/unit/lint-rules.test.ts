@@ -120,7 +120,7 @@ const PROBES: Array<[string, string, string]> = [
   [
     'web/zz-server.js',
     "import { planCampaign } from '../domain/planner.js';\nexport const p = planCampaign;\n",
-    IMPORTS,
+    ZONE,
   ],
 ];
 

@@ -1,3 +1,4 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../workers/logger.js';
 
@@ -36,5 +37,25 @@ describe('worker logger', () => {
       ssh: { privateKey: '[redacted]' },
       secret: '[redacted]',
     });
+  });
+
+  it('inside an activity, every line names the workflow, the activity and the attempt', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const env = new MockActivityEnvironment({
+      activityType: 'installPatch',
+      attempt: 3,
+      workflowExecution: { workflowId: 'patch-host/archive-01', runId: 'run-7' },
+    });
+    await env.run(async () => logger.info({ hostId: 'archive-01' }, 'install started'));
+    logger.info('outside');
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      workflowId: 'patch-host/archive-01',
+      runId: 'run-7',
+      activity: 'installPatch',
+      attempt: 3,
+      hostId: 'archive-01',
+    });
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty('workflowId');
   });
 });

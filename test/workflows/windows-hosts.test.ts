@@ -239,6 +239,13 @@ async function patchHosts(
   return new Map(outcomes.map((o) => [o.hostId, o]));
 }
 
+/**
+ * The calls a host saw, a retried wait for boot counted once: the time-skipping server may retry that
+ * (idempotent) activity on a loaded machine; a second install or reboot would still show.
+ */
+const stepsOf = (host: WindowsHost) =>
+  host.calls.filter((c, i) => !(c === 'wait-for-boot' && host.calls[i - 1] === 'wait-for-boot'));
+
 const snapshotsOf = (vm: string) => {
   try {
     return sim.govc('snapshot.tree', '-vm', vm, '-D', '-f').trim();
@@ -266,7 +273,7 @@ describe('Windows hosts, images in vSphere (vcsim)', () => {
     expect(rebooted.fromVersion).toBe('build 19044.3803 without KB5034441');
     expect(rebooted.toVersion).toBe('2024.01.1');
     // patch.reboots is false: the 3010 ("reboot required") is what restarted the host.
-    expect(hosts.get('h0')!.calls).toEqual(['preflight', 'upload', 'install', 'reboot', 'wait-for-boot']);
+    expect(stepsOf(hosts.get('h0')!)).toEqual(['preflight', 'upload', 'install', 'reboot', 'wait-for-boot']);
     expect(rebooted.image?.location).toContain(VCSIM_VMS[0]);
 
     const already = out.get('h1')!;
@@ -322,7 +329,7 @@ describe('Windows hosts, images in vSphere (vcsim)', () => {
     expect(first.get('h3')!.state).toBe('patched');
     expect(first.get('h3')!.timings.map((t) => t.step)).toContain('reboot-first');
     // One restart before the install (the pending one); the installer's own restart (1641) is waited for.
-    expect(host.calls).toEqual([
+    expect(stepsOf(host)).toEqual([
       'preflight',
       'reboot',
       'wait-for-boot',

@@ -1,0 +1,22 @@
+/**
+ * The API's request bodies: each the domain's own schema of that request (domain/schema), less what the
+ * server fills in (the identity from the token, the signature). The OpenAPI document is built from these.
+ */
+import { z } from 'zod';
+import { ApprovalDecision, HostAction, OperatorControl, Rejection, SoakReview } from '../domain/schema.js';
+
+export const StartBody = z.strictObject({
+  /** The campaign document: YAML or JSON text, or the parsed object. */
+  file: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+});
+/** An approval names what the approver was shown: nothing is filled in on their behalf. */
+export const ApproveBody = ApprovalDecision.pick({
+  stage: true,
+  comment: true,
+  artifactSha256: true,
+  hostSetDigest: true,
+});
+export const RejectBody = Rejection.pick({ stage: true, reason: true });
+export const ReviewBody = SoakReview.pick({ decision: true, reason: true });
+export const ControlBody = OperatorControl.pick({ reason: true });
+export const HostActionBody = HostAction.pick({ note: true });
