@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { auditWriter, unverified } from '../adapters/audit-writer.js';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { verifyDecisionSignature } from '../adapters/signing.js';
 import { roleMay } from '../domain/access.js';
@@ -89,18 +90,11 @@ export function createTrustActivities({
     where: { campaignId: string; action: AuditAction; identity?: unknown; stage?: unknown; hostId?: unknown },
   ): Promise<never> {
     const identity = typeof where.identity === 'string' ? where.identity.slice(0, 200) : 'unknown';
-    await store
-      .appendAudit({
-        at: new Date().toISOString(),
-        actor: identity,
-        role: 'unverified',
-        via: 'worker',
-        action: where.action,
+    await auditWriter(store)
+      .refused(unverified(identity), where.action, `${type}: ${message}`, {
         campaignId: where.campaignId,
         ...(typeof where.hostId === 'string' ? { hostId: where.hostId } : {}),
         ...(typeof where.stage === 'string' ? { stage: where.stage } : {}),
-        outcome: 'refused',
-        detail: `${type}: ${message}`.slice(0, 2000),
       })
       .catch((err: Error) => logger.error({ err: err.message }, 'audit write failed'));
     logger.warn({ campaignId: where.campaignId, action: where.action, type }, 'decision refused');

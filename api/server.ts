@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { auditWriter } from '../adapters/audit-writer.js';
 import type { RolloutStore } from '../adapters/rollout-store.js';
 import { refusalOf, type Actor, type RolloutActions } from '../client/actions.js';
 import { AcceptedButIncomplete } from '../client/audited.js';
@@ -70,6 +71,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
   });
 
+  const audit = auditWriter(store);
   const users = new WeakMap<FastifyRequest, User>();
   const actorOf = (req: FastifyRequest): Actor => {
     const user = users.get(req);
@@ -80,15 +82,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   /** Refuses what the actor's role may not see or do here, and audits the refusal. */
   const refuseView = async (actor: Actor, what: string): Promise<never> => {
     const message = `role ${actor.role} may not ${what}`;
-    await store.appendAudit({
-      at: new Date().toISOString(),
-      actor: actor.identity,
-      role: actor.role,
-      via: 'api',
-      action: 'view',
-      outcome: 'refused',
-      detail: `NotPermitted: ${message}`,
-    });
+    await audit.refused(actor, 'view', `NotPermitted: ${message}`);
     throw new HttpError(403, 'NotPermitted', message);
   };
 
@@ -99,7 +93,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     return refuseView(actor, `see ${view}`);
   };
 
-  const guard = signInGuard((entry) => store.appendAudit(entry));
+  const guard = signInGuard((detail) => audit.refusedSignIn('api', detail));
   app.addHook('onClose', async () => guard.stop());
 
   app.addHook('onRequest', async (req) => {

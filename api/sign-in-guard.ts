@@ -4,8 +4,6 @@
  * push real entries off its first page; past `limit` refusals in the minute the source's failing
  * attempts get 429 (a valid token still gets in, so users behind the same address are not locked out).
  */
-import type { AuditInput } from '../domain/schema.js';
-
 const MINUTE_MS = 60_000;
 
 interface Window {
@@ -23,25 +21,18 @@ export interface SignInGuard {
   stop(): Promise<void>;
 }
 
+/** `refusedSignIn` writes one refused sign-in entry with its detail (adapters/audit-writer.ts). */
 export function signInGuard(
-  append: (entry: AuditInput) => Promise<unknown>,
+  refusedSignIn: (detail: string) => Promise<unknown>,
   options: { limit?: number; now?: () => number } = {},
 ): SignInGuard {
   const limit = options.limit ?? 10;
   const now = options.now ?? Date.now;
   const windows = new Map<string, Window>();
-  const entry = (source: string, detail: string): AuditInput => ({
-    at: new Date(now()).toISOString(),
-    actor: 'anonymous',
-    role: 'none',
-    via: 'api',
-    action: 'sign-in',
-    outcome: 'refused',
-    detail: `${detail} (from ${source})`,
-  });
+  const entry = (source: string, detail: string) => `${detail} (from ${source})`;
   const summarize = async (source: string, w: Window) => {
     if (w.refused > 1)
-      await append(
+      await refusedSignIn(
         entry(
           source,
           `Unauthenticated: ${w.refused - 1} more refused sign-in(s) in the minute from ${new Date(w.start).toISOString()}`,
@@ -71,7 +62,7 @@ export function signInGuard(
       }
       if (!w) {
         windows.set(source, { start: now(), refused: 1 });
-        await append(entry(source, detail));
+        await refusedSignIn(entry(source, detail));
       } else w.refused += 1;
     },
     flush,

@@ -2,6 +2,7 @@
  * What the commands that read or act share: the rollout store, a Temporal client, the audited action
  * service, and who is acting. Loaded only by the commands that need them.
  */
+import { auditWriter } from '../adapters/audit-writer.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
@@ -22,15 +23,7 @@ async function actorFrom(store: RolloutStore): Promise<Actor> {
     throw new UsageError('set ROLLOUT_TOKEN (or ROLLOUT_TOKEN_FILE) to your token from `rollout users add`');
   const user = await store.userByToken(token);
   if (!user) {
-    await store.appendAudit({
-      at: new Date().toISOString(),
-      actor: 'anonymous',
-      role: 'none',
-      via: 'cli',
-      action: 'sign-in',
-      outcome: 'refused',
-      detail: 'Unauthenticated: unknown token',
-    });
+    await auditWriter(store).refusedSignIn('cli', 'Unauthenticated: unknown token');
     throw new Refused('Unauthenticated', 'unknown token (ROLLOUT_TOKEN or ROLLOUT_TOKEN_FILE)');
   }
   return { identity: user.name, role: user.role, via: 'cli' };

@@ -37,7 +37,8 @@ import {
   type ApproveRequest,
   type Signing,
 } from './campaigns.js';
-import { runAudited, type AuditedAction } from './audited.js';
+import { runAudited, type AuditedAction, type WriteEntry } from './audited.js';
+import { auditWriter } from '../adapters/audit-writer.js';
 import { buildReport, type CampaignReport } from './report.js';
 import type { DecisionSigner } from './signing.js';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
@@ -104,6 +105,7 @@ export interface CampaignListItem extends CampaignRecord {
 
 export function rolloutActions({ client, taskQueue, campaigns, store, signer, artifacts }: ActionDeps) {
   const signing = (actor: Actor): Signing => ({ signer, role: actor.role });
+  const audit = auditWriter(store);
   /** Every action through runAudited (client/audited.ts): refusals and acceptances in the audit log. */
   function audited<T>(
     actor: Actor,
@@ -113,15 +115,9 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
     act: () => Promise<T>,
     more: Pick<AuditedAction<T>, 'describe' | 'followUp'> = {},
   ): Promise<T> {
-    return runAudited((input) => store.appendAudit(input), refusalOf, {
-      entry: {
-        at: new Date().toISOString(),
-        actor: actor.identity,
-        role: actor.role,
-        via: actor.via,
-        action,
-        ...where,
-      },
+    const write: WriteEntry = (outcome, text, extra) =>
+      audit.write(actor, action, outcome, text, { ...where, ...extra });
+    return runAudited(write, refusalOf, {
       notPermitted: roleMay(actor.role, action) ? undefined : `role ${actor.role} may not ${action}`,
       detail: typeof detail === 'string' ? () => detail : detail,
       act,

@@ -17,16 +17,21 @@ export class AcceptedButIncomplete extends Error {
   }
 }
 
+/** Writes the action's entry (adapters/audit-writer.ts): its outcome, why, and fields from the result. */
+export type WriteEntry = (
+  outcome: AuditInput['outcome'],
+  detail: string,
+  extra?: Pick<AuditInput, 'campaignId'>,
+) => Promise<unknown>;
+
 export interface AuditedAction<T> {
-  /** The entry's fields but outcome and detail. */
-  entry: Omit<AuditInput, 'outcome' | 'detail'>;
   /** Why the role may not act, or undefined when it may. */
   notPermitted: string | undefined;
   /** The note recorded when accepted (read after the action, so it can say what was started). */
   detail: () => string;
   act: () => Promise<T>;
   /** Fields the accepted entry takes from the result (e.g. the new campaign's ID). */
-  describe?: (result: T) => Partial<AuditInput>;
+  describe?: (result: T) => Pick<AuditInput, 'campaignId'>;
   /** Writes after the accepted entry; `what` names them in the error. */
   followUp?: { what: string; run: (result: T) => Promise<void> };
 }
@@ -34,12 +39,10 @@ export interface AuditedAction<T> {
 const APPEND_ATTEMPTS = 3;
 
 export async function runAudited<T>(
-  append: (input: AuditInput) => Promise<unknown>,
+  write: WriteEntry,
   refusalOf: (err: unknown) => { type: string; message: string } | undefined,
   action: AuditedAction<T>,
 ): Promise<T> {
-  const write = (outcome: AuditInput['outcome'], text: string, extra: Partial<AuditInput> = {}) =>
-    append({ ...action.entry, outcome, detail: text.slice(0, 2000), ...extra });
   if (action.notPermitted) {
     await write('refused', `NotPermitted: ${action.notPermitted}`);
     throw new Refused('NotPermitted', action.notPermitted);

@@ -1,34 +1,37 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AcceptedButIncomplete, runAudited, type AuditedAction } from '../../client/audited.js';
+import { auditWriter } from '../../adapters/audit-writer.js';
+import {
+  AcceptedButIncomplete,
+  runAudited,
+  type AuditedAction,
+  type WriteEntry,
+} from '../../client/audited.js';
 import { Refused } from '../../client/campaigns.js';
 import type { AuditInput } from '../../domain/schema.js';
+import { sourceFiles } from '../../bin/build-state.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
 
-const entry = {
-  at: '2026-12-02T00:00:00.000Z',
-  actor: 'oncall@hospital.example',
-  role: 'on-call',
-  via: 'cli' as const,
-  action: 'skip' as const,
-  campaignId: 'c-1',
-  hostId: 'nas-01',
-};
+const who = { identity: 'oncall@hospital.example', role: 'on-call', via: 'cli' as const };
 const refusalOf = (err: unknown) =>
   err instanceof Refused ? { type: err.type, message: err.message } : undefined;
 
+/** A store that keeps what it is given (and fails the first `failFirst` writes), behind the real writer. */
 function log(failFirst = 0) {
   const entries: AuditInput[] = [];
   let failures = failFirst;
-  return {
-    entries,
-    append: async (input: AuditInput) => {
+  const audit = auditWriter({
+    appendAudit: async (input: AuditInput) => {
       if (failures-- > 0) throw new Error('database is locked');
       entries.push(input);
     },
-  };
+  });
+  const append: WriteEntry = (outcome, detail, extra) =>
+    audit.write(who, 'skip', outcome, detail, { campaignId: 'c-1', hostId: 'nas-01', ...extra });
+  return { entries, append };
 }
 
 const action = <T>(over: Partial<AuditedAction<T>> & Pick<AuditedAction<T>, 'act'>): AuditedAction<T> => ({
-  entry,
   notPermitted: undefined,
   detail: () => 'host replaced',
   ...over,
@@ -113,5 +116,14 @@ describe('every accepted action is in the audit log', () => {
       campaignId: 'c-42',
       detail: 'KB5034441 wave',
     });
+  });
+});
+
+describe('one audit writer', () => {
+  it('no module but the writer (adapters/audit-writer.ts) appends audit entries', () => {
+    const writers = sourceFiles(PROJECT_ROOT).filter((file) =>
+      /\.appendAudit\(/.test(readFileSync(`${PROJECT_ROOT}/${file}`, 'utf8')),
+    );
+    expect(writers).toEqual(['adapters/audit-writer.ts']);
   });
 });
