@@ -58,7 +58,7 @@ const webZones = FOLDERS.filter((f) => f !== 'web').map((from) => ({
 const restricted = (patterns) => ['error', { patterns }];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**', '.build*/**'] },
+  { ignores: ['node_modules/**', '.data/**', '.tools/**', 'test-artifacts/**', '.build/**', '.build.*/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

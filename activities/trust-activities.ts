@@ -12,6 +12,7 @@ import { auditWriter, unverified } from '../adapters/audit-writer.js';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { verifyDecisionSignature } from '../adapters/signing.js';
 import { roleMay } from '../domain/access.js';
+import { PersonRole } from '../domain/schema.js';
 import { canonicalJson, decisionMessage, SIGNATURE_WINDOW_MS } from '../domain/decisions.js';
 import { isOperator } from '../domain/access.js';
 import { planCampaign, summarizePlan } from '../domain/planner.js';
@@ -134,6 +135,8 @@ export function createTrustActivities({
       if (role !== signature.role)
         return refuse('IdentityMismatch', `${identity} is not a user with role ${signature.role}`, where);
     }
+    if (!PersonRole.safeParse(signature.role).success)
+      return refuse('InvalidInput', `no such role ${String(signature.role).slice(0, 40)}`, where);
     if (!roleMay(signature.role, where.action))
       return refuse('NotPermitted', `role ${signature.role} may not ${where.action}`, where);
     const skew = Math.abs(Date.now() - Date.parse(signature.at));

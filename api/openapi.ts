@@ -22,6 +22,11 @@ const errors = {
   '404': { description: 'No such campaign', ...json(ref('Error')) },
   '409': { description: 'Refused by the campaign (its rules, its phase); audited', ...json(ref('Error')) },
   '503': { description: 'Temporal or the worker did not answer', ...json(ref('Error')) },
+  '500': {
+    description:
+      'Internal error; or type AcceptedButIncomplete: the action was accepted and audited but a later write failed (do not repeat it)',
+    ...json(ref('Error')),
+  },
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 /** A request body, from the schema the route parses it with (api/bodies.ts). */

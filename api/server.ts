@@ -2,7 +2,8 @@
  * The HTTP API (Fastify) and the web dashboard it serves. Every request but the OpenAPI document and the
  * dashboard's static files carries a bearer token issued by `rollout users add`; the token's user and
  * role decide what it may see and do (domain/access.ts), every action goes through the audited action
- * service, and every refusal is audited. Errors are JSON: `{ error: { type, message } }`.
+ * service, and every refusal by role or by the campaign's rules is audited (a malformed body is refused
+ * with 400 before it reaches an action, and is not). Errors are JSON: `{ error: { type, message } }`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../runtime/paths.js';
@@ -158,7 +159,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     if (err instanceof AcceptedButIncomplete)
       return reply
         .status(FAILURE_KINDS.incomplete.http)
-        .send({ error: { type: 'AcceptedButIncomplete', message: err.message } });
+        .send({ error: { type: 'AcceptedButIncomplete', message: err.summary } });
     const refusal = refusalOf(err);
     if (refusal) return reply.status(FAILURE_KINDS[refusalKind(refusal.type)].http).send({ error: refusal });
     const fastifyError = err as { statusCode?: number; message?: string };

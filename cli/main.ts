@@ -2,7 +2,7 @@
  * The `rollout` command: finds the command in the registry (cli/commands.ts), parses its flags, and
  * loads and runs its module. One top-level handler tells a user's error (clear message, exit code) from
  * a bug (stack trace). Exit codes: 0 ok, 1 demo/campaign did not end as expected, 2 bad input,
- * 3 refused, 4 not found, 5 Temporal unreachable, 70 internal error.
+ * 3 refused, 4 not found, 5 Temporal unreachable, 6 accepted but a later write failed, 70 internal error.
  */
 import { parseArgs } from 'node:util';
 import { COMMANDS, commandNamed, GLOBAL_FLAGS, USAGE } from './commands.js';

@@ -72,7 +72,8 @@ export function refusalOf(err: unknown): { type: string; message: string } | und
     return { type: cause?.type ?? 'Refused', message: cause?.message ?? err.message };
   }
   if (err instanceof WorkflowNotFoundError)
-    return { type: 'NotFound', message: `no such campaign (${err.workflowId})` };
+    // The same words as for a campaign the asker may not see: a vendor learns nothing from the answer.
+    return { type: 'NotFound', message: 'no such campaign' };
   return undefined;
 }
 

@@ -9,11 +9,20 @@ import { Refused } from './campaigns.js';
 
 /** The action happened and is audited; a later write (named) failed. */
 export class AcceptedButIncomplete extends Error {
-  constructor(what: string, cause: unknown) {
+  constructor(
+    /** What failed after the action, in words: "the ledger's entry for the host". */
+    readonly what: string,
+    cause: unknown,
+  ) {
     super(
       `accepted and audited, but ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
     );
     this.name = 'AcceptedButIncomplete';
+  }
+
+  /** The message without the cause's own text (for the API: a store's error is not for clients). */
+  get summary(): string {
+    return `accepted and audited, but ${this.what} failed; do not repeat the action`;
   }
 }
 

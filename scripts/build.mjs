@@ -24,23 +24,35 @@ const files = sourceFiles(root);
 const fresh = `${root}/${BUILD_DIR}.new-${process.pid}`;
 const old = `${root}/${BUILD_DIR}.old-${process.pid}`;
 rmSync(fresh, { recursive: true, force: true });
-await build({
-  entryPoints: files.map((f) => `${root}/${f}`),
-  outdir: fresh,
-  outbase: root,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-});
-writeFileSync(`${fresh}/manifest.json`, JSON.stringify({ digest, builtAt: startedAt, files }));
 try {
-  renameSync(`${root}/${BUILD_DIR}`, old);
-} catch {
-  // no build yet
+  await build({
+    entryPoints: files.map((f) => `${root}/${f}`),
+    outdir: fresh,
+    outbase: root,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    logLevel: 'warning',
+  });
+  writeFileSync(`${fresh}/manifest.json`, JSON.stringify({ digest, builtAt: startedAt, files }));
+  let moved = false;
+  try {
+    renameSync(`${root}/${BUILD_DIR}`, old);
+    moved = true;
+  } catch {
+    // no build yet (or another build just took it: ours goes in all the same)
+  }
+  try {
+    renameSync(fresh, `${root}/${BUILD_DIR}`);
+  } catch (err) {
+    // Another build won the race: keep its result, or put the old one back.
+    if (moved) renameSync(old, `${root}/${BUILD_DIR}`);
+    if (!buildIsCurrent(root)) throw err;
+  }
+} finally {
+  rmSync(fresh, { recursive: true, force: true });
+  rmSync(old, { recursive: true, force: true });
 }
-renameSync(fresh, `${root}/${BUILD_DIR}`);
-rmSync(old, { recursive: true, force: true });
 if (!quiet)
   process.stderr.write(`built ${files.length} modules into ${BUILD_DIR}/ in ${Date.now() - startedAt} ms\n`);

@@ -12,6 +12,7 @@ import {
   OperatorControl,
   Rejection,
   SoakReview,
+  PersonRole,
   TERMINAL_CAMPAIGN_STATES,
   type CampaignStatus,
   type GatePlan,
@@ -68,6 +69,11 @@ export function validateSigned(status: CampaignStatus, args: { signature?: unkno
     );
   if (args.signature === undefined)
     refuse('Unsigned', 'the decision carries no signature: send it through the rollout CLI or API');
+  // Strict here (validators never run on replay): the old spelling "oncall" is read only when a recorded
+  // decision is replayed through its handler (domain/schema/status.ts).
+  const role = (args.signature as { role?: unknown } | null)?.role;
+  if (!PersonRole.safeParse(role).success)
+    refuse('InvalidInput', `signature.role: must be one of ${PersonRole.options.join(', ')}`);
 }
 
 export function validateApproval(status: CampaignStatus, plan: PlanSummary, raw: unknown): void {
