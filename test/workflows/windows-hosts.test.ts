@@ -1,5 +1,7 @@
 /**
- * Windows hosts through the host workflow on the time-skipping server. The images are real: the
+ * Windows hosts through the host workflow on the real dev server, in real time (the time-skipping
+ * server skipped past activities that run in real time against vcsim and, on a loaded machine, timed
+ * the workflows out). The images are real: the
  * workflow's snapshot, restore, power-cycle and delete-image activities drive VMware's vcsim through the
  * product's vSphere controller (govc). The Windows host is a fake standing behind the real host-ops code
  * and the Windows dialect: it answers the PowerShell scripts (facts probe, install start and poll, KB
@@ -27,7 +29,7 @@ import { artifactPolicyFromEnv } from '../../runtime/config.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { VCSIM_VMS, validWindowsCampaign } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
-import { bundleWorkflows, timeSkippingEnv } from '../helpers/temporal.js';
+import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 import { GOVC, startVcsim, type Vcsim } from '../helpers/vcsim.js';
 
 /** One Windows host as its scripts see it. */
@@ -161,7 +163,7 @@ beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-windows-store-'));
   store = fileCampaignStore(storeDir);
   rollout = await tempRolloutStore();
-  [env, bundle, sim] = await Promise.all([timeSkippingEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
+  [env, bundle, sim] = await Promise.all([devServerEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
 });
 
 afterAll(async () => {
@@ -178,6 +180,7 @@ function windowsFile(pendingReboot: 'refuse' | 'reboot-first'): CampaignFile {
   ];
   Object.assign(raw.patch, {
     reboots: false,
+    rebootGrace: '200ms',
     bootTimeout: '10m',
     windows: { kb: 'KB5034441', package: 'msu', pendingReboot },
   });
@@ -240,8 +243,8 @@ async function patchHosts(
 }
 
 /**
- * The calls a host saw, a retried wait for boot counted once: the time-skipping server may retry that
- * (idempotent) activity on a loaded machine; a second install or reboot would still show.
+ * The calls a host saw, a retried wait for boot counted once: that activity is idempotent and may be
+ * retried on a loaded machine; a second install or reboot would still show.
  */
 const stepsOf = (host: WindowsHost) =>
   host.calls.filter((c, i) => !(c === 'wait-for-boot' && host.calls[i - 1] === 'wait-for-boot'));
