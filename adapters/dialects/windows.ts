@@ -366,6 +366,8 @@ function profile(patch: Patch, file: string): string {
       ? '(Get-FileHash -LiteralPath $f.FullName -Algorithm SHA256).Hash.ToLowerInvariant()'
       : "[string]$f.Length + ':' + [string]$f.LastWriteTimeUtc.Ticks";
   return script(
+    // The profile lives in the rollout tree too: secured before anything is written there.
+    ...SECURE_ROOT,
     `$paths = @(${protectedPaths.map(psQuote).join(', ')})`,
     "foreach ($p in $paths) { if (-not (Test-Path -LiteralPath $p)) { [Console]::Error.WriteLine('protected path ' + $p + ' does not exist'); exit 3 } }",
     "foreach ($p in $paths) { if ((Get-Item -LiteralPath $p -Force).Attributes -band [System.IO.FileAttributes]::ReparsePoint) { [Console]::Error.WriteLine('protected path ' + $p + ' is a junction or symbolic link: name the real path'); exit 3 } }",
