@@ -39,7 +39,11 @@ function signOut() {
   location.hash = '#/login';
 }
 
+/** Counts navigations: a view that finishes loading after a newer navigation is not shown. */
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
   clearInterval(session.timer);
   const [path, ...rest] = location.hash.replace(/^#\//, '').split('?')[0].split('/');
   if (!session.me && sessionStorage.getItem('token'))
@@ -60,11 +64,14 @@ async function route() {
     audit: auditView,
   };
   const view = views[path] ?? campaignsView;
+  let content;
   try {
-    main.replaceChildren(await view());
+    content = await view();
   } catch (err) {
-    main.replaceChildren(errorBox(err));
+    content = errorBox(err);
   }
+  // Signing in lands on the campaigns, and an immediate jump elsewhere must not be overwritten by them.
+  if (mine === navigation) main.replaceChildren(content);
 }
 
 window.addEventListener('hashchange', route);
