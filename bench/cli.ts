@@ -13,8 +13,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { buildIsCurrent } from '../bin/build-state.js';
-import { createCampaignActivities } from '../activities/campaign-activities.js';
-import { createTrustActivities } from '../activities/trust-activities.js';
+import { benchActivities } from './bench-activities.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
@@ -60,18 +59,7 @@ try {
     connection: nativeConnection,
     taskQueue: 'bench-cli',
     workflowsPath: WORKFLOWS_PATH,
-    activities: {
-      ...host,
-      ...createTrustActivities({ store: ledger, campaigns: store, logger }),
-      ...createCampaignActivities({
-        store,
-        logger,
-        checkHealth: host.checkHealth,
-        ledger,
-        artifacts: artifact.policy,
-      }),
-      verifyArtifact: async () => {},
-    },
+    activities: benchActivities({ host, store, ledger, logger, artifacts: artifact.policy }),
   });
   const client = new Client({ connection: await Connection.connect({ address: server.address }) });
   const lines = await worker.runUntil(async () => {

@@ -12,8 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createCampaignActivities } from '../activities/campaign-activities.js';
-import { createTrustActivities } from '../activities/trust-activities.js';
+import { benchActivities } from './bench-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import {
@@ -112,18 +111,7 @@ async function scenario(
     connection: nativeConnection,
     taskQueue: name,
     workflowsPath: WORKFLOWS_PATH,
-    activities: {
-      ...host,
-      ...createTrustActivities({ store: ledger, campaigns: store, logger }),
-      ...createCampaignActivities({
-        store,
-        logger,
-        checkHealth: host.checkHealth,
-        ledger,
-        artifacts: artifact.policy,
-      }),
-      verifyArtifact,
-    },
+    activities: benchActivities({ host, store, ledger, logger, artifacts: artifact.policy, verifyArtifact }),
   });
   const file = benchCampaign(hosts, { soak: '3s', probe: '1s', concurrency: 3, artifactPath: artifact.path });
   adjust(file);

@@ -10,8 +10,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createCampaignActivities } from '../activities/campaign-activities.js';
-import { createTrustActivities } from '../activities/trust-activities.js';
+import { benchActivities } from './bench-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
@@ -64,18 +63,7 @@ try {
     connection: nativeConnection,
     taskQueue: 'bench',
     workflowsPath: WORKFLOWS_PATH,
-    activities: {
-      ...host,
-      ...createTrustActivities({ store: ledger, campaigns: store, logger }),
-      ...createCampaignActivities({
-        store,
-        logger,
-        checkHealth: host.checkHealth,
-        ledger,
-        artifacts: artifact.policy,
-      }),
-      verifyArtifact: async () => {},
-    },
+    activities: benchActivities({ host, store, ledger, logger, artifacts: artifact.policy }),
     maxConcurrentActivityTaskExecutions: 400,
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 2_000,
