@@ -82,16 +82,19 @@ describe('every accepted action is in the audit log', () => {
   it('a role that may not act is refused and audited, and the action never runs', async () => {
     const audit = log();
     let ran = false;
-    await expect(
-      runAudited(audit.append, refusalOf, {
-        ...action({
-          act: async () => {
-            ran = true;
-          },
-        }),
-        notPermitted: 'role auditor may not skip',
+    const refused = runAudited(audit.append, refusalOf, {
+      ...action({
+        act: async () => {
+          ran = true;
+        },
       }),
-    ).rejects.toThrow(Refused);
+      notPermitted: 'role auditor may not skip',
+    });
+    await expect(refused).rejects.toThrow(Refused);
+    await expect(refused).rejects.toMatchObject({
+      type: 'NotPermitted',
+      message: 'role auditor may not skip',
+    });
     expect(ran).toBe(false);
     expect(audit.entries.map((e) => [e.outcome, e.detail])).toEqual([
       ['refused', 'NotPermitted: role auditor may not skip'],

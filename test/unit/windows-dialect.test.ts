@@ -309,19 +309,26 @@ describe('hostile values in every placeholder', () => {
 
   for (const [name, render, forms] of cases)
     it(`${name}: each hostile value is one literal string`, async () => {
-      for (const hostile of HOSTILE)
-        for (const carried of unwrap(win.wrap(render(hostile))))
-          if (carried.includes(MARK))
-            await assertLiteral(carried, forms(hostile), `${name} with ${JSON.stringify(hostile)}`);
+      for (const hostile of HOSTILE) {
+        const where = `${name} with ${JSON.stringify(hostile)}`;
+        // Inline, or the fixed stdin loader plus the script it reads: exactly one carries the value.
+        const carrying = unwrap(win.wrap(render(hostile))).filter((carried) => carried.includes(MARK));
+        expect(carrying, `${where}: the value is in no script sent`).toHaveLength(1);
+        await assertLiteral(carrying[0]!, forms(hostile), where);
+      }
     });
 
   it('the literal check is not vacuous: naive quoting is caught', async () => {
     const naive = (v: string) => `Get-Item -LiteralPath '${v}'`;
     const breakout = `${MARK}'; Stop-Computer; '`;
-    await expect(assertLiteral(naive(breakout), [breakout], 'naive')).rejects.toThrow();
+    await expect(assertLiteral(naive(breakout), [breakout], 'naive')).rejects.toThrow(
+      'naive (nested script): "ZQX" is code, not inside a literal',
+    );
     // The grammar takes ’ for a letter; PowerShell ends the string there. The check follows PowerShell.
     const smart = `${MARK}\u2019; Stop-Computer; \u2019`;
-    await expect(assertLiteral(naive(smart), [smart], 'naive smart')).rejects.toThrow();
+    await expect(assertLiteral(naive(smart), [smart], 'naive smart')).rejects.toThrow(
+      'naive smart: the literal around the value ends early (an unescaped quote)',
+    );
     expect(verbatimValue("'it''s'")).toBe("it's");
     expect(verbatimValue("'a\u2019b'")).toBeUndefined();
   });
