@@ -88,6 +88,22 @@ export default tseslint.config(
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: { '@typescript-eslint/no-floating-promises': 'error' },
   },
+  {
+    // One config module reads the environment (runtime/config.ts); everything else is handed its
+    // settings. bin/rollout.js decides which build to load before any module, config included, exists.
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    ignores: ['runtime/config.ts', 'bin/rollout.js'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'read settings from runtime/config.ts (settings(), childEnvironment())',
+        },
+      ],
+    },
+  },
   // The dashboard runs in the browser and talks to the API only.
   { files: ['web/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
   {

@@ -5,7 +5,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import type { CampaignStore } from '../adapters/campaign-store.js';
-import { hostPatchInput, PlanInfeasible, planCampaign } from '../domain/planner.js';
+import { hostPatchInput, PlanInfeasible } from '../domain/planner.js';
+import { planCache, type PlanCache } from './plan-cache.js';
 import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
 import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
 import type { NotificationSink } from '../adapters/webhooks.js';
@@ -22,6 +23,8 @@ export interface CampaignActivityDeps {
   notifications?: NotificationSink;
   /** Where artifacts may be read from (the worker's artifact directories and limits). */
   artifacts: ArtifactPolicy;
+  /** Plans by file checksum, shared with the trust activities (default: a cache of its own). */
+  plans?: PlanCache;
 }
 
 export function createCampaignActivities({
@@ -31,12 +34,12 @@ export function createCampaignActivities({
   ledger,
   notifications,
   artifacts,
+  plans = planCache(),
 }: CampaignActivityDeps) {
   const plan = (fileSha256: string) =>
     typed(async () => {
-      const file = store.get(fileSha256);
       try {
-        return { plan: planCampaign(file) };
+        return { plan: plans(fileSha256, () => store.get(fileSha256)) };
       } catch (err) {
         if (err instanceof PlanInfeasible)
           throw ApplicationFailure.create({

@@ -15,7 +15,8 @@ import { roleMay } from '../domain/access.js';
 import { PersonRole } from '../domain/schema.js';
 import { canonicalJson, decisionMessage, SIGNATURE_WINDOW_MS } from '../domain/decisions.js';
 import { isOperator } from '../domain/access.js';
-import { planCampaign, summarizePlan } from '../domain/planner.js';
+import { summarizePlan } from '../domain/planner.js';
+import { planCache, type PlanCache } from './plan-cache.js';
 import type {
   AuditAction,
   AuditInput,
@@ -79,10 +80,13 @@ export function createTrustActivities({
   store,
   campaigns,
   logger,
+  plans = planCache(),
 }: {
   store: TrustStore;
   campaigns: CampaignStore;
   logger: Logger;
+  /** Plans by file checksum, shared with the campaign activities (default: a cache of its own). */
+  plans?: PlanCache;
 }) {
   /** Audits the refusal and throws it as a non-retryable failure of that type. */
   async function refuse(
@@ -194,7 +198,11 @@ export function createTrustActivities({
           where,
         );
       }
-      const plan = summarizePlan(file, planCampaign(file), sha256Hex);
+      const plan = summarizePlan(
+        file,
+        plans(fileSha256, () => file),
+        sha256Hex,
+      );
       if (continued) {
         const admitted = await store.admission(campaignId);
         if (!admitted || admitted.firstRunId !== request.firstRunId || admitted.fileSha256 !== fileSha256)

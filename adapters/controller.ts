@@ -39,6 +39,7 @@ import {
   vsphereSnapshot,
   vsphereVerify,
   type GovcRun,
+  type GovcTool,
 } from './vsphere.js';
 
 const CONTROLLER_COMMAND_MS = 600_000;
@@ -125,14 +126,14 @@ async function runTemplate<T>(
 }
 
 export interface ControllerClientOptions {
-  /** The govc binary for vSphere controllers (runtime/config.ts `govcPath`). */
-  govc?: string;
+  /** govc for vSphere controllers (runtime/config.ts `Settings.govc`). */
+  govc?: GovcTool;
 }
 
 /** The operations every controller kind offers (or refuses with the reason), dispatched by kind. */
 export function createControllerClient(keys: KeyStore, options: ControllerClientOptions = {}) {
   const govcRun = async (controller: VsphereController): Promise<GovcRun> => ({
-    govc: options.govc ?? 'govc',
+    govc: options.govc ?? { binary: 'govc', home: '/tmp' },
     controller,
     secret: await keys.secretFor(controller.credential, 'vsphere', controller.url),
   });

@@ -66,7 +66,7 @@ export const AGENT_CREDENTIAL = 'agent';
  * destinations in `credentials.json`. `known_hosts` there pins host keys for machines whose inventory
  * entry has no `hostKey`. The credential `agent` uses SSH_AUTH_SOCK.
  */
-export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.env): KeyStore {
+export function directoryKeyStore(dir: string, agentSocket?: string): KeyStore {
   const manifest = async (): Promise<CredentialManifest> => {
     const text = await readFile(`${dir}/credentials.json`, 'utf8').catch(() => undefined);
     if (text === undefined) return {};
@@ -99,7 +99,7 @@ export function directoryKeyStore(dir: string, env: NodeJS.ProcessEnv = process.
           `credential "${credential}" is a ${declared.kind} secret, not an SSH key`,
         );
       if (credential === AGENT_CREDENTIAL) {
-        const agent = env.SSH_AUTH_SOCK;
+        const agent = agentSocket;
         if (!agent)
           throw new RolloutError(
             'UnknownCredential',

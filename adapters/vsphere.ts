@@ -17,9 +17,14 @@ import { RolloutError } from '../domain/errors.js';
 import type { VsphereController } from '../domain/schema.js';
 import type { PowerOperation } from './redfish.js';
 
+/** The govc binary and the home directory it runs with (its only inherited settings). */
+export interface GovcTool {
+  binary: string;
+  home: string;
+}
+
 export interface GovcRun {
-  /** The govc binary. */
-  govc: string;
+  govc: GovcTool;
   controller: VsphereController;
   /** `user:password` from the key store. */
   secret: string;
@@ -28,7 +33,11 @@ export interface GovcRun {
 type Failure = 'ImageFailed' | 'PowerFailed';
 
 /** The environment govc reads its target from; sessions are never cached on disk. */
-export function govcEnvironment(controller: VsphereController, secret: string): NodeJS.ProcessEnv {
+export function govcEnvironment(
+  controller: VsphereController,
+  secret: string,
+  home: string,
+): NodeJS.ProcessEnv {
   const cut = secret.indexOf(':');
   if (cut <= 0)
     throw new RolloutError(
@@ -36,8 +45,8 @@ export function govcEnvironment(controller: VsphereController, secret: string): 
       `vSphere credential "${controller.credential}" must hold user:password`,
     );
   return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
+    PATH: '/usr/bin:/bin',
+    HOME: home,
     GOVC_URL: controller.url,
     GOVC_USERNAME: secret.slice(0, cut),
     GOVC_PASSWORD: secret.slice(cut + 1),
@@ -59,10 +68,10 @@ function scrub(text: string, run: GovcRun): string {
 function govc(run: GovcRun, args: string[], failure: Failure, what: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
-      run.govc,
+      run.govc.binary,
       args,
       {
-        env: govcEnvironment(run.controller, run.secret),
+        env: govcEnvironment(run.controller, run.secret, run.govc.home),
         timeout: run.controller.timeout,
         maxBuffer: 4 * 1024 * 1024,
       },
@@ -71,7 +80,7 @@ function govc(run: GovcRun, args: string[], failure: Failure, what: string): Pro
         const code = (err as NodeJS.ErrnoException).code;
         const reason =
           code === 'ENOENT'
-            ? `govc is not installed at ${run.govc} (npm run setup builds it)`
+            ? `govc is not installed at ${run.govc.binary} (npm run setup builds it)`
             : (err as { killed?: boolean }).killed
               ? `govc ran longer than ${run.controller.timeout} ms`
               : scrub(String(stderr), run) || `govc exited ${String(code)}`;

@@ -20,3 +20,18 @@ export const RejectBody = Rejection.pick({ stage: true, reason: true });
 export const ReviewBody = SoakReview.pick({ decision: true, reason: true });
 export const ControlBody = OperatorControl.pick({ reason: true });
 export const HostActionBody = HostAction.pick({ note: true });
+
+/** Query strings: one value per parameter (a repeated one is refused), numbers checked. */
+const one = z.string({ error: 'give this parameter once, as text' });
+export const AuditQuery = z.strictObject({
+  campaign: one.optional(),
+  limit: one
+    .regex(/^[1-9][0-9]{0,5}$/, 'must be a whole number from 1 to 999999')
+    .transform(Number)
+    .optional(),
+});
+export const LedgerQuery = z.strictObject({
+  patch: one.optional(),
+  missing: z.enum(['true', 'false']).optional(),
+  format: z.enum(['json', 'csv']).optional(),
+});

@@ -16,16 +16,25 @@ export class HttpError extends Error {
   }
 }
 
-/** The request body as the schema reads it, or a 400 naming every field that is wrong. */
-export function body<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+function parsedOr400<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
   const parsed = schema.safeParse(value ?? {});
   if (!parsed.success)
     throw new HttpError(
       400,
       'InvalidInput',
-      parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '),
+      parsed.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; '),
     );
   return parsed.data;
+}
+
+/** The request body as the schema reads it, or a 400 naming every field that is wrong. */
+export function body<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  return parsedOr400(schema, value, 'body');
+}
+
+/** The query string as the schema reads it, or a 400 naming every parameter that is wrong. */
+export function query<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  return parsedOr400(schema, value, 'query');
 }
 
 export const CONTENT_TYPES: Record<string, string> = {

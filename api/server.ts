@@ -8,12 +8,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { auditWriter } from '../adapters/audit-writer.js';
 import type { RolloutStore } from '../adapters/rollout-store.js';
 import { refusalOf, type Actor, type RolloutActions } from '../client/actions.js';
 import { AcceptedButIncomplete } from '../client/audited.js';
-import { BadInput } from '../client/campaigns.js';
 import { roleMaySee, viewsOf, type View } from '../domain/access.js';
 import { FAILURE_KINDS, isUnreachableText, refusalKind } from '../domain/failure-kinds.js';
 import type { User } from '../domain/schema.js';
@@ -69,6 +67,11 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   const app = Fastify({
     logger: false,
     bodyLimit: 5 * 1024 * 1024,
+    // A URL the router refuses (malformed, a parameter past 100 characters): the API's error shape.
+    frameworkErrors: (err, _req, reply) =>
+      (reply as FastifyReply)
+        .status(err.statusCode ?? 400)
+        .send({ error: { type: 'InvalidInput', message: err.message.slice(0, 200) } }),
     ...(tls ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } } : {}),
   });
 
@@ -177,6 +180,16 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
       .send({ error: { type: 'Internal', message: 'internal error' } });
   });
 
+  // No route: the same error shape as every other refusal (not Fastify's own), the path without its query.
+  app.setNotFoundHandler(async (req, reply) =>
+    reply.status(404).send({
+      error: {
+        type: 'NotFound',
+        message: `no route ${req.method} ${(req.url.split('?')[0] ?? '').slice(0, 200)}`,
+      },
+    }),
+  );
+
   for (const [path, file] of Object.entries(WEB_FILES))
     app.get(path, async (_req, reply) => {
       const ext = file.split('.').pop() ?? 'html';
@@ -199,29 +212,4 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   recordRoutes(context);
 
   return app;
-}
-
-/** Where the API listens: loopback unless told otherwise (ROLLOUT_API_HOST / ROLLOUT_API_PORT). */
-export const ApiConfig = z.object({
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.coerce.number().int().min(0).max(65535).default(8088),
-  tlsCertFile: z.string().optional(),
-  tlsKeyFile: z.string().optional(),
-});
-export type ApiConfig = z.infer<typeof ApiConfig>;
-
-export function apiConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const parsed = ApiConfig.safeParse({
-    host: env.ROLLOUT_API_HOST || undefined,
-    port: env.ROLLOUT_API_PORT || undefined,
-    tlsCertFile: env.ROLLOUT_API_TLS_CERT || undefined,
-    tlsKeyFile: env.ROLLOUT_API_TLS_KEY || undefined,
-  });
-  if (!parsed.success)
-    throw new BadInput(
-      `bad API settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-    );
-  if (Boolean(parsed.data.tlsCertFile) !== Boolean(parsed.data.tlsKeyFile))
-    throw new BadInput('set both ROLLOUT_API_TLS_CERT and ROLLOUT_API_TLS_KEY, or neither');
-  return parsed.data;
 }

@@ -18,6 +18,7 @@ import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
+import { childEnvironment } from '../runtime/config.js';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
 import { BENCH_OPERATOR, benchCampaign, benchSigners, simulatedArtifact } from './fleet-file.js';
@@ -70,12 +71,11 @@ try {
     });
     for (let i = 0; i < 300 && (await campaignStatus(client, id)).state !== 'soaking'; i++)
       await new Promise((r) => setTimeout(r, 100));
-    const env = {
-      ...process.env,
+    const env = childEnvironment({
       TEMPORAL_ADDRESS: server.address,
       ROLLOUT_TASK_QUEUE: 'bench-cli',
       ROLLOUT_DATA_DIR: dir,
-    };
+    });
     const commands: Array<[string, string[]]> = [
       ['rollout --help', ['--help']],
       ['rollout schema', ['schema']],

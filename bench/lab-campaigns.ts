@@ -22,7 +22,8 @@ import {
   hostOutcomes,
   startCampaign,
 } from '../client/campaigns.js';
-import { connectClient, TemporalConfig } from '../client/connection.js';
+import { connectClient } from '../client/connection.js';
+import { embeddedSettings } from '../runtime/config.js';
 import { decisionSigner, serviceSigner } from '../client/signing.js';
 import { buildReport } from '../client/report.js';
 import { planCampaign } from '../domain/planner.js';
@@ -66,17 +67,19 @@ async function oneRun(run: number): Promise<RunLine> {
     const labDir = `${dir}/lab`;
     const inventory = await labUp({ dir: labDir, hosts, net: values.net, sshPort: 2222, bootDelayMs: 1500 });
     cleanup.push(() => labDown(labDir));
-    const config = TemporalConfig.parse({ address: server.address, taskQueue: 'bench-lab' });
-    const store = fileCampaignStore(`${dir}/store`);
+    const bench = embeddedSettings({
+      temporal: { address: server.address, taskQueue: 'bench-lab' },
+      keyDir: inventory.keyDir,
+      storeDir: `${dir}/store`,
+    });
+    const config = bench.temporal;
+    const store = fileCampaignStore(bench.storeDir);
     const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
     cleanup.push(() => rollout.close());
     const { worker, connection } = await createWorker({
-      config,
-      keyDir: inventory.keyDir,
-      storeDir: store.dir,
+      settings: bench,
       ledger: rollout,
       logger: createLogger('error'),
-      sdkLogLevel: 'ERROR',
     });
     cleanup.push(() => connection.close());
     const client = await connectClient(config);

@@ -3,10 +3,12 @@
  * SIMULATED host executor and writes their histories to test/replay/ (every campaign run, plus one
  * patched and one rolled-back host). test/replay/replay.test.ts replays them against the current
  * workflow code, so a change that would break running campaigns fails CI. Re-record only on purpose
- * (with patched() guards for anything in flight), never to make a failing replay pass.
+ * (with patched() guards for anything in flight), never to make a failing replay pass. `--verbose`
+ * prints each campaign's states and the SDK's warnings.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -40,7 +42,8 @@ import { simulatedHostActivities, type SimulatedFleet } from './simulated-fleet.
 
 const OUT = `${PROJECT_ROOT}/test/replay`;
 const logger = pino({ level: 'warn' });
-installRuntime(logger, process.env.RECORD_DEBUG ? 'WARN' : 'ERROR');
+const { verbose } = parseArgs({ options: { verbose: { type: 'boolean', default: false } } }).values;
+installRuntime(logger, verbose ? 'WARN' : 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-record-`);
 const artifact = simulatedArtifact(dir);
@@ -61,7 +64,7 @@ async function untilState(id: string, state: string) {
   let last = '';
   for (let i = 0; i < 600; i++) {
     const status = await campaignStatus(client, id);
-    if (status.state !== last && process.env.RECORD_DEBUG)
+    if (status.state !== last && verbose)
       process.stderr.write(`  ${id}: ${status.state} ${status.waitingFor ?? ''}\n`);
     last = status.state;
     if (status.state === state) return;

@@ -29,7 +29,7 @@ import { directoryKeyStore, shellQuote, SshSession, withSsh, type SshTarget } fr
 import { CampaignFile, type Patch } from '../domain/schema.js';
 import { HOST_CREDENTIAL, labDown, labUp, type LabInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
-import { artifactPolicyFromEnv } from '../runtime/config.js';
+import { settings } from '../runtime/config.js';
 
 const { values } = parseArgs({
   options: {
@@ -111,7 +111,7 @@ try {
   const patch: Patch = file.patch;
   const checks = file.fleet.healthChecks;
   const bootIdCommand = 'cat "$PACS_ROOT/run/boot_id"';
-  const artifacts = artifactPolicyFromEnv();
+  const { artifacts } = settings();
   const target = (i: number): SshTarget => {
     const h = lab.hosts[i % lab.hosts.length]!;
     return {

@@ -3,11 +3,12 @@ import { userInfo } from 'node:os';
 import { administrator, auditWriter } from '../adapters/audit-writer.js';
 import type { RolloutStore } from '../adapters/rollout-store.js';
 import type { AuditAction } from '../domain/schema.js';
-import { localAdmin } from './common.js';
+import { settings } from '../runtime/config.js';
 import { columns } from './format.js';
 
+/** The OS user at this machine (user@host): who administers users and keys, audited as such. */
 export function adminAudit(store: RolloutStore) {
-  const admin = administrator(localAdmin(userInfo().username));
+  const admin = administrator(`${userInfo().username}@${settings().hostname}`);
   const audit = auditWriter(store);
   return (action: AuditAction, outcome: 'accepted' | 'refused', detail: string) =>
     audit.write(admin, action, outcome, detail);

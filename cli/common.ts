@@ -5,7 +5,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { FAILURE_KINDS } from '../domain/failure-kinds.js';
-import { dataDir } from '../runtime/paths.js';
 import { printError } from './output.js';
 
 /** Exit codes: the failures' from the one classification (domain/failure-kinds.ts). */
@@ -54,10 +53,6 @@ export const say = (quiet: boolean) => (line: string) => {
   if (!quiet) printError(`${line}\n`);
 };
 
-export function labDir(): string {
-  return process.env.ROLLOUT_LAB_DIR ?? `${dataDir()}/lab`;
-}
-
 /** --hosts N for the demo and the lab: 2..200, default 8. */
 export function hostCount(flags: Flags): number {
   const value = stringFlag(flags, 'hosts');
@@ -80,9 +75,4 @@ export function untilStopped(): Promise<void> {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-}
-
-/** The OS user at this machine: who administers users and keys (audited as such). */
-export function localAdmin(username: string): string {
-  return `${username}@${process.env.HOSTNAME ?? 'localhost'}`;
 }

@@ -6,13 +6,13 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { createApi } from '../api/server.js';
-import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
+import type { Actor, RolloutActions } from '../client/actions.js';
+import { serviceActions } from './session.js';
 import { ledgerRows } from '../client/ledger-report.js';
 import { campaignResult, campaignStatus, hostOutcomes } from '../client/campaigns.js';
-import { connectClient, TemporalConfig } from '../client/connection.js';
+import { connectClient } from '../client/connection.js';
 import { decisionSigner, serviceSigner } from '../client/signing.js';
 import {
   CampaignFile,
@@ -26,7 +26,7 @@ const isTerminal = (state: CampaignState) => TERMINAL_CAMPAIGN_STATES.includes(s
 import { labDown, labStatus, labUp } from '../lab/lab.js';
 import { DEMO_AUDITOR, DEMO_ONCALL, DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../lab/lab-campaign.js';
 import { startDevServer, freePort } from '../runtime/dev-server.js';
-import { dataDir } from '../runtime/paths.js';
+import { embeddedSettings, settings } from '../runtime/config.js';
 import { runSetup } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
@@ -128,7 +128,7 @@ export function judge(
 export async function runDemo(options: DemoOptions, say: (line: string) => void): Promise<DemoResult> {
   const started = Date.now();
   runSetup(say);
-  const dir = `${dataDir()}/demo`;
+  const dir = `${settings().dataDir}/demo`;
   const labDir = `${dir}/lab`;
   for (const f of ['temporal.sqlite', 'rollout.sqlite', 'rollout.sqlite-wal', 'rollout.sqlite-shm'])
     rmSync(`${dir}/${f}`, { force: true });
@@ -161,29 +161,23 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
       `lab: ${inventory.hosts.length} hosts (${inventory.hosts.map((h) => `${h.id}@${h.address}`).join(', ')}), controller ${inventory.controller.address}`,
     );
 
-    const config = TemporalConfig.parse({ address: server.address });
-    const logger = createLogger(process.env.ROLLOUT_LOG_LEVEL ?? 'warn');
-    const store = fileCampaignStore(`${dir}/store`);
-    const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
-    cleanup.push(() => rollout.close());
-    const { worker, connection } = await createWorker({
-      config,
+    const demo = embeddedSettings({
+      temporal: { address: server.address },
       keyDir: inventory.keyDir,
-      storeDir: store.dir,
-      ledger: rollout,
-      logger,
-      sdkLogLevel: 'ERROR',
+      storeDir: `${dir}/store`,
+      database: { sqliteFile: `${dir}/rollout.sqlite` },
+      serviceKeyFile: `${dir}/keys/service-ed25519.pem`,
     });
+    const config = demo.temporal;
+    const logger = createLogger(demo.logLevel ?? 'warn');
+    const rollout = await openRolloutStore(demo.database);
+    cleanup.push(() => rollout.close());
+    const { worker, connection } = await createWorker({ settings: demo, ledger: rollout, logger });
     cleanup.push(() => connection.close());
     const client = await connectClient(config);
     cleanup.push(() => client.connection.close());
-    const actions = rolloutActions({
-      client,
-      taskQueue: config.taskQueue,
-      campaigns: store,
-      store: rollout,
-      signer: decisionSigner(await serviceSigner(rollout, `${dir}/keys/service-ed25519.pem`), 'api'),
-    });
+    const signer = decisionSigner(await serviceSigner(rollout, demo.serviceKeyFile), 'api');
+    const actions = serviceActions(demo, client, rollout, signer);
 
     // One user per role, as `rollout users add` makes them; the tokens go to a file only root can read.
     const tokens: string[] = [];

@@ -5,12 +5,12 @@
 import { auditWriter } from '../adapters/audit-writer.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
+import type { Client } from '@temporalio/client';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
 import { Refused } from '../client/campaigns.js';
-import { connectClient, temporalConfigFromEnv } from '../client/connection.js';
+import { connectClient } from '../client/connection.js';
 import { decisionSigner, personalSigner, serviceSigner, type DecisionSigner } from '../client/signing.js';
-import { artifactPolicyFromEnv, cliToken, personalKeyFile, serviceKeyFile } from '../runtime/config.js';
-import { storeDir, storeLocation } from '../runtime/paths.js';
+import { cliToken, settings, type Settings } from '../runtime/config.js';
 import { UsageError } from './common.js';
 
 /**
@@ -31,10 +31,10 @@ async function actorFrom(store: RolloutStore): Promise<Actor> {
 
 /** What signs the user's decisions: their own key (ROLLOUT_SIGNING_KEY), else the service key. */
 async function cliSigner(store: RolloutStore, actor: Actor): Promise<DecisionSigner> {
-  const personal = personalKeyFile();
-  const signer = personal
-    ? await personalSigner(store, personal, actor.identity)
-    : await serviceSigner(store, serviceKeyFile());
+  const { signingKeyFile, serviceKeyFile } = settings();
+  const signer = signingKeyFile
+    ? await personalSigner(store, signingKeyFile, actor.identity)
+    : await serviceSigner(store, serviceKeyFile);
   return decisionSigner(signer, 'cli');
 }
 
@@ -46,8 +46,25 @@ const READ_ONLY: DecisionSigner = {
   },
 };
 
+/** The action service as this installation's settings compose it (the CLI's and the API's). */
+export function serviceActions(
+  config: Settings,
+  client: Client,
+  store: RolloutStore,
+  signer: DecisionSigner,
+): RolloutActions {
+  return rolloutActions({
+    client,
+    taskQueue: config.temporal.taskQueue,
+    campaigns: fileCampaignStore(config.storeDir),
+    store,
+    signer,
+    artifacts: config.artifacts,
+  });
+}
+
 export async function withStore<T>(fn: (store: RolloutStore) => Promise<T>): Promise<T> {
-  const store = await openRolloutStore(storeLocation());
+  const store = await openRolloutStore(settings().database);
   try {
     return await fn(store);
   } finally {
@@ -60,19 +77,10 @@ async function withClient<T>(
   signer: DecisionSigner,
   fn: (actions: RolloutActions) => Promise<T>,
 ): Promise<T> {
-  const config = temporalConfigFromEnv();
-  const client = await connectClient(config);
+  const config = settings();
+  const client = await connectClient(config.temporal);
   try {
-    return await fn(
-      rolloutActions({
-        client,
-        taskQueue: config.taskQueue,
-        campaigns: fileCampaignStore(storeDir()),
-        store,
-        signer,
-        artifacts: artifactPolicyFromEnv(),
-      }),
-    );
+    return await fn(serviceActions(config, client, store, signer));
   } finally {
     await client.connection.close();
   }

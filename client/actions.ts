@@ -58,7 +58,7 @@ export interface ActionDeps {
   store: RolloutStore;
   /** Signs every decision this service sends (the service key, or a person's own key). */
   signer: DecisionSigner;
-  /** Where artifacts may be read from, for the check before a start. */
+  /** Where artifacts may be read from, for the check before a start (default: this process's settings). */
   artifacts?: ArtifactPolicy;
 }
 
@@ -126,6 +126,17 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
     });
   }
 
+  /**
+   * A vendor decides only on campaigns whose file names them; for any other the answer is the one for a
+   * campaign that does not exist, so the refusal tells nothing of the hospital's other campaigns.
+   */
+  const visibleTo = async (actor: Actor, campaignId: string): Promise<void> => {
+    if (actor.role !== 'vendor') return;
+    const admitted = await store.admission(campaignId);
+    if (!admitted || !(await actions.mayFollow(actor, admitted.fileSha256)))
+      throw new Refused('NotFound', 'no such campaign');
+  };
+
   const hostIdsOf = (file: CampaignFile) => {
     const plan = planCampaign(file);
     return [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
@@ -163,19 +174,22 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
 
     /** Approves the open gate, bound to the checksum and host set the approver was shown. */
     approve: (actor: Actor, campaignId: string, request: Omit<ApproveRequest, 'identity'>) =>
-      audited(actor, 'approve', { campaignId, stage: request.stage }, request.comment ?? '', () =>
-        approveStage(client, campaignId, { ...request, identity: actor.identity }, signing(actor)),
-      ),
+      audited(actor, 'approve', { campaignId, stage: request.stage }, request.comment ?? '', async () => {
+        await visibleTo(actor, campaignId);
+        return approveStage(client, campaignId, { ...request, identity: actor.identity }, signing(actor));
+      }),
 
     reject: (actor: Actor, campaignId: string, stage: string, reason: string) =>
-      audited(actor, 'reject', { campaignId, stage }, reason, () =>
-        rejectStage(client, campaignId, { stage, identity: actor.identity, reason }, signing(actor)),
-      ),
+      audited(actor, 'reject', { campaignId, stage }, reason, async () => {
+        await visibleTo(actor, campaignId);
+        return rejectStage(client, campaignId, { stage, identity: actor.identity, reason }, signing(actor));
+      }),
 
     reviewSoak: (actor: Actor, campaignId: string, decision: 'accept' | 'fail', reason: string) =>
-      audited(actor, 'review-soak', { campaignId }, `${decision}: ${reason}`, () =>
-        reviewSoak(client, campaignId, { identity: actor.identity, decision, reason }, signing(actor)),
-      ),
+      audited(actor, 'review-soak', { campaignId }, `${decision}: ${reason}`, async () => {
+        await visibleTo(actor, campaignId);
+        return reviewSoak(client, campaignId, { identity: actor.identity, decision, reason }, signing(actor));
+      }),
 
     control: (actor: Actor, campaignId: string, action: 'pause' | 'resume' | 'abort', reason: string) =>
       audited(actor, action, { campaignId }, reason, () =>

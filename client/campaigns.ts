@@ -3,10 +3,9 @@
  * report. Every call carries a deadline, so a missing worker or server gives an error instead of a hang.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
-import { artifactPolicyFromEnv } from '../runtime/config.js';
 import { isOperator } from '../domain/access.js';
 import { RolloutError } from '../domain/errors.js';
 import { campaignWorkflowId, hostWorkflowId, newCampaignId } from '../domain/ids.js';
@@ -25,6 +24,7 @@ import type {
   Rejection,
   SoakReview,
 } from '../domain/schema.js';
+import { settings } from '../runtime/config.js';
 import type { campaignWorkflow } from '../workflows/campaign.js';
 import type { DecisionSigner } from './signing.js';
 import {
@@ -63,6 +63,35 @@ function within<T>(client: Client, fn: () => Promise<T>, ms = CALL_DEADLINE_MS):
 
 const handle = (client: Client, campaignId: string) =>
   client.workflow.getHandle<typeof campaignWorkflow>(campaignWorkflowId(campaignId));
+
+/** The state a campaign ended in, or undefined while it runs (or when there is no such campaign). */
+async function endedState(client: Client, campaignId: string): Promise<string | undefined> {
+  const h = handle(client, campaignId);
+  try {
+    const described = await within(client, () => h.describe());
+    if (described.status.name === 'RUNNING') return undefined;
+    if (described.status.name !== 'COMPLETED') return described.status.name.toLowerCase();
+    return (await within(client, () => h.result())).state;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Sends a person's Update. Temporal answers "not found" for an Update to a workflow that has closed; a
+ * campaign that exists but has ended is refused for what it is (InvalidPhase), not as unknown.
+ */
+async function decideOn<T>(client: Client, campaignId: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await within(client, send);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const ended = await endedState(client, campaignId);
+    if (ended) throw new Refused('InvalidPhase', `campaign is already ${ended}`);
+    throw err;
+  }
+}
 
 /** Who signs a request, in which signed-in role. */
 export interface Signing {
@@ -133,7 +162,7 @@ export async function startCampaign(
   if (operators.length && !isOperator(file.campaign.people, '', startedBy))
     throw new Refused('NotAnOperator', `${startedBy} is not an operator in campaign.people`);
   try {
-    await verifySourceArtifact(file.patch, options.artifacts ?? artifactPolicyFromEnv(), {
+    await verifySourceArtifact(file.patch, options.artifacts ?? settings().artifacts, {
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (err) {
@@ -221,7 +250,7 @@ export function approveStage(
     artifactSha256: request.artifactSha256,
     hostSetDigest: request.hostSetDigest,
   };
-  return within(client, () =>
+  return decideOn(client, campaignId, () =>
     handle(client, campaignId).executeUpdate(approveStageUpdate, {
       args: [signed(signing, 'approve', campaignId, fields)],
     }),
@@ -234,7 +263,7 @@ export function rejectStage(
   rejection: Omit<Rejection, 'signature'>,
   signing: Signing,
 ): Promise<ApprovalRecord> {
-  return within(client, () =>
+  return decideOn(client, campaignId, () =>
     handle(client, campaignId).executeUpdate(rejectStageUpdate, {
       args: [signed(signing, 'reject', campaignId, rejection)],
     }),
@@ -247,7 +276,7 @@ export function reviewSoak(
   review: Omit<SoakReview, 'signature'>,
   signing: Signing,
 ): Promise<Decision> {
-  return within(client, () =>
+  return decideOn(client, campaignId, () =>
     handle(client, campaignId).executeUpdate(reviewSoakUpdate, {
       args: [signed(signing, 'review-soak', campaignId, review)],
     }),
@@ -264,7 +293,7 @@ export function controlCampaign(
   signing: Signing,
 ): Promise<Decision> {
   const fields = { identity: control.identity, reason: control.reason ?? '' };
-  return within(client, () =>
+  return decideOn(client, campaignId, () =>
     handle(client, campaignId).executeUpdate(CONTROLS[action], {
       args: [signed(signing, action, campaignId, fields)],
     }),
@@ -283,7 +312,7 @@ export function actOnHost(
     identity: action.identity,
     note: action.note ?? '',
   };
-  return within(client, () =>
+  return decideOn(client, campaignId, () =>
     handle(client, campaignId).executeUpdate(hostActionUpdate, {
       args: [signed(signing, 'host-action', campaignId, fields)],
     }),

@@ -1,42 +1,10 @@
 /**
- * How every process reaches Temporal: the embedded dev server by default, or the cluster named by
- * TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_TLS_* / TEMPORAL_API_KEY.
+ * How every process reaches Temporal: the dev server by default, or the cluster its settings name
+ * (TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE / TEMPORAL_TLS_* / TEMPORAL_API_KEY, read by runtime/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
-import { z } from 'zod';
-import { TASK_QUEUE } from '../domain/ids.js';
-
-export const DEFAULT_ADDRESS = '127.0.0.1:7233';
-
-export const TemporalConfig = z.object({
-  address: z.string().min(1).default(DEFAULT_ADDRESS),
-  namespace: z.string().min(1).default('default'),
-  taskQueue: z.string().min(1).default(TASK_QUEUE),
-  tlsCertPath: z.string().optional(),
-  tlsKeyPath: z.string().optional(),
-  tlsCaPath: z.string().optional(),
-  tlsServerName: z.string().optional(),
-  apiKey: z.string().optional(),
-});
-export type TemporalConfig = z.infer<typeof TemporalConfig>;
-
-/** Reads the connection settings from the environment; throws naming the bad variable. */
-export function temporalConfigFromEnv(env: NodeJS.ProcessEnv = process.env): TemporalConfig {
-  const parsed = TemporalConfig.safeParse({
-    address: env.TEMPORAL_ADDRESS || undefined,
-    namespace: env.TEMPORAL_NAMESPACE || undefined,
-    taskQueue: env.ROLLOUT_TASK_QUEUE || undefined,
-    tlsCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH || undefined,
-    tlsKeyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH || undefined,
-    tlsCaPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH || undefined,
-    tlsServerName: env.TEMPORAL_TLS_SERVER_NAME || undefined,
-    apiKey: env.TEMPORAL_API_KEY || undefined,
-  });
-  if (!parsed.success)
-    throw new Error(`bad Temporal settings: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
-  return parsed.data;
-}
+import type { TemporalConfig } from '../runtime/config.js';
 
 /** TLS options for Connection and NativeConnection alike; undefined means plaintext (the dev server). */
 export function tlsOptions(config: TemporalConfig): TLSConfig | undefined {

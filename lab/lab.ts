@@ -9,7 +9,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, w
 import { z } from 'zod';
 import type { Role } from '../domain/schema.js';
 import { waitForTcp } from '../runtime/dev-server.js';
-import { BIND_SHIM, PROJECT_ROOT } from '../runtime/paths.js';
+import { settings } from '../runtime/config.js';
+import { PROJECT_ROOT } from '../runtime/paths.js';
 
 /** Every lab host sees its own disk at this one path, bound privately inside its mount namespace. */
 export const MOUNT_POINT = '/var/lib/pacs-lab/hostroot';
@@ -214,7 +215,7 @@ export async function labUp(options: LabOptions): Promise<LabInventory> {
   ensureLabUser();
   writeFileSync(
     `${dir}/lab.env`,
-    `MOUNT_POINT='${MOUNT_POINT}'\nBIND_SHIM='${BIND_SHIM}'\nBOOT_DELAY_MS=${options.bootDelayMs}\n`,
+    `MOUNT_POINT='${MOUNT_POINT}'\nBIND_SHIM='${settings().bindShim}'\nBOOT_DELAY_MS=${options.bootDelayMs}\n`,
   );
   copyFileSync(`${PROJECT_ROOT}/lab/labctl.sh`, labctlPath(dir));
   chmodSync(labctlPath(dir), 0o755);

@@ -1,83 +1,317 @@
 /**
- * Settings read from the environment, validated once, with the reason when one is wrong. Every process
- * (worker, API, CLI, demo, benches) reads its settings here.
+ * The one place the environment is read. Every setting of every process (worker, API, CLI, demo,
+ * benches, tests) is declared here, validated once with zod, and handed down as a typed `Settings`
+ * object; no other module reads `process.env` (lint refuses it). A wrong value is a ConfigError naming
+ * every variable that is wrong, before anything runs.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
-import { dataDir, PROJECT_ROOT, TOOLS_DIR } from './paths.js';
+import { webhooksFromEnv } from '../adapters/webhooks.js';
+import { TASK_QUEUE } from '../domain/ids.js';
+import type { Webhook } from '../domain/schema.js';
+import { PROJECT_ROOT } from './paths.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new ConfigError(`${name} must be a positive whole number`);
-  return value;
+export const DEFAULT_TEMPORAL_ADDRESS = '127.0.0.1:7233';
+
+/** How every process reaches Temporal: the dev server by default, or a cluster (TLS, API key). */
+export const TemporalConfig = z.object({
+  address: z.string().min(1).default(DEFAULT_TEMPORAL_ADDRESS),
+  namespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default(TASK_QUEUE),
+  tlsCertPath: z.string().optional(),
+  tlsKeyPath: z.string().optional(),
+  tlsCaPath: z.string().optional(),
+  tlsServerName: z.string().optional(),
+  apiKey: z.string().optional(),
+});
+export type TemporalConfig = z.infer<typeof TemporalConfig>;
+
+/** Where the API listens: loopback unless told otherwise, HTTPS when given a certificate and key. */
+export const ApiConfig = z.object({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.coerce.number().int().min(0).max(65535).default(8088),
+  tlsCertFile: z.string().optional(),
+  tlsKeyFile: z.string().optional(),
+});
+export type ApiConfig = z.infer<typeof ApiConfig>;
+
+const SDK_LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type SdkLogLevel = (typeof SDK_LOG_LEVELS)[number];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** An unset variable and an empty one mean the same: the default. */
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+const absolute = optional.refine((v) => v === undefined || isAbsolute(v), 'must be an absolute path');
+const positive = (fallback: number) =>
+  optional.transform((v, ctx) => {
+    if (v === undefined) return fallback;
+    const value = Number(v);
+    if (Number.isSafeInteger(value) && value > 0) return value;
+    ctx.addIssue({ code: 'custom', message: 'must be a positive whole number' });
+    return z.NEVER;
+  });
+
+/** Every variable, as the environment spells it. */
+const Environment = z.object({
+  ROLLOUT_DATA_DIR: optional,
+  ROLLOUT_TOOLS_DIR: optional,
+  ROLLOUT_LAB_DIR: optional,
+  ROLLOUT_KEY_DIR: optional,
+  ROLLOUT_STORE_DIR: optional,
+  ROLLOUT_DATABASE_URL: optional.refine(
+    (v) => v === undefined || /^postgres(ql)?:\/\//.test(v),
+    'must be a postgres:// URL',
+  ),
+  ROLLOUT_DB_FILE: optional,
+  TEMPORAL_ADDRESS: optional,
+  TEMPORAL_NAMESPACE: optional,
+  ROLLOUT_TASK_QUEUE: optional,
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optional,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optional,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optional,
+  TEMPORAL_TLS_SERVER_NAME: optional,
+  TEMPORAL_API_KEY: optional,
+  ROLLOUT_API_HOST: optional,
+  ROLLOUT_API_PORT: optional,
+  ROLLOUT_API_TLS_CERT: optional,
+  ROLLOUT_API_TLS_KEY: optional,
+  ROLLOUT_ARTIFACT_DIRS: optional.refine(
+    (v) => v === undefined || v.split(':').every((d) => d === '' || isAbsolute(d)),
+    'every directory must be absolute (":"-separated)',
+  ),
+  ROLLOUT_ARTIFACT_MAX_BYTES: positive(8 * 1024 ** 3),
+  ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS: positive(600_000),
+  ROLLOUT_SERVICE_KEY: absolute,
+  ROLLOUT_SIGNING_KEY: optional,
+  ROLLOUT_TOKEN: optional,
+  ROLLOUT_TOKEN_FILE: optional,
+  ROLLOUT_GOVC: absolute,
+  ROLLOUT_WEBHOOKS: optional,
+  // Set but empty turns the endpoint off; unset means the default.
+  ROLLOUT_METRICS_ADDRESS: z.string().optional(),
+  ROLLOUT_LOG_LEVEL: optional.pipe(z.enum(LOG_LEVELS).optional()),
+  ROLLOUT_SDK_LOG_LEVEL: optional.transform((v) => v?.toUpperCase()).pipe(z.enum(SDK_LOG_LEVELS).optional()),
+  TEMPORAL_CLI_PATH: optional,
+  TEMPORAL_TEST_SERVER_PATH: optional,
+  PATH: optional,
+  HOME: optional,
+  HOSTNAME: optional,
+  SSH_AUTH_SOCK: optional,
+});
+type Environment = z.infer<typeof Environment>;
+
+export interface Settings {
+  /** Campaign state, lab hosts, the dev server's SQLite file (ROLLOUT_DATA_DIR, default `.data`). */
+  dataDir: string;
+  /** Installed server binaries, govc, the bind shim (ROLLOUT_TOOLS_DIR, default `.tools`). */
+  toolsDir: string;
+  /** The LD_PRELOAD shim that holds servers without a bind option to one address (built by setup). */
+  bindShim: string;
+  /** The lab `rollout lab` runs (ROLLOUT_LAB_DIR). */
+  labDir: string;
+  /** SSH keys and controller secrets by credential name (ROLLOUT_KEY_DIR, default the lab's keys). */
+  keyDir: string;
+  /** The campaign store: validated campaign files by SHA-256 (ROLLOUT_STORE_DIR). */
+  storeDir: string;
+  /** The rollout store: PostgreSQL when a URL is set, else the SQLite file. */
+  database: { databaseUrl?: string; sqliteFile: string };
+  temporal: TemporalConfig;
+  api: ApiConfig;
+  artifacts: ArtifactPolicy;
+  /** The installation's service key (the API's and the local CLI's). */
+  serviceKeyFile: string;
+  /** A person's own signing key for the CLI, if set. */
+  signingKeyFile?: string;
+  /** The CLI's token, or the file whose first line it is (read by `cliToken`, when a command acts). */
+  token?: string;
+  tokenFile?: string;
+  /** The govc binary vSphere controllers are driven with, and the home directory it runs in. */
+  govc: { binary: string; home: string };
+  webhooks: Webhook[];
+  /** The worker's Prometheus endpoint; undefined turns it off. */
+  metricsAddress?: string;
+  /** pino level of the JSON logs; undefined means the process's own default. */
+  logLevel?: string;
+  sdkLogLevel: SdkLogLevel;
+  /** Server binaries given explicitly (TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH). */
+  binaries: { cli?: string; testServer?: string };
+  /** The directories of PATH, where binaries are looked for. */
+  searchPath: string[];
+  /** The worker's SSH agent, for the credential `agent`. */
+  sshAgentSocket?: string;
+  /** This machine's name (audit entries of local administration). */
+  hostname: string;
 }
 
-/**
- * Where patch artifacts may come from: `ROLLOUT_ARTIFACT_DIRS` (absolute directories, `:`-separated;
- * default `<data dir>/artifacts` and the project's `examples/artifacts`), at most
- * `ROLLOUT_ARTIFACT_MAX_BYTES` (default 8 GiB), hashed within `ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS`
- * (default 10 minutes).
- */
-export function artifactPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): ArtifactPolicy {
-  const listed = env.ROLLOUT_ARTIFACT_DIRS;
-  const dirs = listed
-    ? listed.split(':').filter(Boolean)
-    : [`${dataDir()}/artifacts`, `${PROJECT_ROOT}/examples/artifacts`];
-  for (const dir of dirs)
-    if (!isAbsolute(dir))
-      throw new ConfigError(`ROLLOUT_ARTIFACT_DIRS: "${dir}" is not an absolute directory`);
+/** Whether `path` is a file this process may run. */
+export function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable `command` in the PATH directories, if any. */
+export function onSearchPath(settings: Pick<Settings, 'searchPath'>, command: string): string | undefined {
+  for (const dir of settings.searchPath) if (executable(`${dir}/${command}`)) return `${dir}/${command}`;
+  return undefined;
+}
+
+function temporalConfig(env: Environment): TemporalConfig {
+  return TemporalConfig.parse({
+    address: env.TEMPORAL_ADDRESS,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.ROLLOUT_TASK_QUEUE,
+    tlsCertPath: env.TEMPORAL_TLS_CLIENT_CERT_PATH,
+    tlsKeyPath: env.TEMPORAL_TLS_CLIENT_KEY_PATH,
+    tlsCaPath: env.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
+    tlsServerName: env.TEMPORAL_TLS_SERVER_NAME,
+    apiKey: env.TEMPORAL_API_KEY,
+  });
+}
+
+function apiConfig(env: Environment, problems: string[]): ApiConfig {
+  const parsed = ApiConfig.safeParse({
+    host: env.ROLLOUT_API_HOST,
+    port: env.ROLLOUT_API_PORT,
+    tlsCertFile: env.ROLLOUT_API_TLS_CERT,
+    tlsKeyFile: env.ROLLOUT_API_TLS_KEY,
+  });
+  if (!parsed.success) {
+    problems.push('ROLLOUT_API_PORT: must be a port number (0-65535)');
+    return ApiConfig.parse({});
+  }
+  if (Boolean(parsed.data.tlsCertFile) !== Boolean(parsed.data.tlsKeyFile))
+    problems.push('ROLLOUT_API_TLS_CERT and ROLLOUT_API_TLS_KEY: set both, or neither');
+  return parsed.data;
+}
+
+/** Reads and checks every setting; throws one ConfigError naming each wrong variable. */
+export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
+  const parsed = Environment.safeParse(variables);
+  if (!parsed.success)
+    throw new ConfigError(
+      `bad settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  const env = parsed.data;
+  const problems: string[] = [];
+  const dataDir = resolve(env.ROLLOUT_DATA_DIR ?? `${PROJECT_ROOT}/.data`);
+  const toolsDir = resolve(env.ROLLOUT_TOOLS_DIR ?? `${PROJECT_ROOT}/.tools`);
+  const labDir = resolve(env.ROLLOUT_LAB_DIR ?? `${dataDir}/lab`);
+  const searchPath = (env.PATH ?? '').split(delimiter).filter(Boolean);
+  const builtGovc = `${toolsDir}/govmomi/govc`;
+  let webhooks: Webhook[] = [];
+  try {
+    webhooks = webhooksFromEnv(env.ROLLOUT_WEBHOOKS);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+  const api = apiConfig(env, problems);
+  if (problems.length) throw new ConfigError(`bad settings: ${problems.join('; ')}`);
+  const listed = env.ROLLOUT_ARTIFACT_DIRS?.split(':').filter(Boolean);
   return {
-    dirs: dirs.map((d) => resolve(d)),
-    maxBytes: positiveInteger(env, 'ROLLOUT_ARTIFACT_MAX_BYTES', 8 * 1024 ** 3),
-    hashTimeoutMs: positiveInteger(env, 'ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS', 600_000),
+    dataDir,
+    toolsDir,
+    bindShim: `${toolsDir}/bindaddr.so`,
+    labDir,
+    keyDir: resolve(env.ROLLOUT_KEY_DIR ?? `${labDir}/keys`),
+    storeDir: resolve(env.ROLLOUT_STORE_DIR ?? `${dataDir}/store`),
+    database: {
+      ...(env.ROLLOUT_DATABASE_URL ? { databaseUrl: env.ROLLOUT_DATABASE_URL } : {}),
+      sqliteFile: resolve(env.ROLLOUT_DB_FILE ?? `${dataDir}/rollout.sqlite`),
+    },
+    temporal: temporalConfig(env),
+    api,
+    artifacts: {
+      dirs: (listed ?? [`${dataDir}/artifacts`, `${PROJECT_ROOT}/examples/artifacts`]).map((d) => resolve(d)),
+      maxBytes: env.ROLLOUT_ARTIFACT_MAX_BYTES,
+      hashTimeoutMs: env.ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS,
+    },
+    serviceKeyFile: env.ROLLOUT_SERVICE_KEY ?? `${dataDir}/keys/service-ed25519.pem`,
+    ...(env.ROLLOUT_SIGNING_KEY ? { signingKeyFile: env.ROLLOUT_SIGNING_KEY } : {}),
+    ...(env.ROLLOUT_TOKEN ? { token: env.ROLLOUT_TOKEN.trim() } : {}),
+    ...(env.ROLLOUT_TOKEN_FILE ? { tokenFile: env.ROLLOUT_TOKEN_FILE } : {}),
+    govc: {
+      binary:
+        env.ROLLOUT_GOVC ??
+        (executable(builtGovc) ? builtGovc : (onSearchPath({ searchPath }, 'govc') ?? 'govc')),
+      home: env.HOME ?? '/tmp',
+    },
+    webhooks,
+    ...(env.ROLLOUT_METRICS_ADDRESS === undefined
+      ? { metricsAddress: '127.0.0.1:9464' }
+      : env.ROLLOUT_METRICS_ADDRESS
+        ? { metricsAddress: env.ROLLOUT_METRICS_ADDRESS }
+        : {}),
+    ...(env.ROLLOUT_LOG_LEVEL ? { logLevel: env.ROLLOUT_LOG_LEVEL } : {}),
+    sdkLogLevel: env.ROLLOUT_SDK_LOG_LEVEL ?? 'WARN',
+    binaries: {
+      ...(env.TEMPORAL_CLI_PATH ? { cli: env.TEMPORAL_CLI_PATH } : {}),
+      ...(env.TEMPORAL_TEST_SERVER_PATH ? { testServer: env.TEMPORAL_TEST_SERVER_PATH } : {}),
+    },
+    searchPath,
+    ...(env.SSH_AUTH_SOCK ? { sshAgentSocket: env.SSH_AUTH_SOCK } : {}),
+    hostname: env.HOSTNAME ?? 'localhost',
   };
 }
 
-/** The installation's service key (the API's and the local CLI's): `ROLLOUT_SERVICE_KEY`. */
-export function serviceKeyFile(env: NodeJS.ProcessEnv = process.env): string {
-  const path = env.ROLLOUT_SERVICE_KEY || `${dataDir()}/keys/service-ed25519.pem`;
-  if (!isAbsolute(path)) throw new ConfigError('ROLLOUT_SERVICE_KEY must be an absolute path');
-  return path;
-}
+let loaded: Settings | undefined;
 
-/** A person's own signing key for the CLI (`ROLLOUT_SIGNING_KEY`, a PEM file), if set. */
-export function personalKeyFile(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.ROLLOUT_SIGNING_KEY || undefined;
+/** This process's settings, from its environment, read on first use. */
+export function settings(): Settings {
+  loaded ??= loadSettings(process.env);
+  return loaded;
 }
 
 /**
- * The CLI user's bearer token: `ROLLOUT_TOKEN`, or the first line of the file `ROLLOUT_TOKEN_FILE`.
- * Never a command-line flag (other users of the machine can read a process's arguments).
+ * Settings for a worker or client that the demo, a bench or a test runs against its own server and
+ * directories: this process's settings with those replaced, a fresh Temporal config (no cluster TLS), no
+ * metrics endpoint and quiet SDK logs unless given.
  */
-export function cliToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  if (env.ROLLOUT_TOKEN) return env.ROLLOUT_TOKEN.trim();
-  if (!env.ROLLOUT_TOKEN_FILE) return undefined;
+export function embeddedSettings(
+  overrides: Partial<Omit<Settings, 'temporal'>> & { temporal?: Partial<TemporalConfig> },
+): Settings {
+  const { temporal, ...rest } = overrides;
+  return {
+    ...settings(),
+    metricsAddress: undefined,
+    sdkLogLevel: 'ERROR',
+    ...rest,
+    temporal: TemporalConfig.parse(temporal ?? {}),
+  };
+}
+
+/**
+ * The environment a child process inherits (this process's, plus `extra`): for the tools setup runs
+ * and the servers tests start, which read their own variables.
+ */
+export function childEnvironment(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra };
+}
+
+/**
+ * The CLI user's bearer token: ROLLOUT_TOKEN, or the first line of the file ROLLOUT_TOKEN_FILE. Never a
+ * command-line flag (other users of the machine can read a process's arguments).
+ */
+export function cliToken(from: Pick<Settings, 'token' | 'tokenFile'> = settings()): string | undefined {
+  if (from.token) return from.token;
+  if (!from.tokenFile) return undefined;
   try {
-    return readFileSync(env.ROLLOUT_TOKEN_FILE, 'utf8').split('\n')[0]?.trim() || undefined;
+    return readFileSync(from.tokenFile, 'utf8').split('\n')[0]?.trim() || undefined;
   } catch (err) {
     throw new ConfigError(
-      `ROLLOUT_TOKEN_FILE: cannot read ${env.ROLLOUT_TOKEN_FILE}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      `ROLLOUT_TOKEN_FILE: cannot read ${from.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
-}
-
-/**
- * The govc binary vSphere controllers are driven with: `ROLLOUT_GOVC`, else the one `npm run setup`
- * builds into `.tools/govmomi/`, else `govc` on the PATH.
- */
-export function govcPath(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.ROLLOUT_GOVC) {
-    if (!isAbsolute(env.ROLLOUT_GOVC)) throw new ConfigError('ROLLOUT_GOVC must be an absolute path');
-    return env.ROLLOUT_GOVC;
-  }
-  const built = `${TOOLS_DIR}/govmomi/govc`;
-  return existsSync(built) ? built : 'govc';
 }

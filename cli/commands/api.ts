@@ -1,34 +1,24 @@
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { openRolloutStore } from '../../adapters/rollout-store.js';
-import { apiConfigFromEnv, createApi } from '../../api/server.js';
-import { rolloutActions } from '../../client/actions.js';
-import { connectClient, temporalConfigFromEnv } from '../../client/connection.js';
+import { createApi } from '../../api/server.js';
+import { connectClient } from '../../client/connection.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
-import { artifactPolicyFromEnv, serviceKeyFile } from '../../runtime/config.js';
-import { storeDir, storeLocation } from '../../runtime/paths.js';
+import { settings } from '../../runtime/config.js';
 import { EXIT, untilStopped } from '../common.js';
 import { printError } from '../output.js';
+import { serviceActions } from '../session.js';
 
 export async function run(): Promise<number> {
-  const config = apiConfigFromEnv();
-  const temporal = temporalConfigFromEnv();
-  const store = await openRolloutStore(storeLocation());
-  const client = await connectClient(temporal);
-  const actions = rolloutActions({
-    client,
-    taskQueue: temporal.taskQueue,
-    campaigns: fileCampaignStore(storeDir()),
-    store,
-    signer: decisionSigner(await serviceSigner(store, serviceKeyFile()), 'api'),
-    artifacts: artifactPolicyFromEnv(),
-  });
+  const config = settings();
+  const { api } = config;
+  const store = await openRolloutStore(config.database);
+  const client = await connectClient(config.temporal);
+  const signer = decisionSigner(await serviceSigner(store, config.serviceKeyFile), 'api');
+  const actions = serviceActions(config, client, store, signer);
   const tls =
-    config.tlsCertFile && config.tlsKeyFile
-      ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
-      : undefined;
+    api.tlsCertFile && api.tlsKeyFile ? { certFile: api.tlsCertFile, keyFile: api.tlsKeyFile } : undefined;
   const app = await createApi({ actions, store, ...(tls ? { tls } : {}) });
-  await app.listen({ host: config.host, port: config.port });
-  const url = `${tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}/`;
+  await app.listen({ host: api.host, port: api.port });
+  const url = `${tls ? 'https' : 'http'}://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/`;
   printError(`API and dashboard on ${url} (OpenAPI: ${url}api/openapi.json). Ctrl-C stops it.\n`);
   await untilStopped();
   await app.close();

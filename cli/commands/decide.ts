@@ -1,7 +1,8 @@
 /** approve, reject, review-soak: a person's decision, bound to the evidence they were shown. */
 import { createInterface } from 'node:readline';
 import { campaignStatus, Refused } from '../../client/campaigns.js';
-import { connectClient, temporalConfigFromEnv } from '../../client/connection.js';
+import { connectClient } from '../../client/connection.js';
+import { settings } from '../../runtime/config.js';
 import { EXIT, requireFlag, stringFlag, UsageError, type CommandInput, type Flags } from '../common.js';
 import { print } from '../output.js';
 import { withActions } from '../session.js';
@@ -78,7 +79,7 @@ async function evidenceSeen(
       'an approval binds to what you were shown: give --checksum SHA256 and --host-set SHA256 (rollout status ID shows both)',
     );
   }
-  const client = await connectClient(temporalConfigFromEnv());
+  const client = await connectClient(settings().temporal);
   let status;
   try {
     status = await campaignStatus(client, campaignId);

@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { campaignStatus } from '../../client/campaigns.js';
-import { connectClient, temporalConfigFromEnv } from '../../client/connection.js';
+import { connectClient } from '../../client/connection.js';
+import { settings } from '../../runtime/config.js';
 import { TERMINAL_CAMPAIGN_STATES } from '../../domain/schema.js';
 import { EXIT, requireFlag, type CommandInput } from '../common.js';
 import { isUnreachable } from '../errors.js';
@@ -10,7 +11,7 @@ import { clearScreen, print } from '../output.js';
 export async function run({ rest, flags }: CommandInput): Promise<number> {
   const id = requireFlag(rest[0], 'campaign ID');
   if (flags.watch) return watchStatus(id, flags.json);
-  const client = await connectClient(temporalConfigFromEnv());
+  const client = await connectClient(settings().temporal);
   try {
     const status = await campaignStatus(client, id);
     print(flags.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
@@ -32,7 +33,7 @@ const WATCH_DEADLINE_MS = 4_000;
  * 10 minutes of continuous outage.
  */
 async function watchStatus(id: string, json: boolean): Promise<number> {
-  const config = temporalConfigFromEnv();
+  const config = settings().temporal;
   let client: Client | undefined;
   let outageSince: number | undefined;
   try {

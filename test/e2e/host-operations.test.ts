@@ -36,10 +36,9 @@ import {
 import { RolloutError } from '../../domain/errors.js';
 import { CampaignFile, type Controller, type HealthCheck, type Patch } from '../../domain/schema.js';
 import { waitForTcp } from '../../runtime/dev-server.js';
-import { BIND_SHIM } from '../../runtime/paths.js';
 import { CONTROLLER_CREDENTIAL, HOST_CREDENTIAL } from '../../lab/lab.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
-import { artifactPolicyFromEnv } from '../../runtime/config.js';
+import { childEnvironment, settings } from '../../runtime/config.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 
 let lab: TestLab;
@@ -125,7 +124,7 @@ describe('SSH to real OpenSSH hosts', () => {
 describe('host steps', () => {
   it('uploads the artifact, checks its SHA-256 on the host, and installs once even when called twice', async () => {
     await withSsh(target(2), keys(), async (s) => {
-      const remote = await uploadArtifact(s, patch, artifactPolicyFromEnv());
+      const remote = await uploadArtifact(s, patch, settings().artifacts);
       expect(await s.check(`sha256sum ${remote} | cut -d' ' -f1`, 5_000, 'sum')).toBe(patch.artifact.sha256);
       const counting: Patch = {
         ...patch,
@@ -185,7 +184,7 @@ describe('health checks against real services', () => {
     );
     const address = '127.0.41.200';
     const archive = spawn('dcmqrscp', ['-c', `${dir}/dcmqrscp.cfg`], {
-      env: { ...process.env, BIND_ADDR: address, LD_PRELOAD: BIND_SHIM },
+      env: childEnvironment({ BIND_ADDR: address, LD_PRELOAD: settings().bindShim }),
       stdio: 'ignore',
     });
     try {
@@ -281,13 +280,21 @@ describe('health checks against real services', () => {
     ];
     const report = await runHealthChecks(h, checks, () => SshSession.open(target(1), keys()));
     const detail = Object.fromEntries(report.checks.map((c) => [c.name, c.ok ? 'ok' : c.detail]));
-    expect(detail['ssh-login']).toBe('ok');
-    expect(detail['missing-page']).toMatch(/HTTP 404, expected 200/);
-    expect(detail['wrong-body']).toMatch(/body does not match/);
-    expect(detail['no-tls-there']).toMatch(/HTTP .*8080/);
-    expect(detail['no-such-daemon']).toMatch(/service orthancd is not running/);
-    expect(detail['no-such-file']).toMatch(/is not a file/);
-    expect(detail['not-a-mount']).toMatch(/is not a mount point/);
+    const root = lab.inventory.mountPoint;
+    const origin = `https://${h.address}:8080`.replace(/\./g, '\\.');
+    expect(detail).toEqual({
+      'ssh-login': 'ok',
+      'missing-page': '/nope answered HTTP 404, expected 200',
+      'wrong-body': '/status body does not match /^DOWN/',
+      // A TLS hello to a plain-HTTP port: the server's answer is no TLS record.
+      'no-tls-there': expect.stringMatching(
+        new RegExp(`^HTTP ${origin}: write EPROTO .*:wrong version number`),
+      ),
+      'no-such-daemon': 'service orthancd is not running (exit 1)',
+      'no-such-file': `${root}/etc/absent is not a file (exit 1)`,
+      // mountpoint(1) exits 32 for a directory that is not a mount point.
+      'not-a-mount': `${root}/etc is not a mount point (exit 32)`,
+    });
   });
 });
 
@@ -340,10 +347,10 @@ describe('SSH options: known_hosts, agent, passphrase, jump host, dropped connec
     try {
       for (let i = 0; i < 50 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
       execFileSync('ssh-add', ['-q', `${lab.inventory.keyDir}/${HOST_CREDENTIAL}`], {
-        env: { ...process.env, SSH_AUTH_SOCK: sock },
+        env: childEnvironment({ SSH_AUTH_SOCK: sock }),
         stdio: 'ignore',
       });
-      const store = directoryKeyStore(dir, { SSH_AUTH_SOCK: sock });
+      const store = directoryKeyStore(dir, sock);
       expect(
         await withSsh(target(1, { credential: AGENT_CREDENTIAL }), store, (s) =>
           s.check('hostname', 5_000, 'h'),
@@ -351,7 +358,7 @@ describe('SSH options: known_hosts, agent, passphrase, jump host, dropped connec
       ).toBe(lab.inventory.hosts[1]!.id);
       expect(
         await failureType(
-          SshSession.open(target(1, { credential: AGENT_CREDENTIAL }), directoryKeyStore(dir, {})),
+          SshSession.open(target(1, { credential: AGENT_CREDENTIAL }), directoryKeyStore(dir)),
         ),
       ).toBe('UnknownCredential');
     } finally {

@@ -19,6 +19,7 @@ import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+import { embeddedSettings } from '../../runtime/config.js';
 
 const TASK_QUEUE = 'e2e-host-steps';
 let env: TestWorkflowEnvironment;
@@ -47,8 +48,7 @@ describe('host workflow: prerequisites measured on the host, protected paths com
       taskQueue: TASK_QUEUE,
       workflowBundle: await bundleWorkflows(),
       activities: composeActivities({
-        keyDir: lab.inventory.keyDir,
-        storeDir,
+        settings: embeddedSettings({ keyDir: lab.inventory.keyDir, storeDir }),
         ledger: rollout.store,
         logger: createLogger('error'),
       }),

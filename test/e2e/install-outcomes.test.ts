@@ -20,7 +20,7 @@ import {
 import { directoryKeyStore, shellQuote, withSsh, SshSession, type SshTarget } from '../../adapters/ssh.js';
 import { sha256File } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
-import { artifactPolicyFromEnv } from '../../runtime/config.js';
+import { settings } from '../../runtime/config.js';
 import { CampaignFile, type Patch } from '../../domain/schema.js';
 import { HOST_CREDENTIAL } from '../../lab/lab.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
@@ -190,7 +190,7 @@ describe('the upload never leaves a wrong file where the install looks', () => {
     await on(1, async (s) => {
       const remote = remoteArtifactPath(patch);
       await s.check(`mkdir -p .rollout/artifacts && printf half > ${shellQuote(remote)}`, 5_000, 'partial');
-      expect(await uploadArtifact(s, patch, artifactPolicyFromEnv())).toBe(remote);
+      expect(await uploadArtifact(s, patch, settings().artifacts)).toBe(remote);
       expect(await s.check(`sha256sum < ${shellQuote(remote)} | cut -d' ' -f1`, 5_000, 'sum')).toBe(
         patch.artifact.sha256,
       );
@@ -201,7 +201,7 @@ describe('the upload never leaves a wrong file where the install looks', () => {
       copyFileSync(patch.artifact.path, swapped);
       writeFileSync(swapped, '\necho swapped\n', { flag: 'a' });
       const changed: Patch = { ...patch, artifact: { ...patch.artifact, path: swapped } };
-      const policy = artifactPolicyFromEnv();
+      const policy = settings().artifacts;
       const err = await failure(uploadArtifact(s, changed, { ...policy, dirs: [...policy.dirs, dir] }));
       expect(err.type).toBe('SourceArtifactInvalid');
       expect(err.message).toMatch(/does not match the SHA-256 the campaign file gives/);

@@ -29,6 +29,7 @@ import { decisionSigner, serviceSigner, type DecisionSigner } from '../../client
 import { startReceiver } from '../helpers/http-receiver.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
+import { childEnvironment } from '../../runtime/config.js';
 
 const run = promisify(execFile);
 const TASK_QUEUE = 'e2e-lab';
@@ -40,16 +41,16 @@ const workers: ChildProcess[] = [];
 const METRICS_HOST = '127.0.42.20';
 let hooks: Awaited<ReturnType<typeof startReceiver>>;
 
-const processEnv = () => ({
-  ...process.env,
-  TEMPORAL_ADDRESS: env.address,
-  ROLLOUT_TASK_QUEUE: TASK_QUEUE,
-  ROLLOUT_STORE_DIR: storeDir,
-  ROLLOUT_DB_FILE: `${storeDir}/rollout.sqlite`,
-  ROLLOUT_SERVICE_KEY: `${storeDir}/keys/service.pem`,
-  ROLLOUT_KEY_DIR: lab.inventory.keyDir,
-  ROLLOUT_LOG_LEVEL: 'error',
-});
+const processEnv = () =>
+  childEnvironment({
+    TEMPORAL_ADDRESS: env.address,
+    ROLLOUT_TASK_QUEUE: TASK_QUEUE,
+    ROLLOUT_STORE_DIR: storeDir,
+    ROLLOUT_DB_FILE: `${storeDir}/rollout.sqlite`,
+    ROLLOUT_SERVICE_KEY: `${storeDir}/keys/service.pem`,
+    ROLLOUT_KEY_DIR: lab.inventory.keyDir,
+    ROLLOUT_LOG_LEVEL: 'error',
+  });
 
 /** The rollout store the workers and the CLI use; users and the service key live there. */
 let rolloutDb: RolloutStore;
@@ -183,9 +184,14 @@ describe('a campaign on the lab, end to end', () => {
     expect(gate?.soak.verdict).toBe('pass');
     expect(gate?.soak.probes.length).toBeGreaterThanOrEqual(3);
     // While it runs, a second campaign over the same hosts is refused before anything starts.
-    await expect(
-      startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR, { signing: asOperator() }),
-    ).rejects.toThrow(Refused);
+    const overlapping = startCampaign(env.client, TASK_QUEUE, store, file, DEMO_OPERATOR, {
+      signing: asOperator(),
+    });
+    await expect(overlapping).rejects.toThrow(Refused);
+    await expect(overlapping).rejects.toMatchObject({
+      type: 'HostBusy',
+      message: expect.stringMatching(new RegExp(`^5 host\\(s\\) already in running campaign ${id}: `)),
+    });
     await approveStage(env.client, id, evidence(gate!, DEMO_VENDOR), asVendor());
     const result = await campaignResult(env.client, id);
 
@@ -322,7 +328,8 @@ describe('the CLI against the dev server', () => {
       { ROLLOUT_TOKEN: tokens[STRANGE_VENDOR]! },
     );
     expect(refused.code).toBe(3);
-    expect(refused.stderr).toMatch(/refused \((InvalidPhase|NotAnApprover)\)/);
+    // The campaign is still soaking: the gate is not open, which the workflow checks before the approver.
+    expect(refused.stderr).toContain('refused (InvalidPhase)');
     const stranger = await rollout(['pause', id], { ROLLOUT_TOKEN: tokens[STRANGE_OPERATOR]! });
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toContain('refused (NotAnOperator)');

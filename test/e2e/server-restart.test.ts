@@ -27,6 +27,7 @@ import { campaignResult, campaignStatus, startCampaign } from '../../client/camp
 import { freePort, startDevServer, type DevServer } from '../../runtime/dev-server.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { bundleWorkflows } from '../helpers/temporal.js';
+import { childEnvironment } from '../../runtime/config.js';
 
 const TASK_QUEUE = 'e2e-server-restart';
 const dir = mkdtempSync(`${tmpdir()}/rollout-restart-server-`);
@@ -92,7 +93,7 @@ describe('the embedded server restarted mid-soak', () => {
       'node',
       [`${PROJECT_ROOT}/bin/rollout.js`, 'status', id, '--watch', '--json'],
       {
-        env: { ...process.env, TEMPORAL_ADDRESS: server.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE },
+        env: childEnvironment({ TEMPORAL_ADDRESS: server.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

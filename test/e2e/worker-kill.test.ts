@@ -21,6 +21,7 @@ import { hostProgressQuery } from '../../workflows/contract.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
+import { childEnvironment } from '../../runtime/config.js';
 
 const TASK_QUEUE = 'e2e-worker-kill';
 let env: TestWorkflowEnvironment;
@@ -34,8 +35,7 @@ const logLines: string[] = [];
 
 function startWorker(): ChildProcess {
   const worker = spawn('node', [`${PROJECT_ROOT}/bin/rollout.js`, 'worker'], {
-    env: {
-      ...process.env,
+    env: childEnvironment({
       TEMPORAL_ADDRESS: env.address,
       ROLLOUT_TASK_QUEUE: TASK_QUEUE,
       ROLLOUT_STORE_DIR: `${dir}/store`,
@@ -45,7 +45,7 @@ function startWorker(): ChildProcess {
       ROLLOUT_LOG_LEVEL: 'info',
       // The SDK core logs at INFO; unforwarded, those lines would be coloured plain text.
       ROLLOUT_SDK_LOG_LEVEL: 'INFO',
-    },
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [worker.stdout, worker.stderr]) {

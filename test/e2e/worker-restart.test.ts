@@ -18,6 +18,7 @@ import { hostProgressQuery } from '../../workflows/contract.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+import { embeddedSettings } from '../../runtime/config.js';
 
 const TASK_QUEUE = 'e2e-restart';
 let env: TestWorkflowEnvironment;
@@ -46,8 +47,7 @@ describe('worker restart mid-install', () => {
         taskQueue: TASK_QUEUE,
         workflowBundle: bundle,
         activities: composeActivities({
-          keyDir: lab.inventory.keyDir,
-          storeDir,
+          settings: embeddedSettings({ keyDir: lab.inventory.keyDir, storeDir }),
           ledger: rollout.store,
           logger,
         }),

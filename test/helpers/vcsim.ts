@@ -7,6 +7,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { GOVMOMI_DIR } from '../../runtime/setup.js';
+import { settings } from '../../runtime/config.js';
 
 export const GOVC = `${GOVMOMI_DIR}/govc`;
 const VCSIM = `${GOVMOMI_DIR}/vcsim`;
@@ -102,7 +103,7 @@ export async function startVcsim(address = '127.0.64.1'): Promise<Vcsim> {
     govc: (...args) =>
       execFileSync(GOVC, args, {
         env: {
-          PATH: process.env.PATH,
+          PATH: settings().searchPath.join(':'),
           GOVC_URL: url,
           GOVC_USERNAME: user,
           GOVC_PASSWORD: password,

@@ -117,6 +117,8 @@ const PROBES: Array<[string, string, string]> = [
     'export function f(p: Promise<void>) {\n  p.then(() => 1);\n}\n',
     '@typescript-eslint/no-floating-promises',
   ],
+  ['adapters/zz-env.ts', 'export const home = process.env.HOME;\n', 'no-restricted-properties'],
+  ['cli/commands/zz-env.ts', "export const port = process.env['PORT'];\n", 'no-restricted-properties'],
   [
     'web/zz-server.js',
     "import { planCampaign } from '../domain/planner.js';\nexport const p = planCampaign;\n",

@@ -3,11 +3,11 @@
  * maintenance windows days away pass in seconds. Fakes stand in for SSH and images only; Temporal, the
  * campaign store and the campaign activities are real.
  */
-import { artifactPolicyFromEnv } from '../../runtime/config.js';
+import { settings } from '../../runtime/config.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -216,7 +216,7 @@ async function withWorker<T>(fleet: FakeFleet, taskQueue: string, fn: () => Prom
         logger: pino({ level: 'silent' }),
         checkHealth: host.checkHealth,
         ledger: rollout.store,
-        artifacts: artifactPolicyFromEnv(),
+        artifacts: settings().artifacts,
       }),
       // The artifact file of the fixture does not exist; its check is tested against real files elsewhere.
       verifyArtifact: async () => {
@@ -282,34 +282,6 @@ async function waitFor(
 ): Promise<CampaignStatus> {
   for (let i = 0; i < 2_000; i++) {
     const status = await handle.query(campaignStatusQuery);
-    if (process.env.DEBUG_WAIT) {
-      for (const h of ['h1', 'h2', 'h3', 'h4']) {
-        const d = await env.client.workflow
-          .getHandle(`patch-host/${h}`)
-          .describe()
-          .catch(() => undefined);
-        if (d)
-          console.error(
-            h,
-            d.status.name,
-            JSON.stringify(
-              (d.raw.pendingActivities ?? []).map((a) => [
-                a.activityType?.name,
-                a.attempt,
-                a.lastFailure?.message,
-              ]),
-            ),
-          );
-      }
-    }
-    if (process.env.DEBUG_WAIT && i % 20 === 0)
-      console.error(
-        i,
-        status.state,
-        status.waitingFor,
-        JSON.stringify(status.hosts),
-        JSON.stringify(status.failed.map((f) => [f.hostId, f.state])),
-      );
     if (done(status)) return status;
     if (TERMINAL_CAMPAIGN_STATES.includes(status.state))
       throw new Error(`campaign ended ${status.state} (${status.reason ?? ''}) while waiting`);
@@ -369,9 +341,7 @@ function approve(
 
 async function approveOpenGate(handle: Handle, identity = VENDOR): Promise<void> {
   const status = await waitFor(handle, inState('awaiting-approval'));
-  if (process.env.DEBUG_WAIT) console.error('approving');
   await approve(handle, status, identity);
-  if (process.env.DEBUG_WAIT) console.error('approved');
 }
 
 /** [host, start ms, end ms] of each child run, read from the campaign's own (single-run) history. */
@@ -567,7 +537,9 @@ describe('approval gates', () => {
       const open = await waitFor(handle, inState('awaiting-approval'));
       const expired = await handle.result();
       // An approval after expiry goes nowhere: the campaign is over.
-      await expect(approve(handle, open, VENDOR)).rejects.toThrow();
+      const late = approve(handle, open, VENDOR);
+      await expect(late).rejects.toThrow(WorkflowNotFoundError);
+      await expect(late).rejects.toMatchObject({ workflowId: 'gate-expiry' });
       return expired;
     });
     expect(status.state).toBe('approval-expired');
@@ -1015,53 +987,6 @@ describe('no false rollbacks, no needless outages', () => {
     await withWorker(fleet, 'tq-unsure', async () => {
       const handle = await start('unsure', 'tq-unsure', file);
       await approveOpenGate(handle);
-      if (process.env.DEBUG_WAIT) {
-        await new Promise((r) => setTimeout(r, 3000));
-        const hist = await handle.fetchHistory();
-        console.error(
-          (hist.events ?? [])
-            .slice(-25)
-            .map((e) => `${e.eventId} ${Object.keys(e).find((k) => k.endsWith('Attributes'))}`)
-            .join('\n'),
-        );
-        for (const h of ['h2', 'h3', 'h4']) {
-          const d = await env.client.workflow
-            .getHandle(`patch-host/${h}`)
-            .describe()
-            .catch((e) => String(e));
-          console.error(
-            'DESC',
-            h,
-            JSON.stringify(
-              typeof d === 'string'
-                ? d
-                : [
-                    d.status.name,
-                    d.raw.pendingActivities?.map((a) => [
-                      a.activityType?.name,
-                      a.attempt,
-                      a.state,
-                      a.lastFailure?.message,
-                      a.scheduledTime,
-                      a.expirationTime,
-                    ]),
-                  ],
-            ),
-          );
-        }
-        const h3 = await env.client.workflow.getHandle('patch-host/h3').fetchHistory();
-        console.error(
-          (h3.events ?? [])
-            .slice(-8)
-            .map(
-              (e) =>
-                `EV ${e.eventId} ${Object.keys(e).find((k) => k.endsWith('Attributes'))} ${JSON.stringify(e.timerStartedEventAttributes ?? e.activityTaskScheduledEventAttributes?.activityType ?? '')}`,
-            )
-            .join('\n'),
-        );
-        const now = await env.currentTimeMs();
-        console.error('NOW', new Date(now).toISOString());
-      }
       const status = await waitFor(
         handle,
         (s) =>
