@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
 import { isOperator } from '../domain/access.js';
@@ -79,12 +80,21 @@ async function endedState(client: Client, campaignId: string): Promise<string | 
 }
 
 /**
- * Sends a person's Update. Temporal answers "not found" for an Update to a workflow that has closed; a
- * campaign that exists but has ended is refused for what it is (InvalidPhase), not as unknown.
+ * Sends a person's decision as a signed Update. Temporal answers "not found" for an Update to a workflow
+ * that has closed; a campaign that exists but has ended is refused for what it is (InvalidPhase), not
+ * as unknown. A refusal by the workflow comes back as WorkflowUpdateFailedError.
  */
-async function decideOn<T>(client: Client, campaignId: string, send: () => Promise<T>): Promise<T> {
+async function sendDecision<Result, Args extends object>(
+  client: Client,
+  campaignId: string,
+  update: UpdateDefinition<Result, [Args]>,
+  action: DecisionAction,
+  fields: Omit<Args, 'signature'>,
+  signing: Signing,
+): Promise<Result> {
+  const args = signed(signing, action, campaignId, fields) as unknown as Args;
   try {
-    return await within(client, send);
+    return await within(client, () => handle(client, campaignId).executeUpdate(update, { args: [args] }));
   } catch (err) {
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     const ended = await endedState(client, campaignId);
@@ -250,11 +260,7 @@ export function approveStage(
     artifactSha256: request.artifactSha256,
     hostSetDigest: request.hostSetDigest,
   };
-  return decideOn(client, campaignId, () =>
-    handle(client, campaignId).executeUpdate(approveStageUpdate, {
-      args: [signed(signing, 'approve', campaignId, fields)],
-    }),
-  );
+  return sendDecision(client, campaignId, approveStageUpdate, 'approve', fields, signing);
 }
 
 export function rejectStage(
@@ -263,11 +269,7 @@ export function rejectStage(
   rejection: Omit<Rejection, 'signature'>,
   signing: Signing,
 ): Promise<ApprovalRecord> {
-  return decideOn(client, campaignId, () =>
-    handle(client, campaignId).executeUpdate(rejectStageUpdate, {
-      args: [signed(signing, 'reject', campaignId, rejection)],
-    }),
-  );
+  return sendDecision(client, campaignId, rejectStageUpdate, 'reject', rejection, signing);
 }
 
 export function reviewSoak(
@@ -276,11 +278,7 @@ export function reviewSoak(
   review: Omit<SoakReview, 'signature'>,
   signing: Signing,
 ): Promise<Decision> {
-  return decideOn(client, campaignId, () =>
-    handle(client, campaignId).executeUpdate(reviewSoakUpdate, {
-      args: [signed(signing, 'review-soak', campaignId, review)],
-    }),
-  );
+  return sendDecision(client, campaignId, reviewSoakUpdate, 'review-soak', review, signing);
 }
 
 const CONTROLS = { pause: pauseUpdate, resume: resumeUpdate, abort: abortUpdate } as const;
@@ -293,11 +291,7 @@ export function controlCampaign(
   signing: Signing,
 ): Promise<Decision> {
   const fields = { identity: control.identity, reason: control.reason ?? '' };
-  return decideOn(client, campaignId, () =>
-    handle(client, campaignId).executeUpdate(CONTROLS[action], {
-      args: [signed(signing, action, campaignId, fields)],
-    }),
-  );
+  return sendDecision(client, campaignId, CONTROLS[action], action, fields, signing);
 }
 
 export function actOnHost(
@@ -312,11 +306,7 @@ export function actOnHost(
     identity: action.identity,
     note: action.note ?? '',
   };
-  return decideOn(client, campaignId, () =>
-    handle(client, campaignId).executeUpdate(hostActionUpdate, {
-      args: [signed(signing, 'host-action', campaignId, fields)],
-    }),
-  );
+  return sendDecision(client, campaignId, hostActionUpdate, 'host-action', fields, signing);
 }
 
 /** Waits for the campaign to end and returns its final status (the report). No deadline: campaigns are long. */

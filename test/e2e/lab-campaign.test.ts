@@ -292,7 +292,7 @@ describe('the CLI against the dev server', () => {
     expect((await env.client.workflow.count()).count).toBe(before.count);
   });
 
-  it('starts a campaign, shows its status, and refuses an approval from a stranger with exit code 3', async () => {
+  it('starts a campaign, shows its status; a vendor it does not name gets exit 4, a stranger operator exit 3', async () => {
     const path = `${mkdtempSync(`${tmpdir()}/rollout-cli-`)}/campaign.yaml`;
     writeFileSync(
       path,
@@ -327,9 +327,9 @@ describe('the CLI against the dev server', () => {
       ],
       { ROLLOUT_TOKEN: tokens[STRANGE_VENDOR]! },
     );
-    expect(refused.code).toBe(3);
-    // The campaign is still soaking: the gate is not open, which the workflow checks before the approver.
-    expect(refused.stderr).toContain('refused (InvalidPhase)');
+    // A vendor the campaign does not name is told what anyone is told of a campaign that does not exist.
+    expect(refused.code).toBe(4);
+    expect(refused.stderr.trim()).toBe('rollout: no such campaign');
     const stranger = await rollout(['pause', id], { ROLLOUT_TOKEN: tokens[STRANGE_OPERATOR]! });
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toContain('refused (NotAnOperator)');
