@@ -60,6 +60,17 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/server.js'),
   },
   {
+    names: ['cluster'],
+    section: 'Run and try it',
+    help: [
+      'cluster [--host 127.0.70.1]',
+      '  a Temporal cluster as production runs it, in the foreground: PostgreSQL, each service its own',
+      '  process, mTLS, JWT authorization; writes worker.env, api.env, operator.env (root; needs setup)',
+    ],
+    flags: { host: s() },
+    load: () => import('./commands/cluster.js'),
+  },
+  {
     names: ['worker'],
     section: 'Run and try it',
     help: ['worker', '  a worker (TEMPORAL_ADDRESS, ROLLOUT_KEY_DIR, ...; see README)'],

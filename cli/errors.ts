@@ -11,6 +11,17 @@ export function isUnreachable(err: unknown): boolean {
   return isUnreachableText(`${(err as Error)?.name} ${(err as Error)?.message}`);
 }
 
+const GRPC_PERMISSION_DENIED = 7;
+
+/** The gRPC status inside a Temporal client error (the server's answer is wrapped in causes). */
+function grpcCode(err: unknown): number | undefined {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === 'number') return e.code;
+    e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
 export interface Classified {
   kind: FailureKind;
   code: number;
@@ -42,6 +53,11 @@ export async function classify(err: unknown): Promise<Classified> {
     if (kind === 'bad-input' || kind === 'not-found') return as(kind, refusal.message);
     return as(kind, `refused (${refusal.type}): ${refusal.message}`);
   }
+  if (grpcCode(err) === GRPC_PERMISSION_DENIED)
+    return as(
+      'not-permitted',
+      'Temporal refused this identity (PERMISSION_DENIED): TEMPORAL_API_KEY must carry a permission for this namespace (README: Running in production)',
+    );
   if (isUnreachable(err))
     return as(
       'unreachable',

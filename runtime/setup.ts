@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { childEnvironment, settings } from './config.js';
 import { PROJECT_ROOT } from './paths.js';
 import { locateBinary, PINNED, type BinaryKind } from './temporal-binaries.js';
+import { serverBinaries, TEMPORAL_SERVER } from './temporal-cluster.js';
 
 type Say = (line: string) => void;
 
@@ -206,6 +207,29 @@ function ensureGovmomi(say: Say): void {
   }
 }
 
+/**
+ * The Temporal server and its SQL tool for the local cluster (`rollout cluster`, the cluster tests), built
+ * with `go install` from the Go module proxy at the pinned release; the first build takes minutes, later
+ * ones reuse Go's build cache.
+ */
+function ensureTemporalServer(say: Say): void {
+  const { dir, server, sql } = serverBinaries(TOOLS_DIR);
+  if (existsSync(server) && existsSync(sql)) return;
+  if (!hasCommand('go')) {
+    say('Temporal server not built: no go on PATH (the local cluster and its tests need it)');
+    return;
+  }
+  const { module, version } = TEMPORAL_SERVER;
+  say(
+    `building the Temporal server ${version} with go install (Go module proxy) into ${dir}; the first build takes minutes`,
+  );
+  mkdirSync(dir, { recursive: true });
+  execFileSync('go', ['install', `${module}/cmd/server@${version}`, `${module}/cmd/tools/sql@${version}`], {
+    stdio: 'inherit',
+    env: childEnvironment({ GOBIN: dir, CGO_ENABLED: '0' }),
+  });
+}
+
 /** Compiles the program into .build/ (scripts/build.mjs) so `rollout` starts without transpiling. */
 function buildProgram(say: Say): void {
   execFileSync(process.execPath, [`${PROJECT_ROOT}/scripts/build.mjs`, '--quiet'], { stdio: 'inherit' });
@@ -218,6 +242,7 @@ export function runSetup(say: Say): void {
   ensureBindShim(say);
   ensureRedfishEmulator(say);
   ensureGovmomi(say);
+  ensureTemporalServer(say);
   buildProgram(say);
   for (const kind of ['cli', 'testServer'] as const)
     say(`${PINNED[kind].command}: ${ensureTemporalBinary(kind, say)}`);

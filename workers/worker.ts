@@ -1,6 +1,7 @@
 /** Composition root of a worker: config -> logger -> adapters -> activities -> Worker. */
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel } from '@temporalio/worker';
+import { IllegalStateError } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { createCampaignActivities } from '../activities/campaign-activities.js';
 import { createHostActivities } from '../activities/host-activities.js';
@@ -22,32 +23,37 @@ let runtimeInstalled = false;
 /**
  * Routes the SDK's own logs, the TypeScript side's and the Rust core's alike, through pino: one JSON
  * stream on stderr (without `forward`, the core writes coloured plain text there). Must run once, before
- * any connection or worker exists.
+ * any connection or worker exists; a runtime the process installed before is kept.
  */
 export function installRuntime(logger: Logger, sdkLevel: LogLevel = 'WARN', metricsAddress?: string): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({
-    telemetryOptions: {
-      logging: { forward: {}, filter: { core: sdkLevel, other: sdkLevel } },
-      // Temporal's runtime metrics and ours (rollout_*) on one Prometheus endpoint, loopback by default.
-      ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
-    },
-    logger: new DefaultLogger(sdkLevel, (entry) => {
-      const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
-      const method =
-        level === 'trace'
-          ? 'trace'
-          : level === 'warn'
-            ? 'warn'
-            : level === 'error'
-              ? 'error'
-              : level === 'debug'
-                ? 'debug'
-                : 'info';
-      logger[method]({ ...entry.meta, sdk: true }, entry.message);
-    }),
-  });
+  try {
+    Runtime.install({
+      telemetryOptions: {
+        logging: { forward: {}, filter: { core: sdkLevel, other: sdkLevel } },
+        // Temporal's runtime metrics and ours (rollout_*) on one Prometheus endpoint, loopback by default.
+        ...(metricsAddress ? { metrics: { prometheus: { bindAddress: metricsAddress } } } : {}),
+      },
+      logger: new DefaultLogger(sdkLevel, (entry) => {
+        const level = entry.level.toLowerCase() as Lowercase<LogLevel>;
+        const method =
+          level === 'trace'
+            ? 'trace'
+            : level === 'warn'
+              ? 'warn'
+              : level === 'error'
+                ? 'error'
+                : level === 'debug'
+                  ? 'debug'
+                  : 'info';
+        logger[method]({ ...entry.meta, sdk: true }, entry.message);
+      }),
+    });
+  } catch (err) {
+    // The process installed its own runtime first (the tests' setup does): that one stays.
+    if (!(err instanceof IllegalStateError)) throw err;
+  }
 }
 
 export interface ActivityOptions {

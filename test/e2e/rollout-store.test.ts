@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATEST_VERSION } from '../../adapters/migrations.js';
 import { openRolloutStore, type RolloutStore } from '../../adapters/rollout-store.js';
 import type { AuditInput, LedgerEntry } from '../../domain/schema.js';
-import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { startPostgres, type LocalPostgres } from '../../runtime/postgres.js';
 
 const SHA = 'a'.repeat(64);
 
@@ -78,7 +78,7 @@ function sqliteBackend(): Backend {
   };
 }
 
-let postgres: TestPostgres | undefined;
+let postgres: LocalPostgres | undefined;
 function postgresBackend(): Backend {
   const url = () => postgres!.url;
   const query = async (sql: string) => {

@@ -1,15 +1,21 @@
 /**
- * A private PostgreSQL server from Debian's packages for one test file: a fresh cluster in a temp
+ * A private PostgreSQL server from Debian's packages (installed by setup): a fresh cluster in a temp
  * directory owned by the `postgres` user (the server refuses to run as root), listening on one loopback
- * address, trust authentication for loopback only. `stop()` shuts it down and deletes the cluster.
+ * address, trust authentication for loopback only, superuser `rollout`. For the tests and the local
+ * Temporal cluster (`rollout cluster`); `stop()` shuts it down and deletes the cluster.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export interface TestPostgres {
+export interface LocalPostgres {
+  /** `postgres://rollout@host:port/rollout` (a database `rollout` is created). */
   url: string;
+  host: string;
+  port: number;
+  /** The superuser (trust authentication on loopback). */
+  user: string;
   stop(): Promise<void>;
 }
 
@@ -35,7 +41,7 @@ const asPostgres = (command: string, args: string[]) => [
   ...args,
 ];
 
-export async function startPostgres(host: string, port: number): Promise<TestPostgres> {
+export async function startPostgres(host: string, port: number, maxConnections = 50): Promise<LocalPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'rollout-pg-'));
   const { uid, gid } = postgresIds();
   chownSync(dir, uid, gid);
@@ -68,7 +74,7 @@ export async function startPostgres(host: string, port: number): Promise<TestPos
       '-c',
       'fsync=off',
       '-c',
-      'max_connections=50',
+      `max_connections=${maxConnections}`,
     ]),
     { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
   );
@@ -88,6 +94,9 @@ export async function startPostgres(host: string, port: number): Promise<TestPos
   execFileSync(postgresBin('createdb'), ['-h', host, '-p', String(port), '-U', 'rollout', 'rollout']);
   return {
     url: `postgres://rollout@${host}:${port}/rollout`,
+    host,
+    port,
+    user: 'rollout',
     async stop() {
       // SIGINT is PostgreSQL's "fast" shutdown.
       const exited = new Promise<void>((r) => server.once('exit', () => r()));

@@ -1,0 +1,308 @@
+/**
+ * The production topology on loopback: Temporal built from its Go module, on PostgreSQL, each service its
+ * own process, mTLS on the frontend and between the services, Temporal's JWT authorization on. The
+ * product's worker (its own certificate and a `default:write` token) and the action service (the API's
+ * certificate and token) patch the lab fleet; a client without a certificate cannot connect, and a raw
+ * Temporal client without a token, or with a read-only one, is refused by the server for the approve
+ * Update. The history service is killed mid-wave and restarted: the campaign completes, no host installs
+ * twice.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileCampaignStore } from '../../adapters/campaign-store.js';
+import { rolloutActions, type Actor, type RolloutActions } from '../../client/actions.js';
+import { campaignResult, campaignStatus } from '../../client/campaigns.js';
+import { connectClient } from '../../client/connection.js';
+import { decisionSigner, serviceSigner } from '../../client/signing.js';
+import { campaignWorkflowId, hostWorkflowId } from '../../domain/ids.js';
+import { approveStageUpdate, campaignStatusQuery } from '../../workflows/contract.js';
+import { labCampaign, DEMO_OPERATOR, DEMO_VENDOR } from '../../lab/lab-campaign.js';
+import { certificateAuthority, issueCertificate, type CertificatePair } from '../../runtime/certificates.js';
+import { childEnvironment, embeddedSettings, type TemporalConfig } from '../../runtime/config.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
+import { startPostgres, type LocalPostgres } from '../../runtime/postgres.js';
+import { startTemporalCluster, type TemporalCluster } from '../../runtime/temporal-cluster.js';
+import { tokenIssuer } from '../../runtime/temporal-jwt.js';
+import { createLogger } from '../../workers/logger.js';
+import { createWorker } from '../../workers/worker.js';
+import { startTestLab, type TestLab } from '../helpers/lab.js';
+import { tempRolloutStore } from '../helpers/store.js';
+
+const run = promisify(execFile);
+const HOST = '127.0.70.1';
+const TASK_QUEUE = 'cluster-rollout';
+const SERVER_NAME = 'temporal';
+
+let dir: string;
+let pg: LocalPostgres;
+let cluster: TemporalCluster;
+let lab: TestLab;
+let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
+let ca: string;
+const certs: Record<string, CertificatePair> = {};
+let tokens: ReturnType<typeof tokenIssuer>;
+const stops: Array<() => Promise<unknown>> = [];
+
+/** How a process of the product reaches the cluster: its certificate, the CA, its token. */
+const temporalAs = (who: 'worker' | 'api', token: string): Partial<TemporalConfig> & { address: string } => ({
+  address: cluster.address,
+  taskQueue: TASK_QUEUE,
+  tlsCertPath: certs[who]!.certFile,
+  tlsKeyPath: certs[who]!.keyFile,
+  tlsCaPath: ca,
+  tlsServerName: SERVER_NAME,
+  apiKey: token,
+});
+
+/** The gRPC status code inside a client error (Temporal wraps the server's answer in causes). */
+async function deniedWith(call: Promise<unknown>): Promise<string> {
+  const err = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  for (
+    let e = err as { code?: unknown; details?: unknown; cause?: unknown } | undefined;
+    e;
+    e = e.cause as typeof e
+  )
+    if (typeof e.code === 'number') return `${e.code} ${String(e.details ?? '')}`;
+  return `no gRPC status in ${String(err)}`;
+}
+
+/** A raw Temporal client, not the product's: a certificate, and whatever token it is given. */
+async function rawClient(token?: string): Promise<Client> {
+  const connection = await Connection.connect({
+    address: cluster.address,
+    tls: {
+      serverNameOverride: SERVER_NAME,
+      serverRootCACertificate: readFileSync(ca),
+      clientCertPair: {
+        crt: readFileSync(certs.intruder!.certFile),
+        key: readFileSync(certs.intruder!.keyFile),
+      },
+    },
+    ...(token ? { apiKey: token } : {}),
+    connectTimeout: '5s',
+  });
+  stops.push(() => connection.close());
+  return new Client({ connection, namespace: 'default' });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(`${tmpdir()}/rollout-cluster-test-`);
+  ca = certificateAuthority(`${dir}/pki`);
+  certs.node = issueCertificate(`${dir}/pki`, SERVER_NAME, 'server', [`IP:${HOST}`, `DNS:${SERVER_NAME}`]);
+  for (const who of ['operator', 'worker', 'api', 'intruder'])
+    certs[who] = issueCertificate(`${dir}/pki`, who, 'client');
+  tokens = tokenIssuer(`${dir}/jwt`);
+  [pg, lab, rollout] = await Promise.all([
+    startPostgres(HOST, 5432, 200),
+    startTestLab('127.0.71', 4),
+    tempRolloutStore(),
+  ]);
+  cluster = await startTemporalCluster({
+    dir: `${dir}/cluster`,
+    host: HOST,
+    postgres: pg,
+    tls: { caFile: ca, node: certs.node, serverName: SERVER_NAME },
+    jwksFile: tokens.jwksFile,
+    operator: { client: certs.operator!, token: tokens.token('operator', ['temporal-system:admin']) },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  await cluster?.stop();
+  await Promise.all([pg?.stop(), lab?.stop(), rollout?.cleanup()]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT authorization', () => {
+  it('runs every service as its own process', () => {
+    expect([...cluster.processes.keys()].sort()).toEqual([
+      'frontend',
+      'history',
+      'internal-frontend',
+      'matching',
+      'worker',
+    ]);
+    const pids = new Set([...cluster.processes.values()].map((p) => p.pid));
+    expect(pids.size).toBe(5);
+  });
+
+  it('refuses a client without a certificate (the same client with one connects)', async () => {
+    const connect = (withCertificate: boolean) =>
+      Connection.connect({
+        address: cluster.address,
+        tls: {
+          serverNameOverride: SERVER_NAME,
+          serverRootCACertificate: readFileSync(ca),
+          ...(withCertificate
+            ? {
+                clientCertPair: {
+                  crt: readFileSync(certs.api!.certFile),
+                  key: readFileSync(certs.api!.keyFile),
+                },
+              }
+            : {}),
+        },
+        apiKey: tokens.token('api', ['default:write']),
+        connectTimeout: '3s',
+      });
+    // The TLS handshake fails, so the client never gets a connection.
+    await expect(connect(false)).rejects.toThrow('Failed to connect before the deadline');
+    const connected = await connect(true);
+    await connected.close();
+  });
+
+  it('the CLI with a certificate but no token is refused by Temporal (exit 3, said so); with its token it is answered', async () => {
+    const cli = (apiKey: string) =>
+      run(process.execPath, [`${PROJECT_ROOT}/bin/rollout.js`, 'status', 'no-such-campaign'], {
+        env: childEnvironment({
+          TEMPORAL_ADDRESS: cluster.address,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: certs.api!.certFile,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: certs.api!.keyFile,
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
+          TEMPORAL_TLS_SERVER_NAME: SERVER_NAME,
+          TEMPORAL_API_KEY: apiKey,
+        }),
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr.trim() }),
+      );
+    expect(await cli('')).toEqual({
+      code: 3,
+      stderr:
+        'rollout: Temporal refused this identity (PERMISSION_DENIED): TEMPORAL_API_KEY must carry a permission for this namespace (README: Running in production)',
+    });
+    expect(await cli(tokens.token('rollout-api', ['default:write']))).toEqual({
+      code: 4,
+      stderr: 'rollout: no such campaign',
+    });
+  });
+
+  it('patches the lab fleet with the product worker; raw clients without a token or with a read-only one are refused the approve Update', async () => {
+    const workerSettings = embeddedSettings({
+      temporal: temporalAs('worker', tokens.token('rollout-worker', ['default:write'])),
+      keyDir: lab.inventory.keyDir,
+      storeDir: `${dir}/store`,
+    });
+    const { worker, connection } = await createWorker({
+      settings: workerSettings,
+      ledger: rollout.store,
+      logger: createLogger('error'),
+    });
+    stops.push(() => connection.close());
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+    });
+    const apiSettings = embeddedSettings({
+      temporal: temporalAs('api', tokens.token('rollout-api', ['default:write'])),
+      storeDir: `${dir}/store`,
+    });
+    const client = await connectClient(apiSettings.temporal);
+    stops.push(() => client.connection.close());
+    const actions: RolloutActions = rolloutActions({
+      client,
+      taskQueue: TASK_QUEUE,
+      campaigns: fileCampaignStore(apiSettings.storeDir),
+      store: rollout.store,
+      signer: decisionSigner(await serviceSigner(rollout.store, `${dir}/service.pem`), 'api'),
+    });
+    const operator: Actor = { identity: DEMO_OPERATOR, role: 'operator', via: 'api' };
+    const vendor: Actor = { identity: DEMO_VENDOR, role: 'vendor', via: 'api' };
+    const raw = labCampaign(lab.inventory, {
+      soak: '8s',
+      probeInterval: '2s',
+      rebootGrace: '1s',
+      bootTimeout: '20s',
+      concurrency: 2,
+    });
+    raw.patch.installCommand = 'echo run >> "$PACS_ROOT/var/install-runs"; sh {artifact}';
+    const id = await actions.start(operator, JSON.stringify(raw), 'the cluster test');
+
+    // Wait for the gate: meanwhile, raw clients try to approve it themselves.
+    let status = await campaignStatus(client, id);
+    for (let i = 0; i < 240 && status.state !== 'awaiting-approval'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      status = await campaignStatus(client, id);
+    }
+    expect(status.state).toBe('awaiting-approval');
+    const gate = status.gates.find((g) => g.state === 'open')!;
+    const forged = {
+      stage: gate.stage,
+      identity: DEMO_VENDOR,
+      comment: 'approved by a raw client',
+      artifactSha256: status.patch.sha256,
+      hostSetDigest: gate.hostSetDigest,
+    };
+    const handle = (c: Client) => c.workflow.getHandle(campaignWorkflowId(id));
+    const anonymous = await rawClient();
+    // 7 = PERMISSION_DENIED, from the server's authorizer.
+    expect(await deniedWith(handle(anonymous).query(campaignStatusQuery))).toBe('7 Request unauthorized.');
+    expect(await deniedWith(handle(anonymous).executeUpdate(approveStageUpdate, { args: [forged] }))).toBe(
+      '7 Request unauthorized.',
+    );
+    const reader = await rawClient(tokens.token('dashboard-reader', ['default:read']));
+    expect((await handle(reader).query(campaignStatusQuery)).state).toBe('awaiting-approval');
+    expect(await deniedWith(handle(reader).executeUpdate(approveStageUpdate, { args: [forged] }))).toBe(
+      '7 Request unauthorized.',
+    );
+    expect((await handle(reader).query(campaignStatusQuery)).gates[0]!.decisions).toEqual([]);
+
+    // The API's identity approves; kill -9 the history service once the wave runs, then restart it. An
+    // activity that finished while history was down is run again after its start-to-close timeout
+    // (2 minutes for the quick steps): that is the price of the outage, not a lost host.
+    const record = await actions.approve(vendor, id, {
+      stage: gate.stage,
+      artifactSha256: status.patch.sha256,
+      hostSetDigest: gate.hostSetDigest,
+      comment: 'soak evidence reviewed',
+    });
+    expect(record).toMatchObject({ decision: 'approved', identity: DEMO_VENDOR });
+    const stateNow = () =>
+      campaignStatus(client, id).then(
+        (s) => s.state,
+        () => 'unreachable',
+      );
+    for (let i = 0; i < 120 && (await stateNow()) !== 'rolling-out'; i++)
+      await new Promise((r) => setTimeout(r, 250));
+    await cluster.kill('history');
+    expect(await stateNow()).toBe('unreachable');
+    await new Promise((r) => setTimeout(r, 2_000));
+    cluster.start('history');
+    for (let i = 0; i < 480 && !['completed', 'failed', 'aborted'].includes(await stateNow()); i++)
+      await new Promise((r) => setTimeout(r, 500));
+    const result = await campaignResult(client, id);
+    expect(result.state).toBe('completed');
+    const nas = lab.inventory.hosts.find((h) => h.role === 'nas')!.id;
+    const ledger = await rollout.store.ledger({ campaignId: id });
+    expect(Object.fromEntries(ledger.map((e) => [e.hostId, e.state]))).toEqual(
+      Object.fromEntries(lab.inventory.hosts.map((h) => [h.id, h.id === nas ? 'rolled-back' : 'patched'])),
+    );
+
+    // No host installed twice: one install activity in each host's history, and the host itself counted
+    // one run (the NAS's count went with its restored disk).
+    for (const h of lab.inventory.hosts) {
+      const history = await client.workflow.getHandle(hostWorkflowId(h.id)).fetchHistory();
+      const installs = (history.events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'installPatch',
+      );
+      expect(installs.length, h.id).toBe(1);
+      if (h.id !== nas)
+        expect(readFileSync(`${lab.dir}/hosts/${h.id}/root/var/install-runs`, 'utf8'), h.id).toBe('run\n');
+    }
+    // The audit log has what the people's interface accepted: the start and the approval, nothing else.
+    const audit = await rollout.store.auditEntries({ limit: 50 });
+    expect(audit.map((e) => `${e.action} ${e.outcome} ${e.actor}`).reverse()).toEqual([
+      `start accepted ${DEMO_OPERATOR}`,
+      `approve accepted ${DEMO_VENDOR}`,
+    ]);
+  }, 300_000);
+});
