@@ -1,8 +1,10 @@
 /**
- * `npm run bench:scale [-- --hosts 2000 --concurrency 200]`: one campaign over N SIMULATED hosts (see
- * simulated-fleet.ts) on the real Temporal dev server, with the real workflows, store and scheduler.
- * Prints wall time, history events per host, and the largest workflow history (events and bytes)
- * against Temporal's limits. A figure, not a test: nothing here passes or fails.
+ * `npm run bench:scale [-- --hosts 2000 --concurrency 200] [--cluster]`: one campaign over N SIMULATED
+ * hosts (see simulated-fleet.ts) on the real Temporal dev server, or with `--cluster` on the production
+ * topology (runtime/local-cluster.ts: PostgreSQL, five Temporal processes, mTLS, JWT authorization),
+ * with the real workflows, store and scheduler. Prints wall time, hosts/min, history events per host,
+ * the largest workflow history against Temporal's limits, and the CPU seconds per host of the server
+ * (every Temporal process, and PostgreSQL for the cluster) and of the worker. A figure, not a test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,10 @@ import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
 import { planCampaign } from '../domain/planner.js';
 import { TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
+import { tlsOptions } from '../client/connection.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
+import { startLocalCluster } from '../runtime/local-cluster.js';
+import { ownCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
 import {
   BENCH_OPERATOR,
@@ -35,6 +40,7 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '2000' },
     concurrency: { type: 'string', default: '200' },
     'step-ms': { type: 'string', default: '5' },
+    cluster: { type: 'boolean', default: false },
   },
 });
 const hosts = Number(values.hosts);
@@ -46,11 +52,31 @@ const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
 const artifact = simulatedArtifact(dir);
 // The ledger is written for real (SQLite), so its cost is part of the figures.
 const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
-const server = await startDevServer({
-  port: await freePort(),
-  dbFile: `${dir}/temporal.sqlite`,
-  logFile: `${dir}/temporal.log`,
-});
+/** The server side: its address, how the worker and the client reach it, its processes, how it stops. */
+const server = values.cluster
+  ? await (async () => {
+      const local = await startLocalCluster({ dir: `${dir}/cluster`, host: '127.0.73.1' });
+      const temporal = local.temporalFor('bench', ['default:write'], 'bench');
+      return {
+        kind: 'cluster (PostgreSQL, 5 Temporal processes, mTLS, JWT)',
+        connection: { address: temporal.address, tls: tlsOptions(temporal), apiKey: temporal.apiKey },
+        pids: () => [...local.cluster.processes.values()].map((p) => p.pid).concat(local.postgres.pid),
+        stop: () => local.stop(),
+      };
+    })()
+  : await (async () => {
+      const dev = await startDevServer({
+        port: await freePort(),
+        dbFile: `${dir}/temporal.sqlite`,
+        logFile: `${dir}/temporal.log`,
+      });
+      return {
+        kind: 'dev server (one process, SQLite)',
+        connection: { address: dev.address },
+        pids: () => [dev.pid],
+        stop: () => dev.stop(),
+      };
+    })();
 try {
   const store = fileCampaignStore(`${dir}/store`);
   const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency, artifactPath: artifact.path });
@@ -58,7 +84,7 @@ try {
     stepMs: Number(values['step-ms']),
     brokenBoot: new Set(['sim-00007', 'sim-00500']),
   });
-  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const nativeConnection = await NativeConnection.connect(server.connection);
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue: 'bench',
@@ -68,7 +94,8 @@ try {
     maxConcurrentWorkflowTaskExecutions: 100,
     maxCachedWorkflows: 2_000,
   });
-  const client = new Client({ connection: await Connection.connect({ address: server.address }) });
+  const client = new Client({ connection: await Connection.connect(server.connection) });
+  const cpuBefore = { server: treeCpuSeconds(server.pids()), worker: ownCpuSeconds() };
   const started = Date.now();
   const result = await worker.runUntil(async () => {
     const signers = await benchSigners(ledger, dir);
@@ -84,6 +111,10 @@ try {
     }
   });
   const wallMs = Date.now() - started;
+  const cpu = {
+    server: treeCpuSeconds(server.pids()) - cpuBefore.server,
+    worker: ownCpuSeconds() - cpuBefore.worker,
+  };
 
   // Every run of the campaign (continue-as-new chain) and every host workflow, from visibility.
   let largest = { id: '', events: 0, bytes: 0 };
@@ -106,6 +137,7 @@ try {
   }
   const planned = planCampaign(file).waves.reduce((n, w) => n + w.hosts.length, 0) + 1;
   const lines = [
+    `server:                   ${server.kind}`,
     `simulated hosts:          ${hosts} (+1 test system), concurrency ${concurrency}, ${values['step-ms']} ms per simulated step`,
     `campaign:                 ${result.state}; counts ${JSON.stringify(result.counts)}`,
     `wall time:                ${(wallMs / 1000).toFixed(1)} s (${((planned / wallMs) * 60_000).toFixed(0)} hosts/min; includes a 2 s soak)`,
@@ -113,6 +145,7 @@ try {
     `host workflow runs:       ${hostRuns}, ${(hostEvents / Math.max(1, hostRuns)).toFixed(1)} events each on average`,
     `history events per host:  ${((campaignEvents + hostEvents) / planned).toFixed(1)} (campaign ${(campaignEvents / planned).toFixed(2)} + host ${(hostEvents / planned).toFixed(1)})`,
     `largest history:          ${largest.events} events, ${(largest.bytes / 1024).toFixed(0)} KiB: ${largest.id}`,
+    `CPU per host:             server ${(cpu.server / planned).toFixed(3)} s, worker ${(cpu.worker / planned).toFixed(3)} s (server ${cpu.server.toFixed(1)} s, worker ${cpu.worker.toFixed(1)} s in all)`,
     `Temporal hard limits:     ${HARD_EVENTS} events (${((largest.events / HARD_EVENTS) * 100).toFixed(1)}% used), ${HARD_BYTES / 1048576} MiB (${((largest.bytes / HARD_BYTES) * 100).toFixed(2)}% used)`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

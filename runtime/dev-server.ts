@@ -19,6 +19,8 @@ export interface DevServerOptions {
 
 export interface DevServer {
   address: string;
+  /** The server's process (its CPU time is a benchmark figure). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -160,5 +162,5 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     throw err;
   }
   exited.catch(() => undefined);
-  return { address: `${ip}:${options.port}`, stop: () => stopChild(child) };
+  return { address: `${ip}:${options.port}`, pid: child.pid, stop: () => stopChild(child) };
 }

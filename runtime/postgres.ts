@@ -16,6 +16,8 @@ export interface LocalPostgres {
   port: number;
   /** The superuser (trust authentication on loopback). */
   user: string;
+  /** The postmaster (its backends are its children). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,7 @@ export async function startPostgres(host: string, port: number, maxConnections =
     host,
     port,
     user: 'rollout',
+    pid: server.pid,
     async stop() {
       // SIGINT is PostgreSQL's "fast" shutdown.
       const exited = new Promise<void>((r) => server.once('exit', () => r()));

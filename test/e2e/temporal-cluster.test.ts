@@ -21,12 +21,10 @@ import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { campaignWorkflowId, hostWorkflowId } from '../../domain/ids.js';
 import { approveStageUpdate, campaignStatusQuery } from '../../workflows/contract.js';
 import { labCampaign, DEMO_OPERATOR, DEMO_VENDOR } from '../../lab/lab-campaign.js';
-import { certificateAuthority, issueCertificate, type CertificatePair } from '../../runtime/certificates.js';
-import { childEnvironment, embeddedSettings, type TemporalConfig } from '../../runtime/config.js';
+import { childEnvironment, embeddedSettings } from '../../runtime/config.js';
+import { CLUSTER_SERVER_NAME, startLocalCluster, type LocalCluster } from '../../runtime/local-cluster.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
-import { startPostgres, type LocalPostgres } from '../../runtime/postgres.js';
-import { startTemporalCluster, type TemporalCluster } from '../../runtime/temporal-cluster.js';
-import { tokenIssuer } from '../../runtime/temporal-jwt.js';
+import type { TemporalCluster } from '../../runtime/temporal-cluster.js';
 import { createLogger } from '../../workers/logger.js';
 import { createWorker } from '../../workers/worker.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
@@ -35,28 +33,19 @@ import { tempRolloutStore } from '../helpers/store.js';
 const run = promisify(execFile);
 const HOST = '127.0.70.1';
 const TASK_QUEUE = 'cluster-rollout';
-const SERVER_NAME = 'temporal';
+const SERVER_NAME = CLUSTER_SERVER_NAME;
 
 let dir: string;
-let pg: LocalPostgres;
+let local: LocalCluster;
 let cluster: TemporalCluster;
 let lab: TestLab;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 let ca: string;
-const certs: Record<string, CertificatePair> = {};
-let tokens: ReturnType<typeof tokenIssuer>;
 const stops: Array<() => Promise<unknown>> = [];
+const tokens = { token: (subject: string, permissions: string[]) => local.token(subject, permissions) };
 
-/** How a process of the product reaches the cluster: its certificate, the CA, its token. */
-const temporalAs = (who: 'worker' | 'api', token: string): Partial<TemporalConfig> & { address: string } => ({
-  address: cluster.address,
-  taskQueue: TASK_QUEUE,
-  tlsCertPath: certs[who]!.certFile,
-  tlsKeyPath: certs[who]!.keyFile,
-  tlsCaPath: ca,
-  tlsServerName: SERVER_NAME,
-  apiKey: token,
-});
+/** How a process of the product reaches the cluster: its certificate, the CA, a default:write token. */
+const temporalAs = (who: 'worker' | 'api') => local.temporalFor(who, ['default:write'], TASK_QUEUE);
 
 /** The gRPC status code inside a client error (Temporal wraps the server's answer in causes). */
 async function deniedWith(call: Promise<unknown>): Promise<string> {
@@ -81,8 +70,8 @@ async function rawClient(token?: string): Promise<Client> {
       serverNameOverride: SERVER_NAME,
       serverRootCACertificate: readFileSync(ca),
       clientCertPair: {
-        crt: readFileSync(certs.intruder!.certFile),
-        key: readFileSync(certs.intruder!.keyFile),
+        crt: readFileSync(local.certificate('intruder').certFile),
+        key: readFileSync(local.certificate('intruder').keyFile),
       },
     },
     ...(token ? { apiKey: token } : {}),
@@ -94,30 +83,18 @@ async function rawClient(token?: string): Promise<Client> {
 
 beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/rollout-cluster-test-`);
-  ca = certificateAuthority(`${dir}/pki`);
-  certs.node = issueCertificate(`${dir}/pki`, SERVER_NAME, 'server', [`IP:${HOST}`, `DNS:${SERVER_NAME}`]);
-  for (const who of ['operator', 'worker', 'api', 'intruder'])
-    certs[who] = issueCertificate(`${dir}/pki`, who, 'client');
-  tokens = tokenIssuer(`${dir}/jwt`);
-  [pg, lab, rollout] = await Promise.all([
-    startPostgres(HOST, 5432, 200),
+  [local, lab, rollout] = await Promise.all([
+    startLocalCluster({ dir: `${dir}/cluster`, host: HOST }),
     startTestLab('127.0.71', 4),
     tempRolloutStore(),
   ]);
-  cluster = await startTemporalCluster({
-    dir: `${dir}/cluster`,
-    host: HOST,
-    postgres: pg,
-    tls: { caFile: ca, node: certs.node, serverName: SERVER_NAME },
-    jwksFile: tokens.jwksFile,
-    operator: { client: certs.operator!, token: tokens.token('operator', ['temporal-system:admin']) },
-  });
+  cluster = local.cluster;
+  ca = local.caFile;
 }, 180_000);
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  await cluster?.stop();
-  await Promise.all([pg?.stop(), lab?.stop(), rollout?.cleanup()]);
+  await Promise.all([local?.stop(), lab?.stop(), rollout?.cleanup()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -144,8 +121,8 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
           ...(withCertificate
             ? {
                 clientCertPair: {
-                  crt: readFileSync(certs.api!.certFile),
-                  key: readFileSync(certs.api!.keyFile),
+                  crt: readFileSync(local.certificate('api').certFile),
+                  key: readFileSync(local.certificate('api').keyFile),
                 },
               }
             : {}),
@@ -164,8 +141,8 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       run(process.execPath, [`${PROJECT_ROOT}/bin/rollout.js`, 'status', 'no-such-campaign'], {
         env: childEnvironment({
           TEMPORAL_ADDRESS: cluster.address,
-          TEMPORAL_TLS_CLIENT_CERT_PATH: certs.api!.certFile,
-          TEMPORAL_TLS_CLIENT_KEY_PATH: certs.api!.keyFile,
+          TEMPORAL_TLS_CLIENT_CERT_PATH: local.certificate('api').certFile,
+          TEMPORAL_TLS_CLIENT_KEY_PATH: local.certificate('api').keyFile,
           TEMPORAL_TLS_SERVER_CA_CERT_PATH: ca,
           TEMPORAL_TLS_SERVER_NAME: SERVER_NAME,
           TEMPORAL_API_KEY: apiKey,
@@ -187,7 +164,7 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
 
   it('patches the lab fleet with the product worker; raw clients without a token or with a read-only one are refused the approve Update', async () => {
     const workerSettings = embeddedSettings({
-      temporal: temporalAs('worker', tokens.token('rollout-worker', ['default:write'])),
+      temporal: temporalAs('worker'),
       keyDir: lab.inventory.keyDir,
       storeDir: `${dir}/store`,
     });
@@ -203,7 +180,7 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       await running;
     });
     const apiSettings = embeddedSettings({
-      temporal: temporalAs('api', tokens.token('rollout-api', ['default:write'])),
+      temporal: temporalAs('api'),
       storeDir: `${dir}/store`,
     });
     const client = await connectClient(apiSettings.temporal);
