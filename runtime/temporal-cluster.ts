@@ -230,7 +230,7 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
   };
   for (const service of CLUSTER_SERVICES) start(service);
   try {
-    await registerNamespace(options, 'default');
+    await waitUntilServing(options, 'default', processes, logFile);
   } catch (err) {
     await Promise.all(CLUSTER_SERVICES.map((s) => kill(s)));
     throw err;
@@ -249,16 +249,37 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
   return cluster;
 }
 
+/** The gRPC status codes the readiness checks expect. */
+const GRPC = { NOT_FOUND: 5, ALREADY_EXISTS: 6 } as const;
+
 /**
- * Waits for the frontend to answer (through mTLS, as the operator) and registers the namespace; one that
- * exists already is fine. Gives up after 120 s with the frontend's log tail.
+ * Waits until the cluster serves the namespace end to end, then returns: the frontend answers (through
+ * mTLS, as the operator), the namespace is registered (one that exists already is fine) and in the
+ * frontends' cache, visibility answers, history answers (a workflow that does not exist is NOT_FOUND, not
+ * "not enough hosts"), and matching answers. Each call has a 5 s deadline. A service that exits meanwhile
+ * fails it at once with its log tail; otherwise it gives up after 180 s naming the step it was waiting for.
  */
-async function registerNamespace(options: ClusterOptions, namespace: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
+async function waitUntilServing(
+  options: ClusterOptions,
+  namespace: string,
+  processes: ReadonlyMap<ClusterService, ChildProcess>,
+  logFile: (service: ClusterService) => string,
+): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  let step = 'connect to the frontend';
   let last: unknown;
+  const exited = () =>
+    [...processes].find(([, child]) => child.exitCode !== null || child.signalCode !== null);
   while (Date.now() < deadline) {
+    const gone = exited();
+    if (gone)
+      throw new Error(
+        `the Temporal ${gone[0]} service exited while the cluster came up (${gone[1].exitCode ?? gone[1].signalCode})\n${logTail(logFile(gone[0]))}`,
+      );
+    let connection: Connection | undefined;
     try {
-      const connection = await Connection.connect({
+      step = 'connect to the frontend';
+      connection = await Connection.connect({
         address: `${options.host}:${PORTS.frontend.grpc}`,
         tls: {
           serverNameOverride: options.tls.serverName,
@@ -271,41 +292,58 @@ async function registerNamespace(options: ClusterOptions, namespace: string): Pr
         ...(options.operator.token ? { apiKey: options.operator.token } : {}),
         connectTimeout: '5s',
       });
-      try {
-        await connection.workflowService
-          .registerNamespace({
-            namespace,
-            workflowExecutionRetentionPeriod: msToTs('3 days'),
-          })
-          .catch((err: { code?: number }) => {
-            // 6 = ALREADY_EXISTS
-            if (err.code !== 6) throw err;
-          });
-        // The namespace cache of the frontends refreshes every few seconds: wait until it is served.
-        for (;;) {
-          try {
-            await connection.workflowService.describeNamespace({ namespace });
-            await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
-            return;
-          } catch (err) {
-            last = err;
-            if (Date.now() > deadline) break;
-            await new Promise((r) => setTimeout(r, 500));
-          }
-        }
-      } finally {
-        await connection.close();
-      }
+      const service = connection.workflowService;
+      const call = <T>(fn: () => Promise<T>) => connection!.withDeadline(Date.now() + 5_000, fn);
+      step = 'register the namespace';
+      await call(() =>
+        service.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') }),
+      ).catch((err: { code?: number }) => {
+        if (err.code !== GRPC.ALREADY_EXISTS) throw err;
+      });
+      // The namespace cache of the frontends refreshes every few seconds.
+      step = 'the namespace served by the frontend';
+      await call(() => service.describeNamespace({ namespace }));
+      step = 'visibility (PostgreSQL) to answer';
+      await call(() => service.listWorkflowExecutions({ namespace, pageSize: 1 }));
+      // Until the frontend sees history in the membership ring, it answers UNAVAILABLE (retried to the deadline).
+      step = 'the history service to answer';
+      await call(() =>
+        service.describeWorkflowExecution({
+          namespace,
+          execution: { workflowId: 'rollout-readiness-probe-that-does-not-exist' },
+        }),
+      ).then(
+        () => undefined,
+        (err: { code?: number }) => {
+          if (err.code !== GRPC.NOT_FOUND) throw err;
+        },
+      );
+      step = 'the matching service to answer';
+      await call(() =>
+        service.describeTaskQueue({
+          namespace,
+          taskQueue: { name: 'rollout-readiness-probe' },
+          taskQueueType: 1,
+        }),
+      );
+      return;
     } catch (err) {
       last = err;
       await new Promise((r) => setTimeout(r, 1_000));
+    } finally {
+      await connection?.close().catch(() => undefined);
     }
   }
-  let tail = '';
+  throw new Error(
+    `the Temporal cluster did not come up in 180 s: waiting for ${step}: ${(last as Error)?.message ?? last}\n${logTail(logFile('frontend'))}\n${logTail(logFile('history'))}`,
+  );
+}
+
+/** The last lines of a service's log (for an error message; the server logs no secrets). */
+export function logTail(file: string, chars = 1500): string {
   try {
-    tail = readFileSync(`${options.dir}/logs/frontend.log`, 'utf8').slice(-1500);
+    return readFileSync(file, 'utf8').slice(-chars);
   } catch {
-    // no log yet
+    return `(no log at ${file})`;
   }
-  throw new Error(`the Temporal cluster did not come up: ${(last as Error)?.message ?? last}\n${tail}`);
 }
