@@ -39,7 +39,7 @@ export function createCampaignActivities({
   const plan = (fileSha256: string) =>
     typed(async () => {
       try {
-        return { plan: plans(fileSha256, () => store.get(fileSha256)) };
+        return { plan: await plans(fileSha256, () => store.get(fileSha256)) };
       } catch (err) {
         if (err instanceof PlanInfeasible)
           throw ApplicationFailure.create({
@@ -60,8 +60,8 @@ export function createCampaignActivities({
      */
     async verifyArtifact(fileSha256: string): Promise<void> {
       await withHeartbeat(() =>
-        typed(() =>
-          verifySourceArtifact(store.get(fileSha256).patch, artifacts, {
+        typed(async () =>
+          verifySourceArtifact((await store.get(fileSha256)).patch, artifacts, {
             onChunk: beat,
             signal: activityContext()?.cancellationSignal,
           }),
@@ -78,7 +78,7 @@ export function createCampaignActivities({
     /** One host's records (host, controllers, checks, patch). Read-only. Throws UnknownHost. */
     async loadHostInput(campaignId: string, fileSha256: string, hostId: string): Promise<HostPatchInput> {
       return typed(async () => {
-        const file = store.get(fileSha256);
+        const file = await store.get(fileSha256);
         if (!file.fleet.hosts.some((h) => h.id === hostId))
           throw ApplicationFailure.create({
             type: 'UnknownHost',
@@ -98,7 +98,7 @@ export function createCampaignActivities({
       let error = false;
       for (const hostId of hostIds) {
         try {
-          const report = await checkHealth(hostPatchInput(store.get(fileSha256), campaignId, hostId));
+          const report = await checkHealth(hostPatchInput(await store.get(fileSha256), campaignId, hostId));
           failed.push(...report.checks.filter((c) => !c.ok).map((c) => `${hostId}/${c.name}`));
         } catch (err) {
           error = true;

@@ -6,10 +6,10 @@
 import type { CampaignFile } from '../domain/schema.js';
 import { planCampaign, type Plan } from '../domain/planner.js';
 
-export type PlanCache = (fileSha256: string, file: () => CampaignFile) => Plan;
+export type PlanCache = (fileSha256: string, file: () => Promise<CampaignFile>) => Promise<Plan>;
 
 export function planCache(max = 64): PlanCache {
-  const plans = new Map<string, Plan>();
+  const plans = new Map<string, Promise<Plan>>();
   return (fileSha256, file) => {
     const known = plans.get(fileSha256);
     if (known) {
@@ -18,8 +18,11 @@ export function planCache(max = 64): PlanCache {
       plans.set(fileSha256, known);
       return known;
     }
-    const plan = planCampaign(file());
+    // Concurrent callers of one checksum share one read and one planning.
+    const plan = file().then(planCampaign);
     plans.set(fileSha256, plan);
+    // A failure (store unreachable, plan infeasible) is not remembered: the next call tries again.
+    plan.catch(() => plans.get(fileSha256) === plan && plans.delete(fileSha256));
     if (plans.size > max) plans.delete(plans.keys().next().value as string);
     return plan;
   };

@@ -12,7 +12,8 @@ import { auditWriter, unverified } from '../adapters/audit-writer.js';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { verifyDecisionSignature } from '../adapters/signing.js';
 import { roleMay } from '../domain/access.js';
-import { PersonRole } from '../domain/schema.js';
+import { PersonRole, type CampaignFile } from '../domain/schema.js';
+import { RolloutError } from '../domain/errors.js';
 import { canonicalJson, decisionMessage, SIGNATURE_WINDOW_MS } from '../domain/decisions.js';
 import { isOperator } from '../domain/access.js';
 import { summarizePlan } from '../domain/planner.js';
@@ -188,21 +189,19 @@ export function createTrustActivities({
           'a run that carries campaign state must continue an earlier run',
           where,
         );
-      let file;
+      let file: CampaignFile;
       try {
-        file = campaigns.get(fileSha256);
+        file = await campaigns.get(fileSha256);
       } catch (err) {
+        // A database that does not answer is retried; a file that is not there or not intact refuses.
+        if (!(err instanceof RolloutError)) throw err;
         return refuse(
           'StartRefused',
           `the campaign file ${fileSha256.slice(0, 16)}… is not usable: ${(err as Error).message}`,
           where,
         );
       }
-      const plan = summarizePlan(
-        file,
-        plans(fileSha256, () => file),
-        sha256Hex,
-      );
+      const plan = summarizePlan(file, await plans(fileSha256, async () => file), sha256Hex);
       if (continued) {
         const admitted = await store.admission(campaignId);
         if (!admitted || admitted.firstRunId !== request.firstRunId || admitted.fileSha256 !== fileSha256)

@@ -1,66 +1,125 @@
 /**
- * Content-addressed store of validated campaign files. The client puts a file and starts the campaign
- * with its SHA-256; workers read it back by that checksum, so workflow inputs and histories carry a
- * reference instead of an inventory. Every worker of a deployment must see the same directory
- * (a shared volume); a file whose bytes do not match its name is refused, never used.
+ * Content-addressed store of validated campaign files, in the rollout database (SQLite by default,
+ * PostgreSQL with ROLLOUT_DATABASE_URL): the client puts a file and starts the campaign with its SHA-256;
+ * workers read it back by that checksum, so workflow inputs and histories carry a reference instead of an
+ * inventory. Workers on several machines need no shared volume, only the database. A stored text whose
+ * bytes do not match its checksum, or that no longer validates, is refused, never used.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RolloutError } from '../domain/errors.js';
 import { CampaignFile } from '../domain/schema.js';
+import type { SqlDatabase } from './sql.js';
 
 export interface CampaignStore {
   /** Stores the validated file; returns its SHA-256 (the reference workflows carry). Idempotent. */
-  put(file: CampaignFile): string;
+  put(file: CampaignFile): Promise<string>;
   /** Reads and re-validates a file. Throws CampaignFileMissing or CampaignFileCorrupt. */
-  get(sha256: string): CampaignFile;
-  readonly dir: string;
+  get(sha256: string): Promise<CampaignFile>;
 }
 
 const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
 
-export function fileCampaignStore(dir: string, cacheSize = 8): CampaignStore {
-  const cache = new Map<string, CampaignFile>();
-  const pathOf = (sha: string) => {
-    if (!/^[a-f0-9]{64}$/.test(sha))
-      throw new RolloutError('CampaignFileMissing', `"${sha}" is not a checksum`);
-    return join(dir, `${sha}.json`);
+function checkedName(sha: string): string {
+  if (!/^[a-f0-9]{64}$/.test(sha))
+    throw new RolloutError('CampaignFileMissing', `"${sha}" is not a checksum`);
+  return sha;
+}
+
+/** The file a stored text holds, if its bytes match the checksum and it still validates. */
+function verified(sha: string, text: string): CampaignFile {
+  if (sha256Of(text) !== sha)
+    throw new RolloutError('CampaignFileCorrupt', `campaign file ${sha} does not match its checksum`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new RolloutError('CampaignFileCorrupt', `campaign file ${sha} is not JSON`);
+  }
+  const parsed = CampaignFile.safeParse(json);
+  if (!parsed.success)
+    throw new RolloutError(
+      'CampaignFileCorrupt',
+      `campaign file ${sha} no longer validates: ${parsed.error.message}`,
+    );
+  return parsed.data;
+}
+
+export function campaignStore(db: SqlDatabase, cacheSize = 8): CampaignStore {
+  // Parsed files by checksum (most recently used last); a file never changes behind its checksum.
+  const cache = new Map<string, Promise<CampaignFile>>();
+  const remember = (sha: string, file: Promise<CampaignFile>) => {
+    cache.delete(sha);
+    cache.set(sha, file);
+    if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+  };
+  const load = async (sha: string): Promise<CampaignFile> => {
+    const rows = await db.all('SELECT body FROM campaign_files WHERE sha256 = ?', [sha]);
+    if (!rows.length)
+      throw new RolloutError('CampaignFileMissing', `no campaign file ${sha} in the rollout store`);
+    return verified(sha, String(rows[0]!.body));
   };
   return {
-    dir,
-    put(file) {
+    async put(file) {
       const text = JSON.stringify(file);
       const sha = sha256Of(text);
-      mkdirSync(dir, { recursive: true });
-      const tmp = `${pathOf(sha)}.${process.pid}.tmp`;
-      writeFileSync(tmp, text, { mode: 0o640 });
-      renameSync(tmp, pathOf(sha));
+      // The same bytes under the same key: a second put (a retried start, another client) changes nothing.
+      await db.run(
+        db.dialect === 'postgres'
+          ? 'INSERT INTO campaign_files (sha256, body, stored_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING'
+          : 'INSERT OR IGNORE INTO campaign_files (sha256, body, stored_at) VALUES (?, ?, ?)',
+        [sha, text, new Date().toISOString()],
+      );
       return sha;
     },
     get(sha) {
-      const cached = cache.get(sha);
-      if (cached) return cached;
-      let text: string;
       try {
-        text = readFileSync(pathOf(sha), 'utf8');
-      } catch {
-        throw new RolloutError('CampaignFileMissing', `no campaign file ${sha} in ${dir}`);
+        checkedName(sha);
+      } catch (err) {
+        return Promise.reject(err as Error);
       }
-      if (sha256Of(text) !== sha)
-        throw new RolloutError(
-          'CampaignFileCorrupt',
-          `campaign file ${sha} in ${dir} does not match its checksum`,
-        );
-      const parsed = CampaignFile.safeParse(JSON.parse(text));
-      if (!parsed.success)
-        throw new RolloutError(
-          'CampaignFileCorrupt',
-          `campaign file ${sha} no longer validates: ${parsed.error.message}`,
-        );
-      cache.set(sha, parsed.data);
-      if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
-      return parsed.data;
+      const known = cache.get(sha);
+      if (known) {
+        remember(sha, known);
+        return known;
+      }
+      const loading = load(sha);
+      remember(sha, loading);
+      // A failed read is not remembered: the next one asks the database again.
+      loading.catch(() => cache.get(sha) === loading && cache.delete(sha));
+      return loading;
     },
   };
+}
+
+/**
+ * Brings the files an earlier version kept in a directory (`<sha256>.json`, ROLLOUT_STORE_DIR) into the
+ * database, so campaigns started before the upgrade keep running. Only files whose bytes match their name
+ * and that validate are taken; returns how many were imported and the names refused. A missing directory
+ * is nothing to import.
+ */
+export async function importCampaignDirectory(
+  store: CampaignStore,
+  dir: string,
+): Promise<{ imported: number; refused: string[] }> {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => /^[a-f0-9]{64}\.json$/.test(n));
+  } catch {
+    return { imported: 0, refused: [] };
+  }
+  const refused: string[] = [];
+  let imported = 0;
+  for (const name of names) {
+    const sha = name.slice(0, 64);
+    try {
+      const file = verified(sha, readFileSync(join(dir, name), 'utf8'));
+      if ((await store.put(file)) !== sha) throw new Error('re-serialised differently');
+      imported++;
+    } catch {
+      refused.push(name);
+    }
+  }
+  return { imported, refused };
 }

@@ -135,6 +135,16 @@ export const MIGRATIONS: Migration[] = [
     name: 'one spelling per role: on-call',
     common: [`UPDATE users SET role = 'on-call' WHERE role = 'oncall'`],
   },
+  {
+    version: 4,
+    name: 'campaign files in the database (no shared volume)',
+    common: [
+      `CREATE TABLE IF NOT EXISTS campaign_files (
+         sha256 TEXT PRIMARY KEY,
+         body TEXT NOT NULL,
+         stored_at TEXT NOT NULL)`,
+    ],
+  },
 ];
 
 export const LATEST_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

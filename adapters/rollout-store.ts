@@ -19,6 +19,7 @@ import {
   type User,
   type UserRole,
 } from '../domain/schema.js';
+import { campaignStore } from './campaign-store.js';
 import { entryHash, GENESIS_HASH, verifyChain } from './audit-chain.js';
 import { migrate } from './migrations.js';
 import { openPostgres, openSqlite, type Row, type SqlDatabase } from './sql.js';
@@ -172,6 +173,8 @@ export function rolloutStore(db: SqlDatabase) {
   const store = {
     dialect: db.dialect,
     close: () => db.close(),
+    /** The validated campaign files workflows refer to by checksum (adapters/campaign-store.ts). */
+    campaignFiles: campaignStore(db),
 
     // ---- users ----
 

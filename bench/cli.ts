@@ -14,7 +14,6 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { buildIsCurrent } from '../bin/build-state.js';
 import { benchActivities } from './bench-activities.js';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
@@ -51,7 +50,7 @@ const server = await startDevServer({
   logFile: `${dir}/temporal.log`,
 });
 try {
-  const store = fileCampaignStore(`${dir}/store`);
+  const store = ledger.campaignFiles;
   // A long soak: the campaign stays running (and answering status) while the commands are timed.
   const file = benchCampaign(20, { soak: '1h', probe: '10m', concurrency: 4, artifactPath: artifact.path });
   const host = simulatedHostActivities({ stepMs: 5, brokenBoot: new Set() });

@@ -12,7 +12,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { judge } from '../cli/demo.js';
 import {
@@ -73,9 +72,9 @@ async function oneRun(run: number): Promise<RunLine> {
       storeDir: `${dir}/store`,
     });
     const config = bench.temporal;
-    const store = fileCampaignStore(bench.storeDir);
     const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
     cleanup.push(() => rollout.close());
+    const store = rollout.campaignFiles;
     const { worker, connection } = await createWorker({
       settings: bench,
       ledger: rollout,

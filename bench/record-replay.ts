@@ -16,7 +16,6 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { benchActivities } from './bench-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import {
   actOnHost,
   campaignResult,
@@ -55,7 +54,7 @@ const server = await startDevServer({
   dbFile: `${dir}/t.sqlite`,
   logFile: `${dir}/t.log`,
 });
-const store = fileCampaignStore(`${dir}/store`);
+const store = ledger.campaignFiles;
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
 const nativeConnection = await NativeConnection.connect({ address: server.address });
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));

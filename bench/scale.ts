@@ -14,7 +14,6 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { benchActivities } from './bench-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { campaignStatus, startCampaign } from '../client/campaigns.js';
 import { planCampaign } from '../domain/planner.js';
 import { TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
@@ -78,7 +77,7 @@ const server = values.cluster
       };
     })();
 try {
-  const store = fileCampaignStore(`${dir}/store`);
+  const store = ledger.campaignFiles;
   const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency, artifactPath: artifact.path });
   const host = simulatedHostActivities({
     stepMs: Number(values['step-ms']),

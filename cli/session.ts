@@ -3,7 +3,6 @@
  * service, and who is acting. Loaded only by the commands that need them.
  */
 import { auditWriter } from '../adapters/audit-writer.js';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
 import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
 import type { Client } from '@temporalio/client';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
@@ -56,7 +55,7 @@ export function serviceActions(
   return rolloutActions({
     client,
     taskQueue: config.temporal.taskQueue,
-    campaigns: fileCampaignStore(config.storeDir),
+    campaigns: store.campaignFiles,
     store,
     signer,
     artifacts: config.artifacts,

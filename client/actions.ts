@@ -238,7 +238,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
     async mayFollow(actor: Actor, fileSha256: string): Promise<boolean> {
       if (actor.role !== 'vendor') return true;
       try {
-        return campaignNames(campaigns.get(fileSha256), actor.identity);
+        return campaignNames(await campaigns.get(fileSha256), actor.identity);
       } catch {
         return false;
       }
@@ -304,7 +304,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
     /** Every host of the campaign with its state: live for the current wave, else the ledger's. */
     async hosts(campaignId: string, state?: string): Promise<HostRow[]> {
       const status = await campaignStatus(client, campaignId);
-      const file = campaigns.get(status.fileSha256);
+      const file = await campaigns.get(status.fileSha256);
       const plan = planCampaign(file);
       const roles = new Map(file.fleet.hosts.map((h) => [h.id, h.role]));
       const ledger = new Map((await store.ledger({ campaignId })).map((e) => [e.hostId, e]));
@@ -335,7 +335,7 @@ export function rolloutActions({ client, taskQueue, campaigns, store, signer, ar
     /** The campaign report: status, approvals, soak evidence, every host's outcome and image. */
     async report(campaignId: string): Promise<CampaignReport & { status: CampaignStatus }> {
       const status = await campaignStatus(client, campaignId);
-      const file = campaigns.get(status.fileSha256);
+      const file = await campaigns.get(status.fileSha256);
       const hostIds = hostIdsOf(file);
       const roles = Object.fromEntries(file.fleet.hosts.map((h) => [h.id, h.role]));
       return {

@@ -119,14 +119,14 @@ function signed<T extends object>(signing: Signing, action: DecisionAction, camp
  * Stores the file and builds the campaign workflow's input: references only, and the starter's
  * signature over them. The worker derives the plan from the stored file itself.
  */
-export function campaignInput(
+export async function campaignInput(
   store: CampaignStore,
   file: CampaignFile,
   campaignId: string,
   startedBy: string,
   signing: Signing,
-): CampaignInput {
-  const fileSha256 = store.put(file);
+): Promise<CampaignInput> {
+  const fileSha256 = await store.put(file);
   const { signature } = signed(signing, 'start', campaignId, { fileSha256, identity: startedBy });
   return { campaignId, startedBy, fileSha256, signature };
 }
@@ -143,7 +143,7 @@ export async function conflictingCampaigns(
       query: `WorkflowType = 'campaignWorkflow' AND ExecutionStatus = 'Running'`,
     })) {
       const status = await handle(client, wf.workflowId).query(campaignStatusQuery);
-      const plan = planCampaign(store.get(status.fileSha256));
+      const plan = planCampaign(await store.get(status.fileSha256));
       const theirs = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
       const shared = theirs.filter((h) => hosts.has(h));
       if (shared.length) conflicts.push({ campaignId: status.campaignId, hosts: shared });
@@ -192,7 +192,7 @@ export async function startCampaign(
         .join('; '),
     );
   const campaignId = newCampaignId(file.campaign.name, Date.now(), randomBytes(3).toString('hex'));
-  const input = campaignInput(store, file, campaignId, startedBy, options.signing);
+  const input = await campaignInput(store, file, campaignId, startedBy, options.signing);
   await within(client, () =>
     client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
       workflowId: campaignWorkflowId(campaignId),

@@ -8,7 +8,7 @@ import { createHostActivities } from '../activities/host-activities.js';
 import type { LedgerWriter } from '../activities/ledger-activities.js';
 import { planCache } from '../activities/plan-cache.js';
 import { createTrustActivities, type TrustStore } from '../activities/trust-activities.js';
-import { fileCampaignStore } from '../adapters/campaign-store.js';
+import { importCampaignDirectory, type CampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
 import { webhookSink } from '../adapters/webhooks.js';
@@ -64,10 +64,10 @@ export interface ActivityOptions {
    */
   settings: Settings;
   /**
-   * The rollout store (SQLite or PostgreSQL): the ledger host workflows write to, and the signing keys
-   * decisions are verified against.
+   * The rollout store (SQLite or PostgreSQL): the ledger host workflows write to, the signing keys
+   * decisions are verified against, and the campaign files workflows refer to by checksum.
    */
-  ledger: LedgerWriter & TrustStore;
+  ledger: LedgerWriter & TrustStore & { campaignFiles: CampaignStore };
   logger: Logger;
 }
 
@@ -75,7 +75,7 @@ export interface ActivityOptions {
 export function composeActivities({ settings, ledger, logger }: ActivityOptions) {
   const keys = directoryKeyStore(settings.keyDir, settings.sshAgentSocket);
   const { artifacts } = settings;
-  const campaigns = fileCampaignStore(settings.storeDir);
+  const campaigns = ledger.campaignFiles;
   // One plan per campaign file in this worker: admission and every wave read it from here.
   const plans = planCache();
   const hostActivities = createHostActivities({
@@ -115,6 +115,10 @@ export async function createWorker(
     tls: tlsOptions(temporal),
     apiKey: temporal.apiKey,
   });
+  // Campaigns started by a version that kept their files in a directory keep running after the upgrade.
+  const legacy = await importCampaignDirectory(options.ledger.campaignFiles, settings.storeDir);
+  if (legacy.imported || legacy.refused.length)
+    logger.info({ dir: settings.storeDir, ...legacy }, 'campaign files imported into the rollout store');
   const activities = composeActivities(options);
   const worker = await Worker.create({
     connection,

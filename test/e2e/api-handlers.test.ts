@@ -20,7 +20,6 @@ import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createTrustActivities } from '../../activities/trust-activities.js';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { createApi } from '../../api/server.js';
 import { simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
@@ -85,7 +84,7 @@ function fleetFile(prefix: string, soak: { duration: string; probeInterval: stri
 beforeAll(async () => {
   [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
   dir = mkdtempSync(`${tmpdir()}/rollout-api-handlers-`);
-  const campaigns = fileCampaignStore(`${dir}/store`);
+  const campaigns = rollout.store.campaignFiles;
   artifact = simulatedArtifact(dir);
   const host = simulatedHostActivities({ stepMs: 20, brokenBoot: new Set() });
   const held = new Promise<void>((resolve) => (releaseHeldHost = resolve));

@@ -10,7 +10,6 @@ import Database from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { createApi } from '../../api/server.js';
 import { rolloutActions } from '../../client/actions.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
@@ -27,7 +26,7 @@ const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
   [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
-  const campaigns = fileCampaignStore(`${rollout.file}.campaigns`);
+  const campaigns = rollout.store.campaignFiles;
   const actions = rolloutActions({
     client: env.client,
     taskQueue: 'api-security',
@@ -54,7 +53,7 @@ beforeAll(async () => {
     const raw = validCampaign(3);
     if (!names) raw.campaign.people = raw.campaign.people!.filter((p) => p.identity !== VENDOR);
     const file = CampaignFile.parse(raw);
-    const sha = campaigns.put(file);
+    const sha = await campaigns.put(file);
     await rollout.store.admit(id, `${id}-run`, sha, 'operator@hospital.example');
     await rollout.store.recordCampaign(
       {

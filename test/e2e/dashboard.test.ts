@@ -13,7 +13,6 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { createApi } from '../../api/server.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { rolloutActions, type RolloutActions } from '../../client/actions.js';
@@ -51,7 +50,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   [env, lab, rollout] = await Promise.all([devServerEnv(), startTestLab('127.0.47', 4), tempRolloutStore()]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-dashboard-store-`);
-  const campaigns = fileCampaignStore(storeDir);
+  const campaigns = rollout.store.campaignFiles;
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,

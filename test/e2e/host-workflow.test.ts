@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
@@ -42,7 +41,7 @@ afterAll(async () => {
 
 describe('host workflow: prerequisites measured on the host, protected paths compared', () => {
   it('leaves a host with an old service pack untouched and restores a host whose patch changed a study', async () => {
-    const store = fileCampaignStore(storeDir);
+    const store = rollout.store.campaignFiles;
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
@@ -62,7 +61,7 @@ describe('host workflow: prerequisites measured on the host, protected paths com
     const raw = labCampaign(lab.inventory);
     raw.patch.reboots = false;
     raw.patch.installCommand = 'printf X >> "$PACS_ROOT/var/lib/pacs/studies/study-1.dcm"; sh {artifact}';
-    const fileSha256 = store.put(CampaignFile.parse(raw));
+    const fileSha256 = await store.put(CampaignFile.parse(raw));
     const run = (hostId: string) =>
       env.client.workflow.start<typeof hostPatchWorkflow>('hostPatchWorkflow', {
         taskQueue: TASK_QUEUE,

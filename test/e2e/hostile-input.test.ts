@@ -11,7 +11,6 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { createApi } from '../../api/server.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { rolloutActions } from '../../client/actions.js';
@@ -41,7 +40,7 @@ beforeAll(async () => {
   const actions = rolloutActions({
     client: env.client,
     taskQueue: 'hostile-input',
-    campaigns: fileCampaignStore(`${rollout.file}.store`),
+    campaigns: rollout.store.campaignFiles,
     store: rollout.store,
     signer: decisionSigner(await serviceSigner(rollout.store, `${rollout.file}.service.pem`), 'api'),
   });

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import type { CampaignStore } from '../../adapters/campaign-store.js';
 import {
   approveStage,
   campaignResult,
@@ -82,8 +82,8 @@ beforeAll(async () => {
     startReceiver('127.0.42.250'),
   ]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-e2e-store-`);
-  store = fileCampaignStore(storeDir);
   rolloutDb = await openRolloutStore({ sqliteFile: `${storeDir}/rollout.sqlite` });
+  store = rolloutDb.campaignFiles;
   signer = decisionSigner(await serviceSigner(rolloutDb, `${storeDir}/keys/service.pem`), 'cli');
   for (const [name, role] of [
     [DEMO_OPERATOR, 'operator'],

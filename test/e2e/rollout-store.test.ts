@@ -11,7 +11,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LATEST_VERSION } from '../../adapters/migrations.js';
 import { openRolloutStore, type RolloutStore } from '../../adapters/rollout-store.js';
-import type { AuditInput, LedgerEntry } from '../../domain/schema.js';
+import { CampaignFile, type AuditInput, type LedgerEntry } from '../../domain/schema.js';
+import { validCampaign } from '../fixtures/campaign.js';
 import { startPostgres, type LocalPostgres } from '../../runtime/postgres.js';
 
 const SHA = 'a'.repeat(64);
@@ -134,7 +135,8 @@ describe.each([
   it('migration 3 gives users of the old spelling "oncall" the one spelling "on-call"', async () => {
     const { token } = await store.addUser('pager@hospital', 'on-call');
     await backend.tamper("UPDATE users SET role = 'oncall' WHERE name = 'pager@hospital'");
-    await backend.tamper('DELETE FROM schema_migrations WHERE version = 3');
+    // As a store last migrated to version 2 would be.
+    await backend.tamper('DELETE FROM schema_migrations WHERE version >= 3');
     const again = await backend.open();
     await again.close();
     expect((await store.userByToken(token))?.role).toBe('on-call');
@@ -233,6 +235,43 @@ describe.each([
   });
 
   // Last: it removes the append-only guard as an intruder with database access would.
+  it('keeps campaign files by checksum for every process on the database, and refuses an edited one', async () => {
+    const file = CampaignFile.parse(validCampaign(3));
+    const sha = await store.campaignFiles.put(file);
+    expect(sha).toMatch(/^[a-f0-9]{64}$/);
+    expect(await store.campaignFiles.put(file)).toBe(sha); // idempotent
+    // Another process (a worker on another machine) reads it from the database alone.
+    const other = await backend.open();
+    try {
+      expect(await other.campaignFiles.get(sha)).toEqual(file);
+      await expect(other.campaignFiles.get('b'.repeat(64))).rejects.toMatchObject({
+        type: 'CampaignFileMissing',
+        message: `no campaign file ${'b'.repeat(64)} in the rollout store`,
+      });
+      await expect(other.campaignFiles.get('../etc/passwd')).rejects.toMatchObject({
+        type: 'CampaignFileMissing',
+        message: '"../etc/passwd" is not a checksum',
+      });
+    } finally {
+      await other.close();
+    }
+    await backend.tamper(
+      `UPDATE campaign_files SET body = REPLACE(body, '"apiVersion"', ' "apiVersion"') WHERE sha256 = '${sha}'`,
+    );
+    expect(
+      (await backend.query(`SELECT body FROM campaign_files WHERE sha256 = '${sha}'`))[0]!.body,
+    ).toContain('{ "apiVersion"');
+    const fresh = await backend.open();
+    try {
+      await expect(fresh.campaignFiles.get(sha)).rejects.toMatchObject({
+        type: 'CampaignFileCorrupt',
+        message: `campaign file ${sha} does not match its checksum`,
+      });
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('detects an edited and a deleted audit entry', async () => {
     const dropGuards =
       backend.name === 'SQLite'

@@ -13,7 +13,6 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createTrustActivities } from '../../activities/trust-activities.js';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { openRolloutStore } from '../../adapters/rollout-store.js';
 import {
   approveOpenGate,
@@ -46,10 +45,10 @@ describe('the embedded server restarted mid-soak', () => {
     const serverOptions = { port, dbFile: `${dir}/temporal.sqlite`, logFile: `${dir}/temporal.log` };
     let server: DevServer = await startDevServer(serverOptions);
     cleanups.push(() => server.stop());
-    const store = fileCampaignStore(`${dir}/store`);
     const artifact = simulatedArtifact(dir);
     const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
     cleanups.push(() => ledger.close());
+    const store = ledger.campaignFiles;
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     cleanups.push(() => client.connection.close());
     const native = await NativeConnection.connect({ address: server.address });

@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rolloutActions, type Actor, type RolloutActions } from '../../client/actions.js';
 import { campaignResult, campaignStatus } from '../../client/campaigns.js';
 import { connectClient } from '../../client/connection.js';
@@ -24,7 +23,7 @@ import { labCampaign, DEMO_OPERATOR, DEMO_VENDOR } from '../../lab/lab-campaign.
 import { childEnvironment, embeddedSettings } from '../../runtime/config.js';
 import { CLUSTER_SERVER_NAME, startLocalCluster, type LocalCluster } from '../../runtime/local-cluster.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
-import type { TemporalCluster } from '../../runtime/temporal-cluster.js';
+import { CLUSTER_SERVICES, logTail, type TemporalCluster } from '../../runtime/temporal-cluster.js';
 import { createLogger } from '../../workers/logger.js';
 import { createWorker } from '../../workers/worker.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
@@ -91,6 +90,13 @@ beforeAll(async () => {
   cluster = local.cluster;
   ca = local.caFile;
 }, 180_000);
+
+// A failure on another machine is diagnosable only from the services' own logs: print their tails.
+afterEach((context) => {
+  if (context.task.result?.state !== 'fail' || !cluster) return;
+  for (const service of CLUSTER_SERVICES)
+    process.stderr.write(`--- ${service} log (tail) ---\n${logTail(cluster.logFile(service), 3000)}\n`);
+});
 
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -188,7 +194,7 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
     const actions: RolloutActions = rolloutActions({
       client,
       taskQueue: TASK_QUEUE,
-      campaigns: fileCampaignStore(apiSettings.storeDir),
+      campaigns: rollout.store.campaignFiles,
       store: rollout.store,
       signer: decisionSigner(await serviceSigner(rollout.store, `${dir}/service.pem`), 'api'),
     });

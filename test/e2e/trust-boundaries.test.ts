@@ -14,7 +14,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createTrustActivities } from '../../activities/trust-activities.js';
-import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import type { CampaignStore } from '../../adapters/campaign-store.js';
 import { keyIdOf, rawPublicKey, signerFromKey } from '../../adapters/signing.js';
 import { BENCH_OPERATOR, BENCH_VENDOR, benchCampaign, simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
@@ -41,7 +41,7 @@ let artifact: ReturnType<typeof simulatedArtifact>;
 beforeAll(async () => {
   [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
   dir = mkdtempSync(`${tmpdir()}/rollout-trust-`);
-  store = fileCampaignStore(`${dir}/store`);
+  store = rollout.store.campaignFiles;
   artifact = simulatedArtifact(dir);
   signer = decisionSigner(await serviceSigner(rollout.store, `${dir}/keys/service.pem`), 'api');
   const host = simulatedHostActivities({ stepMs: 5, brokenBoot: new Set() });
@@ -128,7 +128,7 @@ async function rawStart(id: string, input: Parameters<typeof campaignWorkflow>[0
 describe('a start sent straight to Temporal', () => {
   it('with a forged plan (no gates, no test system) and no signature: refused, nothing patched, audited', async () => {
     const file = fleetFile();
-    const fileSha256 = store.put(file);
+    const fileSha256 = await store.put(file);
     const plan = { ...summarizePlan(file, planCampaign(file), sha256), gates: [], testHosts: [] };
     const before = await hostWorkflows();
     const status = await rawStart('forged-plan', {
@@ -148,7 +148,10 @@ describe('a start sent straight to Temporal', () => {
 
   it('with a genuine signature but another plan than its file gives: refused', async () => {
     const file = fleetFile();
-    const input = campaignInput(store, file, 'swapped-plan', BENCH_OPERATOR, { signer, role: 'operator' });
+    const input = await campaignInput(store, file, 'swapped-plan', BENCH_OPERATOR, {
+      signer,
+      role: 'operator',
+    });
     const plan = { ...summarizePlan(file, planCampaign(file), sha256), gates: [] };
     const status = await rawStart('swapped-plan', { ...input, plan });
     expect(status.state).toBe('refused');
@@ -157,7 +160,7 @@ describe('a start sent straight to Temporal', () => {
 
   it('signed by a key nobody registered, or claiming to continue an admitted run: refused', async () => {
     const file = fleetFile();
-    const fileSha256 = store.put(file);
+    const fileSha256 = await store.put(file);
     const byStranger = await rawStart('stranger-key', {
       campaignId: 'stranger-key',
       startedBy: BENCH_OPERATOR,
@@ -166,7 +169,7 @@ describe('a start sent straight to Temporal', () => {
     });
     expect(byStranger.reason).toMatch(/no registered key/);
     // Carried state that says every gate is approved: only a real continue-as-new may carry state.
-    const real = campaignInput(store, file, 'fake-carry', BENCH_OPERATOR, { signer, role: 'operator' });
+    const real = await campaignInput(store, file, 'fake-carry', BENCH_OPERATOR, { signer, role: 'operator' });
     const carried = await rawStart('fake-carry', {
       ...real,
       carry: { status: { campaignId: 'fake-carry' } as CampaignStatus, doneInWave: [], phase: 'rollout' },

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import type { CampaignStore } from '../../adapters/campaign-store.js';
+import { openRolloutStore, type RolloutStore } from '../../adapters/rollout-store.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile, type HostOutcome, type HostRun, type ImageRecord } from '../../domain/schema.js';
 import { labStatus, setLabFault } from '../../lab/lab.js';
@@ -28,6 +29,7 @@ let env: TestWorkflowEnvironment;
 let lab: TestLab;
 let dir: string;
 let store: CampaignStore;
+let rolloutDb: RolloutStore;
 let fileSha256: string;
 const workers: ChildProcess[] = [];
 /** Everything the workers wrote to stderr, line by line. */
@@ -70,7 +72,9 @@ function kill(worker: ChildProcess): Promise<number> {
 beforeAll(async () => {
   [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.50', 3)]);
   dir = mkdtempSync(`${tmpdir()}/rollout-kill-`);
-  store = fileCampaignStore(`${dir}/store`);
+  // The workers read campaign files from the same rollout database.
+  rolloutDb = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
+  store = rolloutDb.campaignFiles;
   const raw = labCampaign(lab.inventory, {
     soak: '4s',
     probeInterval: '2s',
@@ -79,13 +83,14 @@ beforeAll(async () => {
     concurrency: 2,
   });
   raw.patch.installTimeout = '3s';
-  fileSha256 = store.put(CampaignFile.parse(raw));
+  fileSha256 = await store.put(CampaignFile.parse(raw));
 });
 
 afterAll(async () => {
   await Promise.all(workers.filter((w) => w.exitCode === null && w.signalCode === null).map(kill));
   await env?.teardown();
   await lab?.stop();
+  await rolloutDb?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -182,7 +187,7 @@ describe('a worker killed mid-step', () => {
     const raw = labCampaign(lab.inventory);
     raw.patch.installCommand = 'echo hung; sleep 600';
     raw.patch.installTimeout = '3s';
-    const hung = store.put(CampaignFile.parse(raw));
+    const hung = await store.put(CampaignFile.parse(raw));
     const handle = await env.client.workflow.start<typeof hostPatchWorkflow>('hostPatchWorkflow', {
       taskQueue: TASK_QUEUE,
       workflowId: hostWorkflowId(host),

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileCampaignStore } from '../../adapters/campaign-store.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { CampaignFile } from '../../domain/schema.js';
 import { labCampaign } from '../../lab/lab-campaign.js';
@@ -39,7 +38,7 @@ describe('worker restart mid-install', () => {
   it('re-attaches to the running install: the host is patched and the install ran once', async () => {
     const bundle = await bundleWorkflows();
     const storeDir = mkdtempSync(`${tmpdir()}/rollout-restart-store-`);
-    const store = fileCampaignStore(storeDir);
+    const store = rollout.store.campaignFiles;
     const logger = createLogger('error');
     const newWorker = () =>
       Worker.create({
@@ -55,7 +54,7 @@ describe('worker restart mid-install', () => {
     const raw = labCampaign(lab.inventory);
     raw.patch.reboots = false;
     raw.patch.installCommand = 'echo run >> "$PACS_ROOT/install-runs"; sleep 4; sh {artifact}';
-    const fileSha256 = store.put(CampaignFile.parse(raw));
+    const fileSha256 = await store.put(CampaignFile.parse(raw));
     const host = lab.inventory.hosts[1]!;
     const input = {
       campaignId: 'campaign-restart',

@@ -19,7 +19,7 @@ import { decisionSigner, serviceSigner, type DecisionSigner } from '../../client
 import { hostWorkflowId } from '../../domain/ids.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import type { HostActivities } from '../../activities/host-activities.js';
-import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import type { CampaignStore } from '../../adapters/campaign-store.js';
 import { campaignInput } from '../../client/campaigns.js';
 import {
   CampaignFile,
@@ -189,7 +189,7 @@ let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-store-'));
-  store = fileCampaignStore(storeDir);
+  store = rollout.store.campaignFiles;
   rollout = await tempRolloutStore();
   env = await timeSkippingEnv();
   bundle = await bundleWorkflows();
@@ -257,7 +257,7 @@ async function start(
   const handle = await env.client.workflow.start<typeof campaignWorkflow>('campaignWorkflow', {
     taskQueue,
     workflowId: id,
-    args: [campaignInput(store, file, id, startedBy, { signer, role: 'operator' })],
+    args: [await campaignInput(store, file, id, startedBy, { signer, role: 'operator' })],
   });
   started.push(handle);
   return handle;

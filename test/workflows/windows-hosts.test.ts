@@ -17,7 +17,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createHostActivities, type HostActivities } from '../../activities/host-activities.js';
-import { fileCampaignStore, type CampaignStore } from '../../adapters/campaign-store.js';
+import type { CampaignStore } from '../../adapters/campaign-store.js';
 import { createControllerClient } from '../../adapters/controller.js';
 import { windowsDialect } from '../../adapters/dialects/windows.js';
 import { measurePrerequisites, readBootId, readVersion, runInstall } from '../../adapters/host-ops.js';
@@ -161,7 +161,7 @@ let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-windows-store-'));
-  store = fileCampaignStore(storeDir);
+  store = rollout.store.campaignFiles;
   rollout = await tempRolloutStore();
   [env, bundle, sim] = await Promise.all([devServerEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
 });
@@ -201,7 +201,7 @@ async function patchHosts(
   hosts: Map<string, WindowsHost>,
   queue: string,
 ): Promise<Map<string, HostOutcome>> {
-  const fileSha256 = store.put(file);
+  const fileSha256 = await store.put(file);
   const keys = directoryKeyStore(sim.keyDir);
   const real = createHostActivities({
     keys,
