@@ -3,12 +3,14 @@
  * from Debian's packages started for this file. Same tests on each: migrations, users, the audit chain
  * (including tampering), and the ledger's "which hosts lack patch X".
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importCampaignDirectory } from '../../adapters/campaign-store.js';
 import { LATEST_VERSION } from '../../adapters/migrations.js';
 import { openRolloutStore, type RolloutStore } from '../../adapters/rollout-store.js';
 import { CampaignFile, type AuditInput, type LedgerEntry } from '../../domain/schema.js';
@@ -269,6 +271,29 @@ describe.each([
       });
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('imports the campaign files an earlier version kept in a directory, verbatim, and only the intact ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rollout-legacy-store-'));
+    try {
+      // An earlier writer's bytes (indented): the running campaigns carry the checksum of these bytes.
+      const text = JSON.stringify(CampaignFile.parse(validCampaign(4)), null, 2);
+      const sha = createHash('sha256').update(text).digest('hex');
+      writeFileSync(join(dir, `${sha}.json`), text);
+      writeFileSync(join(dir, `${'c'.repeat(64)}.json`), text); // its name is not its checksum
+      writeFileSync(join(dir, 'notes.txt'), 'not a campaign file');
+      expect(await importCampaignDirectory(store.campaignFiles, dir)).toEqual({
+        imported: 1,
+        refused: [`${'c'.repeat(64)}.json`],
+      });
+      expect(await store.campaignFiles.get(sha)).toEqual(CampaignFile.parse(validCampaign(4)));
+      expect(await importCampaignDirectory(store.campaignFiles, join(dir, 'absent'))).toEqual({
+        imported: 0,
+        refused: [],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
