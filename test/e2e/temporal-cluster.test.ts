@@ -89,7 +89,8 @@ beforeAll(async () => {
   ]);
   cluster = local.cluster;
   ca = local.caFile;
-}, 180_000);
+  // Longer than the bring-up's own 180 s, so its error (the step, the service logs) is what is reported.
+}, 300_000);
 
 // A failure on another machine is diagnosable only from the services' own logs: print their tails.
 afterEach((context) => {

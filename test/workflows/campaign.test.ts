@@ -189,8 +189,8 @@ let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-store-'));
-  store = rollout.store.campaignFiles;
   rollout = await tempRolloutStore();
+  store = rollout.store.campaignFiles;
   env = await timeSkippingEnv();
   bundle = await bundleWorkflows();
   signer = decisionSigner(await serviceSigner(rollout.store, join(storeDir, 'keys', 'service.pem')), 'cli');

@@ -161,8 +161,8 @@ let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-windows-store-'));
-  store = rollout.store.campaignFiles;
   rollout = await tempRolloutStore();
+  store = rollout.store.campaignFiles;
   [env, bundle, sim] = await Promise.all([devServerEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
 });
 
