@@ -20,8 +20,9 @@ export interface CampaignStore {
   /**
    * Stores a text another store wrote, byte for byte, under its checksum, after checking that it matches
    * and validates (throws CampaignFileCorrupt otherwise). For the import of an earlier version's files.
+   * Returns whether it was new to the store.
    */
-  putText(sha256: string, text: string): Promise<void>;
+  putText(sha256: string, text: string): Promise<boolean>;
 }
 
 const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -66,13 +67,14 @@ export function campaignStore(db: SqlDatabase, cacheSize = 8): CampaignStore {
     return verified(sha, String(rows[0]!.body));
   };
   // The same bytes under the same key: a second put (a retried start, another client) changes nothing.
-  const insert = (sha: string, text: string) =>
-    db.run(
-      db.dialect === 'postgres'
-        ? 'INSERT INTO campaign_files (sha256, body, stored_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING'
-        : 'INSERT OR IGNORE INTO campaign_files (sha256, body, stored_at) VALUES (?, ?, ?)',
-      [sha, text, new Date().toISOString()],
-    );
+  // Both databases return the row only when it was inserted.
+  const insert = async (sha: string, text: string) =>
+    (
+      await db.all(
+        'INSERT INTO campaign_files (sha256, body, stored_at) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING RETURNING sha256',
+        [sha, text, new Date().toISOString()],
+      )
+    ).length > 0;
   return {
     async put(file) {
       const text = JSON.stringify(file);
@@ -82,7 +84,7 @@ export function campaignStore(db: SqlDatabase, cacheSize = 8): CampaignStore {
     },
     async putText(sha, text) {
       verified(checkedName(sha), text);
-      await insert(sha, text);
+      return insert(sha, text);
     },
     get(sha) {
       try {
@@ -104,33 +106,50 @@ export function campaignStore(db: SqlDatabase, cacheSize = 8): CampaignStore {
   };
 }
 
+/** The directory of an earlier version's campaign files exists but cannot be listed: a setting to fix. */
+export class StoreDirectoryUnreadable extends Error {
+  override name = 'StoreDirectoryUnreadable';
+}
+
+export interface DirectoryImport {
+  /** Files new to the database (a second import of the same directory imports none). */
+  imported: number;
+  /** Files left out: unreadable, not matching their name, or no longer valid. */
+  refused: string[];
+}
+
 /**
  * Brings the files an earlier version kept in a directory (`<sha256>.json`, ROLLOUT_STORE_DIR) into the
  * database, so campaigns started before the upgrade keep running. Only files whose bytes match their name
- * and that validate are taken; returns how many were imported and the names refused. A missing directory
- * is nothing to import.
+ * and that validate are taken. A directory that does not exist is nothing to import; one that cannot be
+ * read, or a database that refuses the write, fails the import (and the process that opens the store).
  */
-export async function importCampaignDirectory(
-  store: CampaignStore,
-  dir: string,
-): Promise<{ imported: number; refused: string[] }> {
+export async function importCampaignDirectory(store: CampaignStore, dir: string): Promise<DirectoryImport> {
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => /^[a-f0-9]{64}\.json$/.test(n));
-  } catch {
-    return { imported: 0, refused: [] };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { imported: 0, refused: [] };
+    throw new StoreDirectoryUnreadable(
+      `ROLLOUT_STORE_DIR: cannot read ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`,
+    );
   }
   const refused: string[] = [];
   let imported = 0;
   for (const name of names) {
-    const sha = name.slice(0, 64);
+    let text: string;
+    try {
+      text = readFileSync(join(dir, name), 'utf8');
+    } catch {
+      refused.push(name);
+      continue;
+    }
     try {
       // Verbatim: the running campaigns carry this checksum, not that of a re-serialised file.
-      await store.putText(sha, readFileSync(join(dir, name), 'utf8'));
-      imported++;
+      if (await store.putText(name.slice(0, 64), text)) imported++;
     } catch (err) {
-      // A file that does not match or validate, or cannot be read, is left out; a database error is not.
-      if (!(err instanceof RolloutError) && !(err as NodeJS.ErrnoException).code) throw err;
+      // A file that does not match or validate is left out; a database error is not.
+      if (!(err instanceof RolloutError)) throw err;
       refused.push(name);
     }
   }

@@ -19,7 +19,7 @@ import {
   type User,
   type UserRole,
 } from '../domain/schema.js';
-import { campaignStore } from './campaign-store.js';
+import { campaignStore, importCampaignDirectory } from './campaign-store.js';
 import { entryHash, GENESIS_HASH, verifyChain } from './audit-chain.js';
 import { migrate } from './migrations.js';
 import { openPostgres, openSqlite, type Row, type SqlDatabase } from './sql.js';
@@ -66,6 +66,8 @@ export interface StoreLocation {
   databaseUrl?: string;
   /** The SQLite file used otherwise. */
   sqliteFile: string;
+  /** A directory of campaign files an earlier version kept (`<sha256>.json`), imported on open. */
+  legacyStoreDir?: string;
 }
 
 /** Absent columns come back as null from both drivers; the schemas want them left out. */
@@ -147,11 +149,17 @@ export async function openRolloutStore(location: StoreLocation) {
   }
   try {
     await migrate(db);
+    const store = rolloutStore(db);
+    // Campaigns started by a version that kept their files in a directory keep running after the
+    // upgrade, whichever process (worker, API, CLI) opens the store first.
+    const legacyImport = location.legacyStoreDir
+      ? await importCampaignDirectory(store.campaignFiles, location.legacyStoreDir)
+      : { imported: 0, refused: [] };
+    return { ...store, legacyImport };
   } catch (err) {
     await db.close().catch(() => undefined);
     throw err;
   }
-  return rolloutStore(db);
 }
 
 export function rolloutStore(db: SqlDatabase) {

@@ -69,7 +69,6 @@ async function oneRun(run: number): Promise<RunLine> {
     const bench = embeddedSettings({
       temporal: { address: server.address, taskQueue: 'bench-lab' },
       keyDir: inventory.keyDir,
-      storeDir: `${dir}/store`,
     });
     const config = bench.temporal;
     const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });

@@ -164,7 +164,6 @@ export async function runDemo(options: DemoOptions, say: (line: string) => void)
     const demo = embeddedSettings({
       temporal: { address: server.address },
       keyDir: inventory.keyDir,
-      storeDir: `${dir}/store`,
       database: { sqliteFile: `${dir}/rollout.sqlite` },
       serviceKeyFile: `${dir}/keys/service-ed25519.pem`,
     });

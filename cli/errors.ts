@@ -39,13 +39,21 @@ export async function classify(err: unknown): Promise<Classified> {
   if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')))
     return as('bad-input', (err as Error).message);
   if (err instanceof NotFound) return as('not-found', err.message);
-  const [{ refusalOf }, { PortUnavailable }, { AcceptedButIncomplete }, { ConfigError }] = await Promise.all([
+  const [
+    { refusalOf },
+    { PortUnavailable },
+    { AcceptedButIncomplete },
+    { ConfigError },
+    { StoreDirectoryUnreadable },
+  ] = await Promise.all([
     import('../client/actions.js'),
     import('../runtime/dev-server.js'),
     import('../client/audited.js'),
     import('../runtime/config.js'),
+    import('../adapters/campaign-store.js'),
   ]);
-  if (err instanceof PortUnavailable || err instanceof ConfigError) return as('bad-input', err.message);
+  if (err instanceof PortUnavailable || err instanceof ConfigError || err instanceof StoreDirectoryUnreadable)
+    return as('bad-input', err.message);
   if (err instanceof AcceptedButIncomplete) return as('incomplete', err.message);
   const refusal = refusalOf(err);
   if (refusal) {

@@ -84,6 +84,8 @@ power_on() {
       exec /usr/sbin/sshd -D -f "$D/etc/sshd_config" -E "$D/log/sshd.log"' \
     </dev/null >>"$d/log/console.log" 2>&1 9>&- &
   echo $! > "$d/run/pgid"
+  # The group exists once the child has run setsid(); until then the host would read as off.
+  for _ in $(seq 1 200); do running "$d" && break; sleep 0.01; done
 }
 
 status_json() {

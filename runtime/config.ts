@@ -8,6 +8,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
+import type { StoreLocation } from '../adapters/rollout-store.js';
 import { webhooksFromEnv } from '../adapters/webhooks.js';
 import { TASK_QUEUE } from '../domain/ids.js';
 import type { Webhook } from '../domain/schema.js';
@@ -120,10 +121,11 @@ export interface Settings {
   labDir: string;
   /** SSH keys and controller secrets by credential name (ROLLOUT_KEY_DIR, default the lab's keys). */
   keyDir: string;
-  /** The campaign store: validated campaign files by SHA-256 (ROLLOUT_STORE_DIR). */
-  storeDir: string;
-  /** The rollout store: PostgreSQL when a URL is set, else the SQLite file. */
-  database: { databaseUrl?: string; sqliteFile: string };
+  /**
+   * The rollout store: PostgreSQL when a URL is set, else the SQLite file; and where an earlier version
+   * kept campaign files by SHA-256 (ROLLOUT_STORE_DIR), imported by every process that opens the store.
+   */
+  database: StoreLocation;
   temporal: TemporalConfig;
   api: ApiConfig;
   artifacts: ArtifactPolicy;
@@ -226,10 +228,10 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
     bindShim: `${toolsDir}/bindaddr.so`,
     labDir,
     keyDir: resolve(env.ROLLOUT_KEY_DIR ?? `${labDir}/keys`),
-    storeDir: resolve(env.ROLLOUT_STORE_DIR ?? `${dataDir}/store`),
     database: {
       ...(env.ROLLOUT_DATABASE_URL ? { databaseUrl: env.ROLLOUT_DATABASE_URL } : {}),
       sqliteFile: resolve(env.ROLLOUT_DB_FILE ?? `${dataDir}/rollout.sqlite`),
+      legacyStoreDir: resolve(env.ROLLOUT_STORE_DIR ?? `${dataDir}/store`),
     },
     temporal: temporalConfig(env),
     api,

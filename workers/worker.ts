@@ -8,7 +8,7 @@ import { createHostActivities } from '../activities/host-activities.js';
 import type { LedgerWriter } from '../activities/ledger-activities.js';
 import { planCache } from '../activities/plan-cache.js';
 import { createTrustActivities, type TrustStore } from '../activities/trust-activities.js';
-import { importCampaignDirectory, type CampaignStore } from '../adapters/campaign-store.js';
+import type { CampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
 import { webhookSink } from '../adapters/webhooks.js';
@@ -115,10 +115,6 @@ export async function createWorker(
     tls: tlsOptions(temporal),
     apiKey: temporal.apiKey,
   });
-  // Campaigns started by a version that kept their files in a directory keep running after the upgrade.
-  const legacy = await importCampaignDirectory(options.ledger.campaignFiles, settings.storeDir);
-  if (legacy.imported || legacy.refused.length)
-    logger.info({ dir: settings.storeDir, ...legacy }, 'campaign files imported into the rollout store');
   const activities = composeActivities(options);
   const worker = await Worker.create({
     connection,

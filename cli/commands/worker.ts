@@ -8,6 +8,11 @@ export async function run(): Promise<number> {
   const config = settings();
   const logger = createLogger(config.logLevel ?? 'info');
   const ledger = await openRolloutStore(config.database);
+  if (ledger.legacyImport.imported || ledger.legacyImport.refused.length)
+    logger.info(
+      { dir: config.database.legacyStoreDir, ...ledger.legacyImport },
+      'campaign files imported into the rollout store',
+    );
   const { worker, connection } = await createWorker({ settings: config, ledger, logger });
   const { address, namespace, taskQueue } = config.temporal;
   logger.info({ address, namespace, taskQueue }, 'worker started');

@@ -56,7 +56,7 @@ beforeAll(async () => {
     taskQueue: TASK_QUEUE,
     workflowBundle: await bundleWorkflows(),
     activities: composeActivities({
-      settings: embeddedSettings({ keyDir: lab.inventory.keyDir, storeDir }),
+      settings: embeddedSettings({ keyDir: lab.inventory.keyDir }),
       ledger: rollout.store,
       logger: createLogger('error'),
     }),

@@ -23,19 +23,16 @@ import { embeddedSettings } from '../../runtime/config.js';
 const TASK_QUEUE = 'e2e-host-steps';
 let env: TestWorkflowEnvironment;
 let lab: TestLab;
-let storeDir: string;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
   [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.45', 3)]);
-  storeDir = mkdtempSync(`${tmpdir()}/rollout-host-steps-store-`);
   rollout = await tempRolloutStore();
 });
 
 afterAll(async () => {
   await env?.teardown();
   await lab?.stop();
-  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   await rollout?.cleanup();
 });
 
@@ -47,7 +44,7 @@ describe('host workflow: prerequisites measured on the host, protected paths com
       taskQueue: TASK_QUEUE,
       workflowBundle: await bundleWorkflows(),
       activities: composeActivities({
-        settings: embeddedSettings({ keyDir: lab.inventory.keyDir, storeDir }),
+        settings: embeddedSettings({ keyDir: lab.inventory.keyDir }),
         ledger: rollout.store,
         logger: createLogger('error'),
       }),

@@ -4,7 +4,7 @@
  * (including tampering), and the ledger's "which hosts lack patch X".
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -46,7 +46,8 @@ const entry = (hostId: string, over: Partial<LedgerEntry> = {}): LedgerEntry => 
 
 interface Backend {
   name: string;
-  open(): Promise<RolloutStore>;
+  /** Opens the store, importing an earlier version's campaign-file directory when one is given. */
+  open(legacyStoreDir?: string): ReturnType<typeof openRolloutStore>;
   /** Runs SQL as someone with direct access to the database (bypassing the store). */
   tamper(sql: string): Promise<void>;
   query(sql: string): Promise<Record<string, unknown>[]>;
@@ -58,7 +59,8 @@ function sqliteBackend(): Backend {
   const file = join(dir, 'rollout.sqlite');
   return {
     name: 'SQLite',
-    open: () => openRolloutStore({ sqliteFile: file }),
+    open: (legacyStoreDir) =>
+      openRolloutStore({ sqliteFile: file, ...(legacyStoreDir ? { legacyStoreDir } : {}) }),
     async tamper(sql) {
       const db = new Database(file);
       try {
@@ -95,7 +97,12 @@ function postgresBackend(): Backend {
   };
   return {
     name: 'PostgreSQL',
-    open: () => openRolloutStore({ databaseUrl: url(), sqliteFile: '/nonexistent' }),
+    open: (legacyStoreDir) =>
+      openRolloutStore({
+        databaseUrl: url(),
+        sqliteFile: '/nonexistent',
+        ...(legacyStoreDir ? { legacyStoreDir } : {}),
+      }),
     async tamper(sql) {
       await query(sql);
     },
@@ -274,23 +281,47 @@ describe.each([
     }
   });
 
-  it('imports the campaign files an earlier version kept in a directory, verbatim, and only the intact ones', async () => {
+  it('imports the campaign files an earlier version kept in a directory on open, verbatim, and only the intact ones', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rollout-legacy-store-'));
     try {
       // An earlier writer's bytes (indented): the running campaigns carry the checksum of these bytes.
-      const text = JSON.stringify(CampaignFile.parse(validCampaign(4)), null, 2);
+      const text = JSON.stringify(CampaignFile.parse(validCampaign(5)), null, 2);
       const sha = createHash('sha256').update(text).digest('hex');
       writeFileSync(join(dir, `${sha}.json`), text);
       writeFileSync(join(dir, `${'c'.repeat(64)}.json`), text); // its name is not its checksum
+      mkdirSync(join(dir, `${'d'.repeat(64)}.json`)); // cannot be read as a file
       writeFileSync(join(dir, 'notes.txt'), 'not a campaign file');
-      expect(await importCampaignDirectory(store.campaignFiles, dir)).toEqual({
-        imported: 1,
-        refused: [`${'c'.repeat(64)}.json`],
-      });
-      expect(await store.campaignFiles.get(sha)).toEqual(CampaignFile.parse(validCampaign(4)));
+      // Any process that opens the store (worker, API, CLI) brings them in.
+      const opened = await backend.open(dir);
+      try {
+        expect(opened.legacyImport).toEqual({
+          imported: 1,
+          refused: [`${'c'.repeat(64)}.json`, `${'d'.repeat(64)}.json`].sort(),
+        });
+        expect(await opened.campaignFiles.get(sha)).toEqual(CampaignFile.parse(validCampaign(5)));
+      } finally {
+        await opened.close();
+      }
+      // Already there: a second import counts nothing as imported.
+      expect((await importCampaignDirectory(store.campaignFiles, dir)).imported).toBe(0);
       expect(await importCampaignDirectory(store.campaignFiles, join(dir, 'absent'))).toEqual({
         imported: 0,
         refused: [],
+      });
+      // A path that exists and is not a directory is a setting to fix, said as such.
+      await expect(importCampaignDirectory(store.campaignFiles, join(dir, 'notes.txt'))).rejects.toThrow(
+        `ROLLOUT_STORE_DIR: cannot read ${join(dir, 'notes.txt')}: ENOTDIR`,
+      );
+      await expect(backend.open(join(dir, 'notes.txt'))).rejects.toMatchObject({
+        name: 'StoreDirectoryUnreadable',
+      });
+      // A database that fails the write fails the import; the file is not counted as refused.
+      const closed = await backend.open();
+      await closed.close();
+      const other = JSON.stringify(CampaignFile.parse(validCampaign(6)), null, 2);
+      writeFileSync(join(dir, `${createHash('sha256').update(other).digest('hex')}.json`), other);
+      await expect(importCampaignDirectory(closed.campaignFiles, dir)).rejects.not.toMatchObject({
+        name: 'CampaignFileCorrupt',
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -173,7 +173,6 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
     const workerSettings = embeddedSettings({
       temporal: temporalAs('worker'),
       keyDir: lab.inventory.keyDir,
-      storeDir: `${dir}/store`,
     });
     const { worker, connection } = await createWorker({
       settings: workerSettings,
@@ -188,7 +187,6 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
     });
     const apiSettings = embeddedSettings({
       temporal: temporalAs('api'),
-      storeDir: `${dir}/store`,
     });
     const client = await connectClient(apiSettings.temporal);
     stops.push(() => client.connection.close());

@@ -37,7 +37,6 @@ afterAll(async () => {
 describe('worker restart mid-install', () => {
   it('re-attaches to the running install: the host is patched and the install ran once', async () => {
     const bundle = await bundleWorkflows();
-    const storeDir = mkdtempSync(`${tmpdir()}/rollout-restart-store-`);
     const store = rollout.store.campaignFiles;
     const logger = createLogger('error');
     const newWorker = () =>
@@ -46,7 +45,7 @@ describe('worker restart mid-install', () => {
         taskQueue: TASK_QUEUE,
         workflowBundle: bundle,
         activities: composeActivities({
-          settings: embeddedSettings({ keyDir: lab.inventory.keyDir, storeDir }),
+          settings: embeddedSettings({ keyDir: lab.inventory.keyDir }),
           ledger: rollout.store,
           logger,
         }),
@@ -102,6 +101,5 @@ describe('worker restart mid-install', () => {
     expect(entry).toMatchObject({ state: 'patched', fromVersion: '1.0.0', toVersion: '1.1.0' });
     expect(entry?.imageId).toBe(outcome.image?.imageId);
     expect(entry?.finishedAt).toBe(outcome.finishedAt);
-    rmSync(storeDir, { recursive: true, force: true });
   });
 });

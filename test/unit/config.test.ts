@@ -27,8 +27,10 @@ describe('loadSettings', () => {
     expect(s.bindShim).toBe(`${PROJECT_ROOT}/.tools/bindaddr.so`);
     expect(s.labDir).toBe(`${PROJECT_ROOT}/.data/lab`);
     expect(s.keyDir).toBe(`${PROJECT_ROOT}/.data/lab/keys`);
-    expect(s.storeDir).toBe(`${PROJECT_ROOT}/.data/store`);
-    expect(s.database).toEqual({ sqliteFile: `${PROJECT_ROOT}/.data/rollout.sqlite` });
+    expect(s.database).toEqual({
+      sqliteFile: `${PROJECT_ROOT}/.data/rollout.sqlite`,
+      legacyStoreDir: `${PROJECT_ROOT}/.data/store`,
+    });
     expect(s.temporal).toEqual({
       address: '127.0.0.1:7233',
       namespace: 'default',
@@ -68,10 +70,10 @@ describe('loadSettings', () => {
       HOSTNAME: 'pacs-admin-01',
     });
     expect(s.labDir).toBe('/srv/rollout/lab');
-    expect(s.storeDir).toBe('/srv/rollout/store');
     expect(s.database).toEqual({
       databaseUrl: 'postgres://rollout@127.0.0.1/rollout',
       sqliteFile: '/srv/rollout/rollout.sqlite',
+      legacyStoreDir: '/srv/rollout/store',
     });
     expect(s.temporal.address).toBe('temporal.hospital.example:7233');
     expect(s.temporal.taskQueue).toBe('radiology');
@@ -147,12 +149,10 @@ describe('loadSettings', () => {
     const s = embeddedSettings({
       temporal: { address: '127.0.0.1:40000', taskQueue: 'q' },
       keyDir: '/tmp/k',
-      storeDir: '/tmp/s',
     });
     expect(s.temporal).toEqual({ address: '127.0.0.1:40000', namespace: 'default', taskQueue: 'q' });
-    expect([s.keyDir, s.storeDir, s.metricsAddress, s.sdkLogLevel]).toEqual([
+    expect([s.keyDir, s.metricsAddress, s.sdkLogLevel]).toEqual([
       '/tmp/k',
-      '/tmp/s',
       undefined,
       'ERROR',
     ]);
