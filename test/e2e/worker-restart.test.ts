@@ -2,8 +2,7 @@
  * Durability: a worker that stops in the middle of an install loses nothing, and the next worker
  * re-attaches to the running install instead of starting it again. Real dev server, real sshd host.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -151,11 +151,7 @@ describe('loadSettings', () => {
       keyDir: '/tmp/k',
     });
     expect(s.temporal).toEqual({ address: '127.0.0.1:40000', namespace: 'default', taskQueue: 'q' });
-    expect([s.keyDir, s.metricsAddress, s.sdkLogLevel]).toEqual([
-      '/tmp/k',
-      undefined,
-      'ERROR',
-    ]);
+    expect([s.keyDir, s.metricsAddress, s.sdkLogLevel]).toEqual(['/tmp/k', undefined, 'ERROR']);
   });
 });
 
