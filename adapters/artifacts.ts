@@ -4,21 +4,32 @@
  * directories, up to a size limit, hashing within a time limit that a closed request also ends. Without
  * these, whoever may start a campaign could make the API hash /dev/zero for ever, or learn whether any
  * readable file (a private key, /etc/shadow) has a given checksum.
+ *
+ * Or the campaign file names an https URL: the worker fetches it once into its cache directory, under
+ * the checksum the campaign file gives, and only bytes that hash to it are ever kept there; the same size
+ * limit applies, and a redirect is not followed (say the final URL).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
+import { mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { request } from 'node:https';
 import { sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { RolloutError } from '../domain/errors.js';
-import type { Patch } from '../domain/schema.js';
+import { artifactSource, printableUrl, type Patch } from '../domain/schema.js';
 
 export interface ArtifactPolicy {
   /** Absolute directories artifacts may come from (symbolic links are resolved before the check). */
   dirs: string[];
   /** Largest artifact, in bytes. */
   maxBytes: number;
-  /** Longest a checksum may take. */
+  /** Longest a checksum (or a download) may take. */
   hashTimeoutMs: number;
+  /** Where artifacts fetched by URL are kept, by checksum. Without it a URL is refused. */
+  cacheDir?: string;
+  /** PEM certificates to trust for artifact URLs, instead of the system's. */
+  caFile?: string;
 }
 
 export interface HashOptions {
@@ -93,6 +104,120 @@ export async function sha256File(
 }
 
 /**
+ * Fetches `url` into the cache under `sha256` unless a copy is already there, checking the bytes as they
+ * arrive: more than the size limit, a status other than 200, a TLS failure or no answer within the time
+ * limit is SourceArtifactUnreadable; bytes that do not hash to `sha256` are SourceArtifactInvalid and
+ * are not kept. Returns the cached file. Messages print only the URL's origin and path.
+ */
+async function cachedDownload(
+  url: string,
+  sha256: string,
+  policy: ArtifactPolicy,
+  options: HashOptions,
+): Promise<string> {
+  const shown = printableUrl(url);
+  if (!policy.cacheDir)
+    throw new RolloutError(
+      'SourceArtifactRefused',
+      `artifact ${shown}: this worker has no artifact cache directory (ROLLOUT_ARTIFACT_CACHE_DIR)`,
+    );
+  const cached = `${policy.cacheDir}/${sha256}`;
+  if (
+    await stat(cached).then(
+      (s) => s.isFile(),
+      () => false,
+    )
+  )
+    return cached;
+  await mkdir(policy.cacheDir, { recursive: true, mode: 0o700 });
+  const part = `${cached}.part-${randomBytes(4).toString('hex')}`;
+  const unreadable = (why: string) =>
+    new RolloutError('SourceArtifactUnreadable', `artifact ${shown}: ${why}`);
+  const tooLarge = () =>
+    new RolloutError(
+      'SourceArtifactRefused',
+      `artifact ${shown} is larger than ${policy.maxBytes} bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
+    );
+  let ca: Buffer | undefined;
+  try {
+    ca = policy.caFile ? readFileSync(policy.caFile) : undefined;
+  } catch (err) {
+    throw new RolloutError(
+      'SourceArtifactRefused',
+      `cannot read ROLLOUT_ARTIFACT_CA_FILE ${policy.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(unreadable(`no complete answer within ${policy.hashTimeoutMs} ms`)),
+    policy.hashTimeoutMs,
+  );
+  const onAbort = () => abort.abort(unreadable('the download was stopped: the request went away'));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(url, { ...(ca ? { ca } : {}), signal: abort.signal }, resolve);
+      req.on('error', (err) =>
+        reject(
+          abort.signal.aborted
+            ? abort.signal.reason
+            : unreadable(`cannot fetch it (${(err as NodeJS.ErrnoException).code ?? err.message})`),
+        ),
+      );
+      req.end();
+    });
+    if (response.statusCode !== 200) {
+      response.resume();
+      throw unreadable(
+        `the server answered ${response.statusCode}${response.headers.location ? ' (a redirect: give the final URL)' : ''}`,
+      );
+    }
+    const length = Number(response.headers['content-length'] ?? 0);
+    if (length > policy.maxBytes) throw tooLarge();
+    const hash = createHash('sha256');
+    let bytes = 0;
+    response.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > policy.maxBytes) response.destroy(tooLarge());
+      hash.update(chunk);
+      options.onChunk?.();
+    });
+    try {
+      await pipeline(response, createWriteStream(part, { mode: 0o600 }));
+    } catch (err) {
+      if (err instanceof RolloutError) throw err;
+      if (abort.signal.aborted) throw abort.signal.reason as Error;
+      throw unreadable(`the download broke off (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (hash.digest('hex') !== sha256)
+      throw new RolloutError(
+        'SourceArtifactInvalid',
+        `artifact ${shown} does not match the SHA-256 the campaign file gives (${sha256}); nothing was kept`,
+      );
+    await rename(part, cached);
+    return cached;
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    await rm(part, { force: true });
+  }
+}
+
+/**
+ * The file to read the artifact from on this machine: a path the policy allows, or the cached copy of a
+ * URL (fetched and checked first if there is none). Throws as allowedArtifact and the download do.
+ */
+export async function localArtifact(
+  patch: Patch,
+  policy: ArtifactPolicy,
+  options: HashOptions = {},
+): Promise<string> {
+  const { path, url, sha256 } = patch.artifact;
+  if (url) return cachedDownload(url, sha256, policy, options);
+  return allowedArtifact(path!, policy);
+}
+
+/**
  * The source artifact must match the checksum in the campaign file before any host is touched, and
  * again before each gate and wave. A file that cannot be read is SourceArtifactUnreadable (retried: a
  * share may be briefly away); only a file read to the end that differs is SourceArtifactInvalid. The
@@ -103,7 +228,8 @@ export async function verifySourceArtifact(
   policy: ArtifactPolicy,
   options: HashOptions = {},
 ): Promise<string> {
-  const path = await allowedArtifact(patch.artifact.path, policy);
+  const source = artifactSource(patch.artifact);
+  const path = await localArtifact(patch, policy, options);
   let actual: string;
   try {
     actual = await sha256File(path, policy.hashTimeoutMs, options);
@@ -111,13 +237,13 @@ export async function verifySourceArtifact(
     if (err instanceof RolloutError) throw err;
     throw new RolloutError(
       'SourceArtifactUnreadable',
-      `cannot read artifact ${patch.artifact.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      `cannot read artifact ${source}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
   if (actual !== patch.artifact.sha256)
     throw new RolloutError(
       'SourceArtifactInvalid',
-      `artifact ${patch.artifact.path} does not match the SHA-256 the campaign file gives (${patch.artifact.sha256})`,
+      `artifact ${source} does not match the SHA-256 the campaign file gives (${patch.artifact.sha256})`,
     );
   return path;
 }

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { RolloutError } from '../domain/errors.js';
 import type { Patch } from '../domain/schema.js';
-import { allowedArtifact, verifySourceArtifact, type ArtifactPolicy } from './artifacts.js';
+import { localArtifact, verifySourceArtifact, type ArtifactPolicy } from './artifacts.js';
 import { probeTcp } from './health.js';
 import { dialectFor, type HostDialect, type InstallRun } from './dialects/index.js';
 import type { HostFacts } from './dialects/dialect.js';
@@ -55,7 +55,7 @@ export async function uploadArtifact(
   const { dialect } = ssh;
   const remote = dialect.artifactPath(patch);
   if ((await remoteSha256(ssh, remote)) === patch.artifact.sha256) return remote;
-  const source = await allowedArtifact(patch.artifact.path, policy);
+  const source = await localArtifact(patch, policy);
   await ssh.check(dialect.prepareArtifactDir(), QUICK_MS, 'artifact directory');
   const part = `${remote}.part-${randomBytes(4).toString('hex')}`;
   await ssh.upload(source, part, onProgress);

@@ -176,7 +176,8 @@ export async function startCampaign(
       ...(options.signal ? { signal: options.signal } : {}),
     });
   } catch (err) {
-    if (err instanceof RolloutError) throw new BadInput(`patch.artifact.path: ${err.message}`);
+    if (err instanceof RolloutError)
+      throw new BadInput(`patch.artifact.${file.patch.artifact.url ? 'url' : 'path'}: ${err.message}`);
     throw err;
   }
   const hosts = new Set([...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))]);

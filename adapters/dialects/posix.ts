@@ -2,7 +2,7 @@
  * The POSIX dialect: `sh` scripts run in the login user's home (`.rollout/`), the install detached with
  * `setsid nohup` and a `mkdir` lock. Why each step cannot misjudge is written beside it.
  */
-import type { Patch } from '../../domain/schema.js';
+import { artifactName, type Patch } from '../../domain/schema.js';
 import {
   renderTemplate,
   type HostDialect,
@@ -187,8 +187,7 @@ export const posixDialect: HostDialect = {
   quote: shellQuote,
   userCommand: (command) => command,
 
-  artifactPath: (patch) =>
-    `.rollout/artifacts/${patch.artifact.sha256}-${patch.artifact.path.split('/').pop() ?? 'artifact'}`,
+  artifactPath: (patch) => `.rollout/artifacts/${patch.artifact.sha256}-${artifactName(patch.artifact)}`,
   sftpPath: (path) => path,
   // A host that cannot compute it (no sha256sum, a read error) exits 4: an error, never a mismatch.
   sha256: (path) => {

@@ -10,7 +10,7 @@
  * as on POSIX, and the poll prints the same words.
  */
 import type { WindowsPatch } from '../../domain/platform.js';
-import type { Patch } from '../../domain/schema.js';
+import { artifactName, type Patch } from '../../domain/schema.js';
 import type { HostDialect, HostFacts, InstallRun, PrerequisiteProbe } from './dialect.js';
 import { msiProperty, psQuote, readPowerShellStderr, windowsArgument, wrapPowerShell } from './powershell.js';
 
@@ -63,9 +63,8 @@ const READ_TEXT =
   'function Read-RunFile([string]$name) { $p = Join-Path $d $name; if (Test-Path -LiteralPath $p -PathType Leaf) { ([string](Get-Content -LiteralPath $p -Raw)).Trim() } else { $null } }';
 
 /** The file name an artifact gets on the host: its checksum, then its name with only safe characters. */
-function artifactName(patch: Patch): string {
-  const base = (patch.artifact.path.split('/').pop() ?? 'artifact').replace(/[^A-Za-z0-9._-]/g, '_');
-  return `${patch.artifact.sha256}-${base}`;
+function hostArtifactName(patch: Patch): string {
+  return `${patch.artifact.sha256}-${artifactName(patch.artifact).replace(/[^A-Za-z0-9._-]/g, '_')}`;
 }
 
 /**
@@ -419,7 +418,7 @@ export const windowsDialect: HostDialect = {
   quote: psQuote,
   userCommand,
 
-  artifactPath: (patch) => `${ARTIFACTS}\\${artifactName(patch)}`,
+  artifactPath: (patch) => `${ARTIFACTS}\\${hostArtifactName(patch)}`,
   sftpPath: (path) => `/${path.replace(/\\/g, '/')}`,
   sha256: (path) =>
     script(

@@ -5,6 +5,45 @@ import { WindowsPatch } from '../platform.js';
 import { AbsolutePath, Command, HostPath, ProtectedHostPath, Text } from '../text.js';
 import { Name, Sha256 } from './common.js';
 
+/**
+ * An https URL without credentials (they would be in every history and log): a signed query string is
+ * allowed, and only the origin and path are ever printed.
+ */
+export const ArtifactUrl = Text(2048).superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not a URL' });
+    return;
+  }
+  if (url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'use an https URL' });
+  if (url.username || url.password)
+    ctx.addIssue({ code: 'custom', message: 'must not carry a user name or password' });
+  if (url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a #fragment' });
+});
+
+/** How an artifact URL is printed: origin and path, never the query (it may carry a signature). */
+export function printableUrl(text: string): string {
+  const url = new URL(text);
+  return `${url.origin}${url.pathname}`;
+}
+
+/**
+ * The artifact's file name for the copy on a host: its path's last part, or its URL path's last part
+ * with anything but letters, digits and . _ - replaced.
+ */
+export function artifactName(artifact: { path?: string; url?: string }): string {
+  if (artifact.path) return artifact.path.split('/').pop() || 'artifact';
+  const last = artifact.url ? (new URL(artifact.url).pathname.split('/').pop() ?? '') : '';
+  return last.replace(/[^A-Za-z0-9._-]/g, '_') || 'artifact';
+}
+
+/** Where the artifact comes from, for messages. */
+export function artifactSource(artifact: { path?: string; url?: string }): string {
+  return artifact.path ?? printableUrl(artifact.url!);
+}
+
 export const Patch = z.strictObject({
   id: Name,
   version: z
@@ -12,11 +51,21 @@ export const Patch = z.strictObject({
     .min(1)
     .max(64)
     .regex(/^[A-Za-z0-9][A-Za-z0-9._+~-]*$/, 'use letters, digits and . _ + ~ - (e.g. 1.1.0)'),
-  artifact: z.strictObject({
-    /** On the worker, inside one of its artifact directories (ROLLOUT_ARTIFACT_DIRS). */
-    path: AbsolutePath,
-    sha256: Sha256,
-  }),
+  /** Exactly one of `path` and `url`; either way the bytes must hash to `sha256`. */
+  artifact: z
+    .strictObject({
+      /** On the worker, inside one of its artifact directories (ROLLOUT_ARTIFACT_DIRS). */
+      path: AbsolutePath.optional(),
+      /**
+       * Fetched once by the worker over https (trusting ROLLOUT_ARTIFACT_CA_FILE when set), checked
+       * against `sha256` before any host is touched, and kept by checksum in ROLLOUT_ARTIFACT_CACHE_DIR.
+       */
+      url: ArtifactUrl.optional(),
+      sha256: Sha256,
+    })
+    .refine((a) => (a.path === undefined) !== (a.url === undefined), {
+      message: 'give exactly one of path and url',
+    }),
   /**
    * Run on the host; `{artifact}` is the uploaded file's path, `{version}` the target version. POSIX
    * patches only: a Windows patch is installed by its `windows.package`.

@@ -1,18 +1,33 @@
 /**
  * The artifact policy on real files: only regular files inside the artifact directories, bounded in
- * size and time, and no checksum oracle for files outside.
+ * size and time, and no checksum oracle for files outside. Artifacts by URL from a real HTTPS server
+ * (node:https with a certificate from an openssl CA).
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allowedArtifact,
+  localArtifact,
   sha256File,
   verifySourceArtifact,
   type ArtifactPolicy,
 } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
-import type { Patch } from '../../domain/schema.js';
+import { Patch } from '../../domain/schema.js';
+import { issueCertificate } from '../../runtime/certificates.js';
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-artifacts-`);
 const artifacts = `${dir}/artifacts`;
@@ -73,5 +88,124 @@ describe('the artifact policy', () => {
     setTimeout(() => gone.abort(), 100);
     const aborted = await refusal(sha256File('/dev/zero', 60_000, { signal: gone.signal }));
     expect(aborted.message).toMatch(/the request went away/);
+  });
+});
+
+describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
+  const body = Buffer.from('echo fixed from the vendor portal\n');
+  const sha = createHash('sha256').update(body).digest('hex');
+  const pki = `${dir}/pki`;
+  const cacheDir = `${dir}/cache`;
+  const hits: string[] = [];
+  let server: Server;
+  let base = '';
+  let closedPort = 0;
+  const urlPolicy = (): ArtifactPolicy => ({ ...policy, cacheDir, caFile: `${pki}/ca.pem` });
+  const byUrl = (url: string, sha256 = sha) => ({ artifact: { url, sha256 } }) as Patch;
+
+  beforeAll(async () => {
+    const cert = issueCertificate(pki, 'portal', 'server', ['IP:127.0.0.1']);
+    server = createServer(
+      { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+      (req, res) => {
+        hits.push(req.url ?? '');
+        if (req.url?.startsWith('/fix.sh')) return void res.end(body);
+        if (req.url === '/big.bin') return void res.end(Buffer.alloc(64 * 1024));
+        if (req.url === '/moved') {
+          res.writeHead(302, { location: '/fix.sh' });
+          return void res.end();
+        }
+        if (req.url === '/hang') return; // never answers
+        res.writeHead(404);
+        res.end();
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const spare = createServer();
+    await new Promise<void>((r) => spare.listen(0, '127.0.0.1', r));
+    closedPort = (spare.address() as AddressInfo).port;
+    await new Promise((r) => spare.close(r));
+  });
+  afterAll(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+
+  it('fetches it once, checks it, and serves the cached copy by checksum after that', async () => {
+    // A signed query string is allowed; it is never printed.
+    const url = `${base}/fix.sh?X-Signature=secret-token`;
+    const first = await verifySourceArtifact(byUrl(url), urlPolicy());
+    expect(first).toBe(`${cacheDir}/${sha}`);
+    expect(readFileSync(first)).toEqual(body);
+    expect(await localArtifact(byUrl(url), urlPolicy())).toBe(first);
+    expect(hits.filter((h) => h.startsWith('/fix.sh'))).toHaveLength(1);
+  });
+
+  it('keeps nothing of bytes that do not match, and says so without their checksum', async () => {
+    const err = await refusal(verifySourceArtifact(byUrl(`${base}/fix.sh?v=2`, 'e'.repeat(64)), urlPolicy()));
+    expect(err.type).toBe('SourceArtifactInvalid');
+    expect(err.message).toBe(
+      `artifact ${base}/fix.sh does not match the SHA-256 the campaign file gives (${'e'.repeat(64)}); nothing was kept`,
+    );
+    expect(readdirSync(cacheDir).filter((n) => !n.startsWith(sha))).toEqual([]);
+  });
+
+  it('tells an unreachable server, an unknown CA, a redirect, a missing file, an oversized one and a hang apart', async () => {
+    const other = 'f'.repeat(64);
+    const cases = await Promise.all([
+      refusal(
+        localArtifact(byUrl(`https://127.0.0.1:${closedPort}/fix.sh?token=secret`, other), urlPolicy()),
+      ),
+      refusal(
+        localArtifact(byUrl(`${base}/fix.sh?token=secret`, other), { ...urlPolicy(), caFile: undefined }),
+      ),
+      refusal(localArtifact(byUrl(`${base}/moved`, other), urlPolicy())),
+      refusal(localArtifact(byUrl(`${base}/absent`, other), urlPolicy())),
+      refusal(localArtifact(byUrl(`${base}/big.bin`, other), urlPolicy())),
+      refusal(localArtifact(byUrl(`${base}/hang`, other), { ...urlPolicy(), hashTimeoutMs: 300 })),
+      refusal(localArtifact(byUrl(`${base}/fix.sh`, other), { ...policy, cacheDir: undefined })),
+    ]);
+    expect(cases.map((e) => [e.type, e.message])).toEqual([
+      [
+        'SourceArtifactUnreadable',
+        `artifact https://127.0.0.1:${closedPort}/fix.sh: cannot fetch it (ECONNREFUSED)`,
+      ],
+      [
+        'SourceArtifactUnreadable',
+        `artifact ${base}/fix.sh: cannot fetch it (UNABLE_TO_VERIFY_LEAF_SIGNATURE)`,
+      ],
+      [
+        'SourceArtifactUnreadable',
+        `artifact ${base}/moved: the server answered 302 (a redirect: give the final URL)`,
+      ],
+      ['SourceArtifactUnreadable', `artifact ${base}/absent: the server answered 404`],
+      [
+        'SourceArtifactRefused',
+        `artifact ${base}/big.bin is larger than 32768 bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
+      ],
+      ['SourceArtifactUnreadable', `artifact ${base}/hang: no complete answer within 300 ms`],
+      [
+        'SourceArtifactRefused',
+        `artifact ${base}/fix.sh: this worker has no artifact cache directory (ROLLOUT_ARTIFACT_CACHE_DIR)`,
+      ],
+    ]);
+    expect(cases.some((e) => e.message.includes('secret'))).toBe(false);
+    expect(existsSync(`${cacheDir}/${other}`)).toBe(false);
+  });
+
+  it('is refused by the campaign schema unless it is https, without credentials, and the only source', () => {
+    const artifact = (a: object) => Patch.shape.artifact.safeParse({ sha256: sha, ...a });
+    expect(artifact({ url: `${base}/fix.sh` }).success).toBe(true);
+    expect(artifact({ url: 'http://portal.example/fix.sh' }).error?.issues[0]?.message).toBe(
+      'use an https URL',
+    );
+    expect(artifact({ url: 'https://u:p@portal.example/fix.sh' }).error?.issues[0]?.message).toBe(
+      'must not carry a user name or password',
+    );
+    expect(artifact({ url: `${base}/fix.sh`, path: '/srv/fix.sh' }).error?.issues[0]?.message).toBe(
+      'give exactly one of path and url',
+    );
+    expect(artifact({}).error?.issues[0]?.message).toBe('give exactly one of path and url');
   });
 });

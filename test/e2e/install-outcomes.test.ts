@@ -2,7 +2,9 @@
  * No decision from two separate looks at a changing state, or from one transient error: the install's
  * outcome, its time limit, its lock, the upload and the reboot, against real OpenSSH lab hosts.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +22,7 @@ import {
 import { directoryKeyStore, shellQuote, withSsh, SshSession, type SshTarget } from '../../adapters/ssh.js';
 import { sha256File } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
+import { issueCertificate } from '../../runtime/certificates.js';
 import { settings } from '../../runtime/config.js';
 import { CampaignFile, type Patch } from '../../domain/schema.js';
 import { HOST_CREDENTIAL } from '../../lab/lab.js';
@@ -198,7 +201,7 @@ describe('the upload never leaves a wrong file where the install looks', () => {
       const dir = mkdtempSync(`${tmpdir()}/rollout-artifact-`);
       scratch.push(dir);
       const swapped = `${dir}/pacs-secfix-swapped.sh`;
-      copyFileSync(patch.artifact.path, swapped);
+      copyFileSync(patch.artifact.path!, swapped);
       writeFileSync(swapped, '\necho swapped\n', { flag: 'a' });
       const changed: Patch = { ...patch, artifact: { ...patch.artifact, path: swapped } };
       const policy = settings().artifacts;
@@ -209,6 +212,40 @@ describe('the upload never leaves a wrong file where the install looks', () => {
       const left = await s.check(`ls .rollout/artifacts`, 5_000, 'ls');
       expect(left).not.toMatch(/swapped|\.part-/);
     });
+  });
+
+  it("puts an artifact given by URL on the host from the worker's cache: fetched once over https, same checksum", async () => {
+    const dir = mkdtempSync(`${tmpdir()}/rollout-artifact-url-`);
+    scratch.push(dir);
+    const cert = issueCertificate(`${dir}/pki`, 'portal', 'server', ['IP:127.0.0.1']);
+    const bytes = readFileSync(patch.artifact.path!);
+    let fetched = 0;
+    const portal = createServer(
+      { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
+      (_req, res) => {
+        fetched++;
+        res.end(bytes);
+      },
+    );
+    await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
+    try {
+      const url = `https://127.0.0.1:${(portal.address() as AddressInfo).port}/vendor/pacs%20secfix.sh?sig=x`;
+      const byUrl: Patch = { ...patch, artifact: { url, sha256: patch.artifact.sha256 } };
+      const policy = { ...settings().artifacts, cacheDir: `${dir}/cache`, caFile: `${dir}/pki/ca.pem` };
+      await on(2, async (s) => {
+        const remote = await uploadArtifact(s, byUrl, policy);
+        expect(remote).toBe(`.rollout/artifacts/${patch.artifact.sha256}-pacs_20secfix.sh`);
+        expect(await s.check(`sha256sum < ${shellQuote(remote)} | cut -d' ' -f1`, 5_000, 'sum')).toBe(
+          patch.artifact.sha256,
+        );
+        await s.check(`rm -f ${shellQuote(remote)}`, 5_000, 'rm');
+        expect(await uploadArtifact(s, byUrl, policy)).toBe(remote);
+      });
+      expect(fetched).toBe(1);
+    } finally {
+      portal.closeAllConnections();
+      await new Promise((r) => portal.close(r));
+    }
   });
 });
 

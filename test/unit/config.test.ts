@@ -41,6 +41,7 @@ describe('loadSettings', () => {
       dirs: [`${PROJECT_ROOT}/.data/artifacts`, `${PROJECT_ROOT}/examples/artifacts`],
       maxBytes: 8 * 1024 ** 3,
       hashTimeoutMs: 600_000,
+      cacheDir: `${PROJECT_ROOT}/.data/artifact-cache`,
     });
     expect(s.serviceKeyFile).toBe(`${PROJECT_ROOT}/.data/keys/service-ed25519.pem`);
     expect(s.metricsAddress).toBe('127.0.0.1:9464');
@@ -62,6 +63,7 @@ describe('loadSettings', () => {
       ROLLOUT_API_TLS_KEY: '/etc/rollout/api.key',
       ROLLOUT_ARTIFACT_DIRS: '/srv/patches:/mnt/vendor',
       ROLLOUT_ARTIFACT_MAX_BYTES: '1024',
+      ROLLOUT_ARTIFACT_CA_FILE: '/etc/rollout/artifact-ca.pem',
       ROLLOUT_SDK_LOG_LEVEL: 'debug',
       ROLLOUT_LOG_LEVEL: 'warn',
       ROLLOUT_METRICS_ADDRESS: '',
@@ -87,6 +89,8 @@ describe('loadSettings', () => {
       dirs: ['/srv/patches', '/mnt/vendor'],
       maxBytes: 1024,
       hashTimeoutMs: 600_000,
+      cacheDir: '/srv/rollout/artifact-cache',
+      caFile: '/etc/rollout/artifact-ca.pem',
     });
     expect(s.sdkLogLevel).toBe('DEBUG');
     expect(s.logLevel).toBe('warn');
