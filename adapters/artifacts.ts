@@ -5,9 +5,11 @@
  * these, whoever may start a campaign could make the API hash /dev/zero for ever, or learn whether any
  * readable file (a private key, /etc/shadow) has a given checksum.
  *
- * Or the campaign file names an https URL: the worker fetches it once into its cache directory, under
- * the checksum the campaign file gives, and only bytes that hash to it are ever kept there; the same size
- * limit applies, and a redirect is not followed (say the final URL).
+ * Or the campaign file names an https URL, under one of the URL prefixes the installation allows (else
+ * whoever may start a campaign could make the API probe any internal https server): the worker fetches
+ * it once into its cache directory, under the checksum the campaign file gives, and only bytes that hash
+ * to it are ever kept there; the same size limit applies, and a redirect is not followed (give the final
+ * URL).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ import { request } from 'node:https';
 import { sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RolloutError } from '../domain/errors.js';
-import { artifactSource, printableUrl, type Patch } from '../domain/schema.js';
+import { artifactSource, type Patch } from '../domain/schema.js';
 
 export interface ArtifactPolicy {
   /** Absolute directories artifacts may come from (symbolic links are resolved before the check). */
@@ -28,6 +30,8 @@ export interface ArtifactPolicy {
   hashTimeoutMs: number;
   /** Where artifacts fetched by URL are kept, by checksum. Without it a URL is refused. */
   cacheDir?: string;
+  /** https URL prefixes (each ending in `/`) artifacts may be fetched from; others are refused. */
+  urlPrefixes?: string[];
   /** PEM certificates to trust for artifact URLs, instead of the system's. */
   caFile?: string;
 }
@@ -107,7 +111,7 @@ export async function sha256File(
  * Fetches `url` into the cache under `sha256` unless a copy is already there, checking the bytes as they
  * arrive: more than the size limit, a status other than 200, a TLS failure or no answer within the time
  * limit is SourceArtifactUnreadable; bytes that do not hash to `sha256` are SourceArtifactInvalid and
- * are not kept. Returns the cached file. Messages print only the URL's origin and path.
+ * are not kept. Returns the cached file.
  */
 async function cachedDownload(
   url: string,
@@ -115,7 +119,13 @@ async function cachedDownload(
   policy: ArtifactPolicy,
   options: HashOptions,
 ): Promise<string> {
-  const shown = printableUrl(url);
+  const shown = url;
+  const href = new URL(url).href;
+  if (!(policy.urlPrefixes ?? []).some((prefix) => prefix.endsWith('/') && href.startsWith(prefix)))
+    throw new RolloutError(
+      'SourceArtifactRefused',
+      `artifact ${shown} is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
+    );
   if (!policy.cacheDir)
     throw new RolloutError(
       'SourceArtifactRefused',
@@ -154,9 +164,10 @@ async function cachedDownload(
   );
   const onAbort = () => abort.abort(unreadable('the download was stopped: the request went away'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   try {
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request(url, { ...(ca ? { ca } : {}), signal: abort.signal }, resolve);
+      const req = request(href, { ...(ca ? { ca } : {}), signal: abort.signal }, resolve);
       req.on('error', (err) =>
         reject(
           abort.signal.aborted
@@ -173,7 +184,10 @@ async function cachedDownload(
       );
     }
     const length = Number(response.headers['content-length'] ?? 0);
-    if (length > policy.maxBytes) throw tooLarge();
+    if (length > policy.maxBytes) {
+      response.destroy();
+      throw tooLarge();
+    }
     const hash = createHash('sha256');
     let bytes = 0;
     response.on('data', (chunk: Buffer) => {
@@ -229,16 +243,24 @@ export async function verifySourceArtifact(
   options: HashOptions = {},
 ): Promise<string> {
   const source = artifactSource(patch.artifact);
-  const path = await localArtifact(patch, policy, options);
-  let actual: string;
-  try {
-    actual = await sha256File(path, policy.hashTimeoutMs, options);
-  } catch (err) {
-    if (err instanceof RolloutError) throw err;
-    throw new RolloutError(
-      'SourceArtifactUnreadable',
-      `cannot read artifact ${source}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    );
+  const hashOf = async (file: string) => {
+    try {
+      return await sha256File(file, policy.hashTimeoutMs, options);
+    } catch (err) {
+      if (err instanceof RolloutError) throw err;
+      throw new RolloutError(
+        'SourceArtifactUnreadable',
+        `cannot read artifact ${source}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+  };
+  let path = await localArtifact(patch, policy, options);
+  let actual = await hashOf(path);
+  if (actual !== patch.artifact.sha256 && patch.artifact.url) {
+    // A cached copy that changed on this machine's disk is not the vendor's file: fetch it again.
+    await rm(path, { force: true });
+    path = await localArtifact(patch, policy, options);
+    actual = await hashOf(path);
   }
   if (actual !== patch.artifact.sha256)
     throw new RolloutError(

@@ -23,6 +23,8 @@ export interface CampaignStore {
    * Returns whether it was new to the store.
    */
   putText(sha256: string, text: string): Promise<boolean>;
+  /** Whether the store holds a file under this checksum (not read or checked). */
+  has(sha256: string): Promise<boolean>;
 }
 
 const sha256Of = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -82,6 +84,9 @@ export function campaignStore(db: SqlDatabase, cacheSize = 8): CampaignStore {
       await insert(sha, text);
       return sha;
     },
+    async has(sha) {
+      return (await db.all('SELECT 1 FROM campaign_files WHERE sha256 = ?', [sha])).length > 0;
+    },
     async putText(sha, text) {
       verified(checkedName(sha), text);
       return insert(sha, text);
@@ -137,6 +142,8 @@ export async function importCampaignDirectory(store: CampaignStore, dir: string)
   const refused: string[] = [];
   let imported = 0;
   for (const name of names) {
+    // Opened by every CLI command: a file already imported is not read and hashed again.
+    if (await store.has(name.slice(0, 64))) continue;
     let text: string;
     try {
       text = readFileSync(join(dir, name), 'utf8');

@@ -15,7 +15,7 @@ export {
   SshController,
   VsphereController,
 } from './schema/fleet.js';
-export { ArtifactUrl, artifactName, artifactSource, Patch, printableUrl } from './schema/patch.js';
+export { ArtifactUrl, artifactName, artifactSource, Patch } from './schema/patch.js';
 export {
   ApprovalStage,
   CampaignFile,

@@ -93,6 +93,18 @@ const Environment = z.object({
   ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS: positive(600_000),
   ROLLOUT_ARTIFACT_CACHE_DIR: absolute,
   ROLLOUT_ARTIFACT_CA_FILE: absolute,
+  ROLLOUT_ARTIFACT_URLS: optional.refine(
+    (v) =>
+      v === undefined ||
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)
+        .every(
+          (p) => URL.canParse(p) && p.startsWith('https://') && p.endsWith('/') && new URL(p).href === p,
+        ),
+    'every prefix must be an https URL ending in "/", written as a browser would (","-separated)',
+  ),
   ROLLOUT_SERVICE_KEY: absolute,
   ROLLOUT_SIGNING_KEY: optional,
   ROLLOUT_TOKEN: optional,
@@ -243,6 +255,10 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
       hashTimeoutMs: env.ROLLOUT_ARTIFACT_HASH_TIMEOUT_MS,
       cacheDir: resolve(env.ROLLOUT_ARTIFACT_CACHE_DIR ?? `${dataDir}/artifact-cache`),
       ...(env.ROLLOUT_ARTIFACT_CA_FILE ? { caFile: resolve(env.ROLLOUT_ARTIFACT_CA_FILE) } : {}),
+      urlPrefixes: (env.ROLLOUT_ARTIFACT_URLS ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
     },
     serviceKeyFile: env.ROLLOUT_SERVICE_KEY ?? `${dataDir}/keys/service-ed25519.pem`,
     ...(env.ROLLOUT_SIGNING_KEY ? { signingKeyFile: env.ROLLOUT_SIGNING_KEY } : {}),

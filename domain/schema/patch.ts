@@ -6,8 +6,8 @@ import { AbsolutePath, Command, HostPath, ProtectedHostPath, Text } from '../tex
 import { Name, Sha256 } from './common.js';
 
 /**
- * An https URL without credentials (they would be in every history and log): a signed query string is
- * allowed, and only the origin and path are ever printed.
+ * An https URL without credentials, a query or a fragment: the campaign file travels in every workflow
+ * history and log, so a signed query string would be a credential written everywhere.
  */
 export const ArtifactUrl = Text(2048).superRefine((text, ctx) => {
   let url: URL;
@@ -20,14 +20,14 @@ export const ArtifactUrl = Text(2048).superRefine((text, ctx) => {
   if (url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'use an https URL' });
   if (url.username || url.password)
     ctx.addIssue({ code: 'custom', message: 'must not carry a user name or password' });
-  if (url.hash) ctx.addIssue({ code: 'custom', message: 'must not have a #fragment' });
+  if (url.search || text.includes('?'))
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must not have a query string (it would be in every history): give a URL that needs no signature',
+    });
+  if (url.hash || text.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not have a #fragment' });
 });
-
-/** How an artifact URL is printed: origin and path, never the query (it may carry a signature). */
-export function printableUrl(text: string): string {
-  const url = new URL(text);
-  return `${url.origin}${url.pathname}`;
-}
 
 /**
  * The artifact's file name for the copy on a host: its path's last part, or its URL path's last part
@@ -41,7 +41,7 @@ export function artifactName(artifact: { path?: string; url?: string }): string 
 
 /** Where the artifact comes from, for messages. */
 export function artifactSource(artifact: { path?: string; url?: string }): string {
-  return artifact.path ?? printableUrl(artifact.url!);
+  return artifact.path ?? artifact.url!;
 }
 
 export const Patch = z.strictObject({

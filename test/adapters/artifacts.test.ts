@@ -100,7 +100,12 @@ describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
   let server: Server;
   let base = '';
   let closedPort = 0;
-  const urlPolicy = (): ArtifactPolicy => ({ ...policy, cacheDir, caFile: `${pki}/ca.pem` });
+  const urlPolicy = (): ArtifactPolicy => ({
+    ...policy,
+    cacheDir,
+    caFile: `${pki}/ca.pem`,
+    urlPrefixes: [`${base}/`, `https://127.0.0.1:${closedPort}/`],
+  });
   const byUrl = (url: string, sha256 = sha) => ({ artifact: { url, sha256 } }) as Patch;
 
   beforeAll(async () => {
@@ -109,8 +114,14 @@ describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
       { cert: readFileSync(cert.certFile), key: readFileSync(cert.keyFile) },
       (req, res) => {
         hits.push(req.url ?? '');
-        if (req.url?.startsWith('/fix.sh')) return void res.end(body);
+        if (req.url === '/fix.sh' || req.url === '/v2/fix.sh') return void res.end(body);
         if (req.url === '/big.bin') return void res.end(Buffer.alloc(64 * 1024));
+        if (req.url === '/stream.bin') {
+          // No Content-Length: the limit must hold while the bytes arrive.
+          res.write(Buffer.alloc(20 * 1024));
+          res.write(Buffer.alloc(20 * 1024));
+          return void res.end();
+        }
         if (req.url === '/moved') {
           res.writeHead(302, { location: '/fix.sh' });
           return void res.end();
@@ -132,41 +143,57 @@ describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
     await new Promise((r) => server?.close(r));
   });
 
-  it('fetches it once, checks it, and serves the cached copy by checksum after that', async () => {
-    // A signed query string is allowed; it is never printed.
-    const url = `${base}/fix.sh?X-Signature=secret-token`;
+  it('fetches it once, checks it, serves the cached copy by checksum, and fetches again a copy that changed on disk', async () => {
+    const url = `${base}/fix.sh`;
     const first = await verifySourceArtifact(byUrl(url), urlPolicy());
     expect(first).toBe(`${cacheDir}/${sha}`);
     expect(readFileSync(first)).toEqual(body);
     expect(await localArtifact(byUrl(url), urlPolicy())).toBe(first);
-    expect(hits.filter((h) => h.startsWith('/fix.sh'))).toHaveLength(1);
+    expect(hits.filter((h) => h === '/fix.sh')).toHaveLength(1);
+    writeFileSync(first, 'bit rot\n');
+    expect(await verifySourceArtifact(byUrl(url), urlPolicy())).toBe(first);
+    expect(readFileSync(first)).toEqual(body);
+    expect(hits.filter((h) => h === '/fix.sh')).toHaveLength(2);
   });
 
   it('keeps nothing of bytes that do not match, and says so without their checksum', async () => {
-    const err = await refusal(verifySourceArtifact(byUrl(`${base}/fix.sh?v=2`, 'e'.repeat(64)), urlPolicy()));
+    const err = await refusal(verifySourceArtifact(byUrl(`${base}/v2/fix.sh`, 'e'.repeat(64)), urlPolicy()));
     expect(err.type).toBe('SourceArtifactInvalid');
     expect(err.message).toBe(
-      `artifact ${base}/fix.sh does not match the SHA-256 the campaign file gives (${'e'.repeat(64)}); nothing was kept`,
+      `artifact ${base}/v2/fix.sh does not match the SHA-256 the campaign file gives (${'e'.repeat(64)}); nothing was kept`,
     );
+    expect(err.message).not.toContain(sha);
     expect(readdirSync(cacheDir).filter((n) => !n.startsWith(sha))).toEqual([]);
   });
 
-  it('tells an unreachable server, an unknown CA, a redirect, a missing file, an oversized one and a hang apart', async () => {
+  it('refuses a URL outside the allowed prefixes before connecting, and tells every failure apart', async () => {
     const other = 'f'.repeat(64);
+    const before = hits.length;
     const cases = await Promise.all([
       refusal(
-        localArtifact(byUrl(`https://127.0.0.1:${closedPort}/fix.sh?token=secret`, other), urlPolicy()),
+        localArtifact(byUrl(`${base}/fix.sh`, other), { ...urlPolicy(), urlPrefixes: [`${base}/v2/`] }),
       ),
       refusal(
-        localArtifact(byUrl(`${base}/fix.sh?token=secret`, other), { ...urlPolicy(), caFile: undefined }),
+        localArtifact(byUrl(`${base}/v2/../fix.sh`, other), { ...urlPolicy(), urlPrefixes: [`${base}/v2/`] }),
       ),
+      refusal(localArtifact(byUrl(`https://127.0.0.1:${closedPort}/fix.sh`, other), urlPolicy())),
+      refusal(localArtifact(byUrl(`${base}/fix.sh`, other), { ...urlPolicy(), caFile: undefined })),
       refusal(localArtifact(byUrl(`${base}/moved`, other), urlPolicy())),
       refusal(localArtifact(byUrl(`${base}/absent`, other), urlPolicy())),
       refusal(localArtifact(byUrl(`${base}/big.bin`, other), urlPolicy())),
+      refusal(localArtifact(byUrl(`${base}/stream.bin`, other), urlPolicy())),
       refusal(localArtifact(byUrl(`${base}/hang`, other), { ...urlPolicy(), hashTimeoutMs: 300 })),
-      refusal(localArtifact(byUrl(`${base}/fix.sh`, other), { ...policy, cacheDir: undefined })),
+      refusal(localArtifact(byUrl(`${base}/fix.sh`, other), { ...urlPolicy(), cacheDir: undefined })),
     ]);
     expect(cases.map((e) => [e.type, e.message])).toEqual([
+      [
+        'SourceArtifactRefused',
+        `artifact ${base}/fix.sh is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
+      ],
+      [
+        'SourceArtifactRefused',
+        `artifact ${base}/v2/../fix.sh is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
+      ],
       [
         'SourceArtifactUnreadable',
         `artifact https://127.0.0.1:${closedPort}/fix.sh: cannot fetch it (ECONNREFUSED)`,
@@ -184,17 +211,23 @@ describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
         'SourceArtifactRefused',
         `artifact ${base}/big.bin is larger than 32768 bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
       ],
+      [
+        'SourceArtifactRefused',
+        `artifact ${base}/stream.bin is larger than 32768 bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
+      ],
       ['SourceArtifactUnreadable', `artifact ${base}/hang: no complete answer within 300 ms`],
       [
         'SourceArtifactRefused',
         `artifact ${base}/fix.sh: this worker has no artifact cache directory (ROLLOUT_ARTIFACT_CACHE_DIR)`,
       ],
     ]);
-    expect(cases.some((e) => e.message.includes('secret'))).toBe(false);
+    // Refused by prefix or by cache before connecting, and the unknown CA fails the handshake: no request.
+    expect(hits.slice(before).filter((h) => h === '/fix.sh')).toEqual([]);
     expect(existsSync(`${cacheDir}/${other}`)).toBe(false);
+    expect(readdirSync(cacheDir).filter((n) => n.includes('.part-'))).toEqual([]);
   });
 
-  it('is refused by the campaign schema unless it is https, without credentials, and the only source', () => {
+  it('is refused by the campaign schema unless it is https, without credentials or query, and the only source', () => {
     const artifact = (a: object) => Patch.shape.artifact.safeParse({ sha256: sha, ...a });
     expect(artifact({ url: `${base}/fix.sh` }).success).toBe(true);
     expect(artifact({ url: 'http://portal.example/fix.sh' }).error?.issues[0]?.message).toBe(
@@ -203,6 +236,9 @@ describe('an artifact by URL, from a real HTTPS server with its own CA', () => {
     expect(artifact({ url: 'https://u:p@portal.example/fix.sh' }).error?.issues[0]?.message).toBe(
       'must not carry a user name or password',
     );
+    expect(
+      artifact({ url: 'https://portal.example/fix.sh?X-Signature=s' }).error?.issues[0]?.message,
+    ).toMatch(/^must not have a query string/);
     expect(artifact({ url: `${base}/fix.sh`, path: '/srv/fix.sh' }).error?.issues[0]?.message).toBe(
       'give exactly one of path and url',
     );

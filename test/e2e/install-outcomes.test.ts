@@ -229,9 +229,15 @@ describe('the upload never leaves a wrong file where the install looks', () => {
     );
     await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
     try {
-      const url = `https://127.0.0.1:${(portal.address() as AddressInfo).port}/vendor/pacs%20secfix.sh?sig=x`;
+      const origin = `https://127.0.0.1:${(portal.address() as AddressInfo).port}`;
+      const url = `${origin}/vendor/pacs%20secfix.sh`;
       const byUrl: Patch = { ...patch, artifact: { url, sha256: patch.artifact.sha256 } };
-      const policy = { ...settings().artifacts, cacheDir: `${dir}/cache`, caFile: `${dir}/pki/ca.pem` };
+      const policy = {
+        ...settings().artifacts,
+        cacheDir: `${dir}/cache`,
+        caFile: `${dir}/pki/ca.pem`,
+        urlPrefixes: [`${origin}/vendor/`],
+      };
       await on(2, async (s) => {
         const remote = await uploadArtifact(s, byUrl, policy);
         expect(remote).toBe(`.rollout/artifacts/${patch.artifact.sha256}-pacs_20secfix.sh`);

@@ -42,6 +42,7 @@ describe('loadSettings', () => {
       maxBytes: 8 * 1024 ** 3,
       hashTimeoutMs: 600_000,
       cacheDir: `${PROJECT_ROOT}/.data/artifact-cache`,
+      urlPrefixes: [],
     });
     expect(s.serviceKeyFile).toBe(`${PROJECT_ROOT}/.data/keys/service-ed25519.pem`);
     expect(s.metricsAddress).toBe('127.0.0.1:9464');
@@ -64,6 +65,7 @@ describe('loadSettings', () => {
       ROLLOUT_ARTIFACT_DIRS: '/srv/patches:/mnt/vendor',
       ROLLOUT_ARTIFACT_MAX_BYTES: '1024',
       ROLLOUT_ARTIFACT_CA_FILE: '/etc/rollout/artifact-ca.pem',
+      ROLLOUT_ARTIFACT_URLS: 'https://portal.vendor.example/patches/, https://mirror.hospital.example/',
       ROLLOUT_SDK_LOG_LEVEL: 'debug',
       ROLLOUT_LOG_LEVEL: 'warn',
       ROLLOUT_METRICS_ADDRESS: '',
@@ -91,6 +93,7 @@ describe('loadSettings', () => {
       hashTimeoutMs: 600_000,
       cacheDir: '/srv/rollout/artifact-cache',
       caFile: '/etc/rollout/artifact-ca.pem',
+      urlPrefixes: ['https://portal.vendor.example/patches/', 'https://mirror.hospital.example/'],
     });
     expect(s.sdkLogLevel).toBe('DEBUG');
     expect(s.logLevel).toBe('warn');
@@ -116,10 +119,11 @@ describe('loadSettings', () => {
         ROLLOUT_SDK_LOG_LEVEL: 'chatty',
         ROLLOUT_DATABASE_URL: 'mysql://db',
         ROLLOUT_ARTIFACT_DIRS: '/ok:relative',
+        ROLLOUT_ARTIFACT_URLS: 'https://portal.example/patches/,https://portal.example.evil',
       });
     expect(wrong).toThrow(ConfigError);
     expect(wrong).toThrow(
-      'bad settings: ROLLOUT_DATABASE_URL: must be a postgres:// URL; ROLLOUT_ARTIFACT_DIRS: every directory must be absolute (":"-separated); ROLLOUT_ARTIFACT_MAX_BYTES: must be a positive whole number; ROLLOUT_SERVICE_KEY: must be an absolute path; ROLLOUT_SDK_LOG_LEVEL: Invalid option: expected one of "TRACE"|"DEBUG"|"INFO"|"WARN"|"ERROR"',
+      'bad settings: ROLLOUT_DATABASE_URL: must be a postgres:// URL; ROLLOUT_ARTIFACT_DIRS: every directory must be absolute (":"-separated); ROLLOUT_ARTIFACT_MAX_BYTES: must be a positive whole number; ROLLOUT_ARTIFACT_URLS: every prefix must be an https URL ending in "/", written as a browser would (","-separated); ROLLOUT_SERVICE_KEY: must be an absolute path; ROLLOUT_SDK_LOG_LEVEL: Invalid option: expected one of "TRACE"|"DEBUG"|"INFO"|"WARN"|"ERROR"',
     );
     const later = () =>
       loadSettings({
