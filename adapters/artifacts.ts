@@ -119,17 +119,16 @@ async function cachedDownload(
   policy: ArtifactPolicy,
   options: HashOptions,
 ): Promise<string> {
-  const shown = url;
   const href = new URL(url).href;
   if (!(policy.urlPrefixes ?? []).some((prefix) => prefix.endsWith('/') && href.startsWith(prefix)))
     throw new RolloutError(
       'SourceArtifactRefused',
-      `artifact ${shown} is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
+      `artifact ${url} is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
     );
   if (!policy.cacheDir)
     throw new RolloutError(
       'SourceArtifactRefused',
-      `artifact ${shown}: this worker has no artifact cache directory (ROLLOUT_ARTIFACT_CACHE_DIR)`,
+      `artifact ${url}: this worker has no artifact cache directory (ROLLOUT_ARTIFACT_CACHE_DIR)`,
     );
   const cached = `${policy.cacheDir}/${sha256}`;
   if (
@@ -141,12 +140,11 @@ async function cachedDownload(
     return cached;
   await mkdir(policy.cacheDir, { recursive: true, mode: 0o700 });
   const part = `${cached}.part-${randomBytes(4).toString('hex')}`;
-  const unreadable = (why: string) =>
-    new RolloutError('SourceArtifactUnreadable', `artifact ${shown}: ${why}`);
+  const unreadable = (why: string) => new RolloutError('SourceArtifactUnreadable', `artifact ${url}: ${why}`);
   const tooLarge = () =>
     new RolloutError(
       'SourceArtifactRefused',
-      `artifact ${shown} is larger than ${policy.maxBytes} bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
+      `artifact ${url} is larger than ${policy.maxBytes} bytes (ROLLOUT_ARTIFACT_MAX_BYTES)`,
     );
   let ca: Buffer | undefined;
   try {
@@ -206,7 +204,7 @@ async function cachedDownload(
     if (hash.digest('hex') !== sha256)
       throw new RolloutError(
         'SourceArtifactInvalid',
-        `artifact ${shown} does not match the SHA-256 the campaign file gives (${sha256}); nothing was kept`,
+        `artifact ${url} does not match the SHA-256 the campaign file gives (${sha256}); nothing was kept`,
       );
     await rename(part, cached);
     return cached;
