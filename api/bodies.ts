@@ -8,6 +8,13 @@ import { ApprovalDecision, HostAction, OperatorControl, Rejection, SoakReview } 
 export const StartBody = z.strictObject({
   /** The campaign document: YAML or JSON text, or the parsed object. */
   file: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+  /** What the file is called where it came from (the CLI's path), for messages; else "request body". */
+  source: z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(/^[^\p{Cc}]*$/u, 'must be one line of text')
+    .optional(),
 });
 /** An approval names what the approver was shown: nothing is filled in on their behalf. */
 export const ApproveBody = ApprovalDecision.pick({

@@ -8,6 +8,9 @@ import { FAILURE_KINDS, isUnreachableText, refusalKind, type FailureKind } from 
 import { NotFound, UsageError } from './common.js';
 
 export function isUnreachable(err: unknown): boolean {
+  // The rollout API not answering (client/remote-api.ts), named without loading its module.
+  if (err instanceof Error && err.name === 'RemoteFailure')
+    return (err as Error & { kind?: unknown }).kind === 'unreachable';
   return isUnreachableText(`${(err as Error)?.name} ${(err as Error)?.message}`);
 }
 
@@ -45,13 +48,16 @@ export async function classify(err: unknown): Promise<Classified> {
     { AcceptedButIncomplete },
     { ConfigError },
     { StoreDirectoryUnreadable },
+    { RemoteFailure },
   ] = await Promise.all([
     import('../client/actions.js'),
     import('../runtime/dev-server.js'),
     import('../client/audited.js'),
     import('../runtime/config.js'),
     import('../adapters/campaign-store.js'),
+    import('../client/remote-api.js'),
   ]);
+  if (err instanceof RemoteFailure) return as(err.kind, err.message);
   if (err instanceof PortUnavailable || err instanceof ConfigError || err instanceof StoreDirectoryUnreadable)
     return as('bad-input', err.message);
   if (err instanceof AcceptedButIncomplete) return as('incomplete', err.message);

@@ -5,6 +5,7 @@
 import { auditWriter } from '../adapters/audit-writer.js';
 import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
 import type { Client } from '@temporalio/client';
+import { actingAs, readingWith, type Acting, type Reading } from '../client/acting.js';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
 import { Refused } from '../client/campaigns.js';
 import { connectClient } from '../client/connection.js';
@@ -85,13 +86,44 @@ async function withClient<T>(
   }
 }
 
-export async function withReader<T>(
-  fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>,
-): Promise<T> {
+/**
+ * The person's reads: through the rollout API with their token when ROLLOUT_API_URL is set, else this
+ * installation's Temporal identity reads.
+ */
+export async function withReading<T>(fn: (reading: Reading) => Promise<T>): Promise<T> {
+  const remote = await remoteService();
+  if (remote) return fn(remote);
+  return withReader((actions) => fn(readingWith(actions)));
+}
+
+/**
+ * The person's actions: through the rollout API with their token when ROLLOUT_API_URL is set (this
+ * process then holds no Temporal identity and opens no database), else the action service here, as the
+ * user the token names in the local store.
+ */
+export async function withActing<T>(fn: (acting: Acting) => Promise<T>): Promise<T> {
+  const remote = await remoteService();
+  if (remote) return fn(remote);
+  return withActions((actions, actor) => fn(actingAs(actions, actor)));
+}
+
+async function remoteService(): Promise<Acting | undefined> {
+  const { remoteApi } = settings();
+  if (!remoteApi) return undefined;
+  const token = cliToken();
+  if (!token)
+    throw new UsageError(
+      'set ROLLOUT_TOKEN (or ROLLOUT_TOKEN_FILE) to your token: ROLLOUT_API_URL sends it with every request',
+    );
+  const { remoteActing } = await import('../client/remote-api.js');
+  return remoteActing(remoteApi, token);
+}
+
+async function withReader<T>(fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>): Promise<T> {
   return withStore((store) => withClient(store, READ_ONLY, (actions) => fn(actions, store)));
 }
 
-export async function withActions<T>(fn: (actions: RolloutActions, actor: Actor) => Promise<T>): Promise<T> {
+async function withActions<T>(fn: (actions: RolloutActions, actor: Actor) => Promise<T>): Promise<T> {
   return withStore(async (store) => {
     const actor = await actorFrom(store);
     return withClient(store, await cliSigner(store, actor), (actions) => fn(actions, actor));

@@ -61,6 +61,22 @@ const positive = (fallback: number) =>
     return z.NEVER;
   });
 
+/**
+ * Why a rollout API URL is not one the CLI may send a token to: https, or http only to this machine's
+ * loopback (a token in clear text on a network is a token for anyone on it); no credentials, query or
+ * fragment.
+ */
+export function remoteApiUrlProblem(value: string): string | undefined {
+  if (!URL.canParse(value)) return 'must be a URL such as https://rollout.hospital.example:8443';
+  const url = new URL(value);
+  if (url.username || url.password)
+    return 'must not carry a user name or password (the token is ROLLOUT_TOKEN)';
+  if (url.search || url.hash) return 'must not have a query string or fragment';
+  const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname);
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return undefined;
+  return 'must be https (http only to a loopback address)';
+}
+
 /** Every variable, as the environment spells it. */
 const Environment = z.object({
   ROLLOUT_DATA_DIR: optional,
@@ -85,6 +101,11 @@ const Environment = z.object({
   ROLLOUT_API_PORT: optional,
   ROLLOUT_API_TLS_CERT: optional,
   ROLLOUT_API_TLS_KEY: optional,
+  ROLLOUT_API_URL: optional.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : remoteApiUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  ROLLOUT_API_CA_FILE: absolute,
   ROLLOUT_ARTIFACT_DIRS: optional.refine(
     (v) => v === undefined || v.split(':').every((d) => d === '' || isAbsolute(d)),
     'every directory must be absolute (":"-separated)',
@@ -142,6 +163,12 @@ export interface Settings {
   database: StoreLocation;
   temporal: TemporalConfig;
   api: ApiConfig;
+  /**
+   * The rollout API the CLI acts through (ROLLOUT_API_URL), trusting ROLLOUT_API_CA_FILE for its
+   * certificate: then the CLI's acting and reading commands are HTTP requests with the user's token, and
+   * the CLI holds no Temporal identity and opens no database.
+   */
+  remoteApi?: { url: string; caFile?: string };
   artifacts: ArtifactPolicy;
   /** The installation's service key (the API's and the local CLI's). */
   serviceKeyFile: string;
@@ -234,6 +261,10 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
     problems.push((err as Error).message);
   }
   const api = apiConfig(env, problems);
+  if (env.ROLLOUT_API_URL && env.ROLLOUT_SIGNING_KEY)
+    problems.push(
+      'ROLLOUT_SIGNING_KEY: decisions sent through ROLLOUT_API_URL are signed by the API; unset one of them',
+    );
   if (problems.length) throw new ConfigError(`bad settings: ${problems.join('; ')}`);
   const listed = env.ROLLOUT_ARTIFACT_DIRS?.split(':').filter(Boolean);
   return {
@@ -249,6 +280,14 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
     },
     temporal: temporalConfig(env),
     api,
+    ...(env.ROLLOUT_API_URL
+      ? {
+          remoteApi: {
+            url: env.ROLLOUT_API_URL.replace(/\/+$/, ''),
+            ...(env.ROLLOUT_API_CA_FILE ? { caFile: resolve(env.ROLLOUT_API_CA_FILE) } : {}),
+          },
+        }
+      : {}),
     artifacts: {
       dirs: (listed ?? [`${dataDir}/artifacts`, `${PROJECT_ROOT}/examples/artifacts`]).map((d) => resolve(d)),
       maxBytes: env.ROLLOUT_ARTIFACT_MAX_BYTES,

@@ -31,6 +31,8 @@ export async function startLocalCluster(options: {
   dir: string;
   host: string;
   postgresPort?: number;
+  /** Client networks PostgreSQL trusts besides loopback (workers in a test's network namespaces). */
+  trustedNetworks?: string[];
 }): Promise<LocalCluster> {
   const pki = `${options.dir}/pki`;
   const caFile = certificateAuthority(pki);
@@ -40,7 +42,12 @@ export async function startLocalCluster(options: {
   ]);
   const issuer = tokenIssuer(`${options.dir}/jwt`);
   const certificate = (who: string) => issueCertificate(pki, who, 'client');
-  const postgres = await startPostgres(options.host, options.postgresPort ?? 5432, 200);
+  const postgres = await startPostgres(
+    options.host,
+    options.postgresPort ?? 5432,
+    200,
+    options.trustedNetworks,
+  );
   let cluster: TemporalCluster;
   try {
     cluster = await startTemporalCluster({

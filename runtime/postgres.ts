@@ -5,7 +5,7 @@
  * Temporal cluster (`rollout cluster`); `stop()` shuts it down and deletes the cluster.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -43,7 +43,16 @@ const asPostgres = (command: string, args: string[]) => [
   ...args,
 ];
 
-export async function startPostgres(host: string, port: number, maxConnections = 50): Promise<LocalPostgres> {
+/**
+ * `trustedNetworks`: further client networks (CIDR) allowed in without a password, for clients a test
+ * puts in network namespaces of its own (their connections come from the veth's address, not loopback).
+ */
+export async function startPostgres(
+  host: string,
+  port: number,
+  maxConnections = 50,
+  trustedNetworks: string[] = [],
+): Promise<LocalPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'rollout-pg-'));
   const { uid, gid } = postgresIds();
   chownSync(dir, uid, gid);
@@ -62,6 +71,11 @@ export async function startPostgres(host: string, port: number, maxConnections =
     ]),
     { stdio: 'ignore', cwd: dir },
   );
+  if (trustedNetworks.length)
+    appendFileSync(
+      join(data, 'pg_hba.conf'),
+      trustedNetworks.map((cidr) => `host all all ${cidr} trust\n`).join(''),
+    );
   const server = spawn(
     'setpriv',
     asPostgres(postgresBin('postgres'), [

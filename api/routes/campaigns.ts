@@ -5,8 +5,8 @@ import { planCampaign } from '../../domain/planner.js';
 import { StartBody } from '../bodies.js';
 import { body, CONTENT_TYPES, HttpError, type RouteContext } from '../http.js';
 
-function campaignFileOf(file: string | Record<string, unknown>) {
-  return parseCampaignFile(typeof file === 'string' ? file : JSON.stringify(file), 'request body');
+function campaignFileOf(file: string | Record<string, unknown>, source = 'request body') {
+  return parseCampaignFile(typeof file === 'string' ? file : JSON.stringify(file), source);
 }
 
 export function campaignRoutes({ app, actions, actorOf, see, refuseView }: RouteContext): void {
@@ -19,13 +19,13 @@ export function campaignRoutes({ app, actions, actorOf, see, refuseView }: Route
     // A plan preview is for whoever may start a campaign: it costs work, and shows the whole fleet.
     const actor = await see(req, 'campaigns');
     if (actor.role !== 'operator') await refuseView(actor, 'preview plans');
-    const { file } = body(StartBody, req.body);
-    return { plan: planCampaign(campaignFileOf(file)) };
+    const { file, source } = body(StartBody, req.body);
+    return { plan: planCampaign(campaignFileOf(file, source)) };
   });
 
   app.post('/api/campaigns', async (req, reply) => {
     const actor = actorOf(req);
-    const { file } = body(StartBody, req.body);
+    const { file, source } = body(StartBody, req.body);
     // Checking the artifact may take a while: stop it when the client goes away.
     const gone = new AbortController();
     const socket = req.raw.socket;
@@ -33,7 +33,7 @@ export function campaignRoutes({ app, actions, actorOf, see, refuseView }: Route
     socket.once('close', onClose);
     try {
       const document = typeof file === 'string' ? file : JSON.stringify(file);
-      const campaignId = await actions.start(actor, document, 'request body', gone.signal);
+      const campaignId = await actions.start(actor, document, source ?? 'request body', gone.signal);
       return reply.status(201).send({ campaignId });
     } finally {
       socket.removeListener('close', onClose);

@@ -1,19 +1,17 @@
 /** approve, reject, review-soak: a person's decision, bound to the evidence they were shown. */
 import { createInterface } from 'node:readline';
-import { campaignStatus, Refused } from '../../client/campaigns.js';
-import { connectClient } from '../../client/connection.js';
-import { settings } from '../../runtime/config.js';
+import { Refused } from '../../client/campaigns.js';
 import { EXIT, requireFlag, stringFlag, UsageError, type CommandInput, type Flags } from '../common.js';
 import { print } from '../output.js';
-import { withActions } from '../session.js';
+import { withActing, withReading } from '../session.js';
 
 export async function run({ command, rest, flags }: CommandInput): Promise<number> {
   if (command === 'approve') {
     const id = requireFlag(rest[0], 'campaign ID');
     const stage = requireFlag(flags.stage, '--stage NAME');
     const shown = await evidenceSeen(id, stage, 'approve', flags);
-    const record = await withActions((actions, actor) =>
-      actions.approve(actor, id, {
+    const record = await withActing((acting) =>
+      acting.approve(id, {
         stage,
         artifactSha256: shown.artifactSha256,
         hostSetDigest: shown.hostSetDigest,
@@ -32,7 +30,7 @@ export async function run({ command, rest, flags }: CommandInput): Promise<numbe
     const stage = requireFlag(flags.stage, '--stage NAME');
     const reason = requireFlag(flags.reason, '--reason TEXT');
     await evidenceSeen(id, stage, 'reject', flags);
-    const record = await withActions((actions, actor) => actions.reject(actor, id, stage, reason));
+    const record = await withActing((acting) => acting.reject(id, stage, reason));
     print(
       flags.json ? `${JSON.stringify(record)}\n` : `rejected stage ${record.stage} as ${record.identity}\n`,
     );
@@ -44,9 +42,7 @@ export async function run({ command, rest, flags }: CommandInput): Promise<numbe
   const reason = requireFlag(flags.reason, '--reason TEXT');
   const campaignId = requireFlag(id, 'campaign ID');
   await evidenceSeen(campaignId, undefined, `${decision} the soak of`, flags);
-  const record = await withActions((actions, actor) =>
-    actions.reviewSoak(actor, campaignId, decision, reason),
-  );
+  const record = await withActing((acting) => acting.reviewSoak(campaignId, decision, reason));
   print(flags.json ? `${JSON.stringify(record)}\n` : `soak ${record.action} recorded at ${record.at}\n`);
   return EXIT.ok;
 }
@@ -79,13 +75,7 @@ async function evidenceSeen(
       'an approval binds to what you were shown: give --checksum SHA256 and --host-set SHA256 (rollout status ID shows both)',
     );
   }
-  const client = await connectClient(settings().temporal);
-  let status;
-  try {
-    status = await campaignStatus(client, campaignId);
-  } finally {
-    await client.connection.close();
-  }
+  const status = await withReading((reading) => reading.status(campaignId));
   const gate = status.gates.find((g) => g.stage === (stage ?? status.gates[0]?.stage));
   const probes = status.soak.probes;
   print(

@@ -8,7 +8,9 @@
  * preview by auditor or vendor, a vendor's list, an approval without evidence) is not repeated here.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -25,11 +27,15 @@ import { simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
 import { rolloutActions, type RolloutActions } from '../../client/actions.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
+import { issueCertificate } from '../../runtime/certificates.js';
+import { childEnvironment } from '../../runtime/config.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
 import type { CampaignFile, CampaignStatus } from '../../domain/schema.js';
 import { ONCALL, STARTER, validCampaign, VENDOR } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 
+const runFile = promisify(execFile);
 const TASK_QUEUE = 'api-handlers';
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
 const AUDITOR = 'auditor@hospital.example';
@@ -1135,5 +1141,163 @@ describe('record routes (api/routes/records.ts)', () => {
     // The head is the hash of the last entry verified, and the chain holds every entry up to it.
     const head = (await latestAudit(5000)).find((e) => e.hash === verdict.head);
     expect(head?.seq).toBe(verdict.entries);
+  });
+});
+
+/**
+ * The CLI with ROLLOUT_API_URL: every command is a request to this API with the user's token. Its
+ * environment points Temporal at a port nothing listens on and its database at a path under a regular
+ * file (so opening it fails): a command that reached for either would fail, so each success here went
+ * through the API. Exit codes and messages are the ones the CLI gives locally.
+ */
+describe('the CLI through the rollout API (ROLLOUT_API_URL)', () => {
+  let base = '';
+  let httpsBase = '';
+  let caFile = '';
+  let httpsApp: FastifyInstance | undefined;
+  let cliDir = '';
+
+  beforeAll(async () => {
+    cliDir = mkdtempSync(`${tmpdir()}/rollout-cli-api-`);
+    writeFileSync(`${cliDir}/not-a-directory`, '');
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const tls = issueCertificate(`${cliDir}/ca`, 'api', 'server', ['IP:127.0.0.1']);
+    caFile = `${cliDir}/ca/ca.pem`;
+    httpsApp = await createApi({ actions, store: rollout.store, tls });
+    httpsBase = await httpsApp.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  afterAll(async () => {
+    await httpsApp?.close();
+    if (cliDir) rmSync(cliDir, { recursive: true, force: true });
+  });
+
+  /** `rollout ARGS` as `who`, through `api` (default: the plain-http API on loopback). */
+  const cli = (who: Who | string, args: string[], extra: Record<string, string> = {}) =>
+    runFile(process.execPath, [`${PROJECT_ROOT}/bin/rollout.js`, ...args], {
+      env: childEnvironment({
+        ROLLOUT_API_URL: base,
+        ROLLOUT_TOKEN: who in tokens ? tokens[who as Who] : who,
+        TEMPORAL_ADDRESS: '127.0.0.1:9',
+        TEMPORAL_API_KEY: '',
+        ROLLOUT_DATABASE_URL: '',
+        ROLLOUT_DB_FILE: `${cliDir}/not-a-directory/rollout.sqlite`,
+        ROLLOUT_STORE_DIR: `${cliDir}/not-a-directory/store`,
+        ROLLOUT_TOKEN_FILE: '',
+        ROLLOUT_SIGNING_KEY: '',
+        ...extra,
+      }),
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr.trim() }),
+      (e: { code: number; stdout: string; stderr: string }) => ({
+        code: e.code,
+        stdout: e.stdout,
+        stderr: e.stderr.trim(),
+      }),
+    );
+
+  it('starts, shows, approves and reports a campaign; the audit log has the API as the interface', async () => {
+    const file = `${cliDir}/campaign-d.yaml`;
+    writeFileSync(file, stringify(fleetFile('d', { duration: '2s', probeInterval: '1s' })));
+    const started = await cli('operator', ['start', '-f', file, '--json']);
+    expect(started.stderr).toBe('');
+    const { campaignId } = JSON.parse(started.stdout) as { campaignId: string };
+    await until(campaignId, (s) => s.state === 'awaiting-approval');
+    const shown = await cli('vendor', ['status', campaignId, '--json']);
+    expect(shown.code).toBe(0);
+    const status = JSON.parse(shown.stdout) as CampaignStatus;
+    expect(status).toMatchObject({ campaignId, state: 'awaiting-approval' });
+    const gate = status.gates.find((g) => g.state === 'open')!;
+    const approved = await cli('vendor', [
+      'approve',
+      campaignId,
+      '--stage',
+      gate.stage,
+      '--checksum',
+      status.patch.sha256,
+      '--host-set',
+      gate.hostSetDigest,
+      '--comment',
+      'reviewed through the API',
+      '--json',
+    ]);
+    expect(approved.stderr).toBe('');
+    expect(JSON.parse(approved.stdout)).toMatchObject({
+      decision: 'approved',
+      identity: VENDOR,
+      hostCount: 2,
+    });
+    await until(campaignId, (s) => s.state === 'completed');
+    const report = await cli('auditor', ['report', campaignId, '--json']);
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.stdout)).toMatchObject({ status: { campaignId, state: 'completed' } });
+    const hosts = await cli('operator', ['hosts', campaignId, '--json']);
+    expect(hosts.code).toBe(0);
+    expect(
+      JSON.parse(hosts.stdout)
+        .map((h: { hostId: string }) => h.hostId)
+        .sort(),
+    ).toEqual(['d-h0', 'd-h1', 'd-h2']);
+    const entries = await rollout.store.auditEntries({ campaignId, limit: 10 });
+    expect(entries.map((e) => `${e.action} ${e.outcome} ${e.actor} via ${e.via}`).reverse()).toEqual([
+      `start accepted ${STARTER} via api`,
+      `approve accepted ${VENDOR} via api`,
+    ]);
+  });
+
+  it('answers refusals with the local exit codes: unknown token 3, role 3, unknown campaign 4, bad file 2', async () => {
+    expect(await cli('rot_no-such-token', ['pause', gatedId])).toMatchObject({
+      code: 3,
+      stderr: 'rollout: refused (Unauthenticated): unknown or expired token',
+    });
+    expect(await cli('auditor', ['pause', gatedId, '--reason', 'x'])).toMatchObject({
+      code: 3,
+      stderr: 'rollout: refused (NotPermitted): role auditor may not pause',
+    });
+    expect(await cli('operator', ['status', UNKNOWN])).toMatchObject({
+      code: 4,
+      stderr: 'rollout: no such campaign',
+    });
+    const bad = `${cliDir}/bad.yaml`;
+    writeFileSync(bad, 'campaign: {}\n');
+    const refused = await cli('operator', ['start', '-f', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`rollout: ${bad} is not a valid campaign file:\n`);
+    expect(refused.stderr).toContain(
+      '\n  - campaign.name: Invalid input: expected string, received undefined',
+    );
+  });
+
+  it('names an API that does not answer (5), a clear-text URL off loopback (2), and an untrusted certificate (2)', async () => {
+    const closed = await cli('operator', ['status', gatedId], { ROLLOUT_API_URL: 'http://127.0.0.1:9' });
+    expect(closed).toMatchObject({
+      code: 5,
+      stderr: 'rollout: cannot reach the rollout API at http://127.0.0.1:9 (ECONNREFUSED)',
+    });
+    expect(
+      await cli('operator', ['status', gatedId], { ROLLOUT_API_URL: 'http://rollout.hospital.example' }),
+    ).toMatchObject({
+      code: 2,
+      stderr: 'rollout: bad settings: ROLLOUT_API_URL: must be https (http only to a loopback address)',
+    });
+    const untrusted = await cli('operator', ['status', gatedId], { ROLLOUT_API_URL: httpsBase });
+    expect(untrusted).toMatchObject({
+      code: 2,
+      stderr: `rollout: the rollout API at ${httpsBase} has a certificate this machine does not trust (UNABLE_TO_VERIFY_LEAF_SIGNATURE): set ROLLOUT_API_CA_FILE to its CA`,
+    });
+    const trusted = await cli('operator', ['status', gatedId, '--json'], {
+      ROLLOUT_API_URL: httpsBase,
+      ROLLOUT_API_CA_FILE: caFile,
+    });
+    expect(trusted.code).toBe(0);
+    expect(JSON.parse(trusted.stdout)).toMatchObject({ campaignId: gatedId });
+    // A personal signing key cannot be used through the API (the API signs): said, not ignored.
+    expect(
+      await cli('vendor', ['status', gatedId], { ROLLOUT_SIGNING_KEY: `${cliDir}/vendor.pem` }),
+    ).toMatchObject({
+      code: 2,
+      stderr:
+        'rollout: bad settings: ROLLOUT_SIGNING_KEY: decisions sent through ROLLOUT_API_URL are signed by the API; unset one of them',
+    });
   });
 });

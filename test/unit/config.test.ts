@@ -104,6 +104,42 @@ describe('loadSettings', () => {
     expect(s.hostname).toBe('pacs-admin-01');
   });
 
+  it('takes ROLLOUT_API_URL only where a token may go: https, or http to loopback; no credentials or query', () => {
+    const remote = (url: string) => loadSettings({ ROLLOUT_API_URL: url }).remoteApi;
+    expect(remote('https://rollout.hospital.example:8443/')).toEqual({
+      url: 'https://rollout.hospital.example:8443',
+    });
+    expect(remote('http://127.0.0.1:8088')).toEqual({ url: 'http://127.0.0.1:8088' });
+    expect(remote('http://[::1]:8088')).toEqual({ url: 'http://[::1]:8088' });
+    expect(
+      loadSettings({ ROLLOUT_API_URL: 'https://r.example', ROLLOUT_API_CA_FILE: '/etc/ca.pem' }).remoteApi,
+    ).toEqual({ url: 'https://r.example', caFile: '/etc/ca.pem' });
+    expect(loadSettings({}).remoteApi).toBeUndefined();
+    const refused = (env: Record<string, string>) => {
+      try {
+        loadSettings(env);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(refused({ ROLLOUT_API_URL: 'http://rollout.hospital.example' })).toBe(
+      'bad settings: ROLLOUT_API_URL: must be https (http only to a loopback address)',
+    );
+    expect(refused({ ROLLOUT_API_URL: 'https://op:secret@rollout.example' })).toBe(
+      'bad settings: ROLLOUT_API_URL: must not carry a user name or password (the token is ROLLOUT_TOKEN)',
+    );
+    expect(refused({ ROLLOUT_API_URL: 'https://rollout.example/?token=x' })).toBe(
+      'bad settings: ROLLOUT_API_URL: must not have a query string or fragment',
+    );
+    expect(refused({ ROLLOUT_API_URL: 'rollout.example' })).toBe(
+      'bad settings: ROLLOUT_API_URL: must be a URL such as https://rollout.hospital.example:8443',
+    );
+    expect(refused({ ROLLOUT_API_URL: 'https://r.example', ROLLOUT_API_CA_FILE: 'ca.pem' })).toBe(
+      'bad settings: ROLLOUT_API_CA_FILE: must be an absolute path',
+    );
+  });
+
   it('takes an empty variable as unset', () => {
     const s = loadSettings({ ROLLOUT_DATA_DIR: '', TEMPORAL_ADDRESS: ' ', ROLLOUT_API_PORT: '' });
     expect(s.dataDir).toBe(`${PROJECT_ROOT}/.data`);

@@ -1,0 +1,180 @@
+/**
+ * The rollout API as the CLI's action service (ROLLOUT_API_URL): each command is one HTTP request with
+ * the user's bearer token, and the API — which alone holds a Temporal identity that may act — checks the
+ * token, the role and the campaign's rules, signs the decision and audits it. Its answers come back as
+ * the errors the local action service throws (a refusal is a `Refused` with the API's type), so the exit
+ * codes are the same either way. Neither the token nor a response body is ever put in an error message.
+ */
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { FailureKind } from '../domain/failure-kinds.js';
+import type { Acting } from './acting.js';
+import { Refused } from './campaigns.js';
+
+/** A failure that is not the campaign's or the role's refusal: the API unreachable, untrusted, broken. */
+export class RemoteFailure extends Error {
+  constructor(
+    readonly kind: FailureKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RemoteFailure';
+  }
+}
+
+export interface RemoteApi {
+  /** The API's origin, e.g. https://rollout.hospital.example:8443 (no trailing slash). */
+  url: string;
+  /** PEM file of the CA that issued the API's certificate, when not a public one. */
+  caFile?: string;
+}
+
+/** How long one request may take: a start checks the artifact first (it may be fetched by URL). */
+const TIMEOUT_MS = { start: 15 * 60_000, other: 60_000 };
+/** Larger answers than this are not a rollout API's (a report of 10,000 hosts is a few MB). */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
+
+const TLS_TRUST_CODES =
+  /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+function readAnswer(res: IncomingMessage, origin: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_ANSWER_BYTES) {
+        res.destroy();
+        reject(new RemoteFailure('internal', `the rollout API at ${origin} sent more than 64 MB`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, body });
+    });
+  });
+}
+
+/** The error an answer that is not 2xx stands for: the API's own refusal, or what went wrong. */
+function failureOf(answer: Answer, origin: string): Error {
+  const error = (answer.body as { error?: { type?: unknown; message?: unknown } } | undefined)?.error;
+  if (typeof error?.type !== 'string' || typeof error.message !== 'string')
+    return new RemoteFailure(
+      [502, 503, 504].includes(answer.status) ? 'unreachable' : 'internal',
+      `the rollout API at ${origin} answered HTTP ${answer.status} without an error it names`,
+    );
+  switch (error.type) {
+    case 'AcceptedButIncomplete':
+      return new RemoteFailure('incomplete', error.message);
+    case 'Unavailable':
+      return new RemoteFailure(
+        'unreachable',
+        `the rollout API could not reach Temporal or the worker in time (${error.message})`,
+      );
+    case 'Internal':
+      return new RemoteFailure('internal', `the rollout API at ${origin} had an internal error`);
+    default:
+      return new Refused(error.type, error.message);
+  }
+}
+
+/** Why the request did not get an answer, in words that name the setting to fix. */
+function transportFailure(err: NodeJS.ErrnoException, origin: string): RemoteFailure {
+  const code = err.code ?? err.name;
+  if (TLS_TRUST_CODES.test(code))
+    return new RemoteFailure(
+      'bad-input',
+      `the rollout API at ${origin} has a certificate this machine does not trust (${code}): set ROLLOUT_API_CA_FILE to its CA`,
+    );
+  return new RemoteFailure('unreachable', `cannot reach the rollout API at ${origin} (${code})`);
+}
+
+/** The CLI's action service at `remote`, acting with `token`. */
+export function remoteActing(remote: RemoteApi, token: string): Acting {
+  const origin = remote.url;
+  let ca: Buffer | undefined;
+  const trusted = () => {
+    if (!remote.caFile) return undefined;
+    try {
+      ca ??= readFileSync(remote.caFile);
+    } catch (err) {
+      throw new RemoteFailure(
+        'bad-input',
+        `ROLLOUT_API_CA_FILE: cannot read ${remote.caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    return ca;
+  };
+
+  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const url = new URL(`${origin}${path}`);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const timeout = path === '/api/campaigns' && method === 'POST' ? TIMEOUT_MS.start : TIMEOUT_MS.other;
+    const options = {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        ...(payload === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+      },
+      ...(url.protocol === 'https:' ? { ca: trusted() } : {}),
+    };
+    const answer = await new Promise<Answer>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) =>
+        readAnswer(res, origin).then(resolve, reject),
+      );
+      req.setTimeout(timeout, () =>
+        req.destroy(
+          new RemoteFailure(
+            'unreachable',
+            `the rollout API at ${origin} did not answer within ${timeout / 1000} s`,
+          ),
+        ),
+      );
+      req.on('error', (err) =>
+        reject(err instanceof RemoteFailure ? err : transportFailure(err as NodeJS.ErrnoException, origin)),
+      );
+      req.end(payload);
+    });
+    if (answer.status >= 200 && answer.status < 300) return answer.body as T;
+    throw failureOf(answer, origin);
+  };
+
+  const campaign = (id: string) => `/api/campaigns/${encodeURIComponent(id)}`;
+  return {
+    status: (id) => call('GET', campaign(id)),
+    report: (id) => call('GET', `${campaign(id)}/report`),
+    hosts: async (id, state) =>
+      (
+        await call<{ hosts: Awaited<ReturnType<Acting['hosts']>> }>(
+          'GET',
+          `${campaign(id)}/hosts${state ? `?state=${encodeURIComponent(state)}` : ''}`,
+        )
+      ).hosts,
+    start: async (document, source) =>
+      (await call<{ campaignId: string }>('POST', '/api/campaigns', { file: document, source })).campaignId,
+    approve: (id, request) => call('POST', `${campaign(id)}/approve`, request),
+    reject: (id, stage, reason) => call('POST', `${campaign(id)}/reject`, { stage, reason }),
+    reviewSoak: (id, decision, reason) => call('POST', `${campaign(id)}/review-soak`, { decision, reason }),
+    control: (id, action, reason) => call('POST', `${campaign(id)}/${action}`, { reason }),
+    actOnHost: (id, hostId, action, note) =>
+      call('POST', `${campaign(id)}/hosts/${encodeURIComponent(hostId)}/${action}`, { note }),
+  };
+}
