@@ -28,6 +28,14 @@ export const ReviewBody = SoakReview.pick({ decision: true, reason: true });
 export const ControlBody = OperatorControl.pick({ reason: true });
 export const HostActionBody = HostAction.pick({ note: true });
 
+/** The dashboard's return from the identity provider: its code, its PKCE verifier, where it came back. */
+export const SignInBody = z.strictObject({
+  code: z.string().min(1).max(2048),
+  /** RFC 7636: 43 to 128 characters of [A-Za-z0-9-._~]. */
+  codeVerifier: z.string().regex(/^[A-Za-z0-9._~-]{43,128}$/, 'must be a PKCE code verifier (RFC 7636)'),
+  redirectUri: z.url({ protocol: /^https?$/ }).max(2048),
+});
+
 /** Query strings: one value per parameter (a repeated one is refused), numbers checked. */
 const one = z.string({ error: 'give this parameter once, as text' });
 export const AuditQuery = z.strictObject({

@@ -9,7 +9,15 @@ import {
   LedgerEntry,
   UserRole,
 } from '../domain/schema.js';
-import { ApproveBody, ControlBody, HostActionBody, RejectBody, ReviewBody } from './bodies.js';
+import {
+  ApproveBody,
+  ControlBody,
+  HostActionBody,
+  RejectBody,
+  ReviewBody,
+  SignInBody,
+  StartBody,
+} from './bodies.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' });
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -38,6 +46,13 @@ const campaignFile = {
   description: 'The campaign document: YAML or JSON text, or the object (see `rollout schema`)',
   oneOf: [{ type: 'string' }, { type: 'object' }],
 };
+/** A start or plan body: StartBody's schema, with the campaign document described. */
+const startBody = () => {
+  const body = request(StartBody);
+  const schema = body.content['application/json'].schema as { properties: Record<string, unknown> };
+  schema.properties.file = campaignFile;
+  return body;
+};
 const action = (summary: string, requestBody: object, response: object) => ({
   post: { summary, parameters: [idParam], requestBody, responses: { '200': ok(response), ...errors } },
 });
@@ -49,7 +64,7 @@ export function openApiDocument() {
       title: 'PACS patch rollout API',
       version: '1',
       description:
-        'Campaigns, approvals, host actions, the patch ledger and the audit log. Every request but this document carries `Authorization: Bearer <token>` (issued by `rollout users add`). Roles: operator, vendor, on-call, auditor.',
+        "Campaigns, approvals, host actions, the patch ledger and the audit log. Every request but this document and the two sign-in steps carries `Authorization: Bearer <token>`: a token issued by `rollout users add`, or, when sign-in with the hospital's OpenID Connect provider is set up (ROLLOUT_OIDC_*), an access token (JWT) from that provider whose groups map to a role. Roles: operator, vendor, on-call, auditor.",
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -75,6 +90,36 @@ export function openApiDocument() {
     },
     security: [{ bearer: [] }],
     paths: {
+      '/api/sign-in/config': {
+        get: {
+          summary:
+            'Where the dashboard sends a person to sign in (null when only local tokens are set up); no token',
+          security: [],
+          responses: { '200': ok({ type: 'object' }), '503': errors['503'] },
+        },
+      },
+      '/api/sign-in/token': {
+        post: {
+          summary:
+            "The identity provider's authorization code and the dashboard's PKCE verifier exchanged for an access token this API accepts; no token",
+          security: [],
+          requestBody: request(SignInBody),
+          responses: {
+            '200': ok({
+              type: 'object',
+              properties: {
+                accessToken: { type: 'string' },
+                expiresIn: { type: 'number' },
+                name: { type: 'string' },
+                role: ref('UserRole'),
+              },
+            }),
+            '400': errors['400'],
+            '401': errors['401'],
+            '503': errors['503'],
+          },
+        },
+      },
       '/api/me': {
         get: {
           summary: 'The signed-in user, role and views',
@@ -88,10 +133,7 @@ export function openApiDocument() {
         },
         post: {
           summary: 'Validate and start a campaign (operator)',
-          requestBody: {
-            required: true,
-            ...json({ type: 'object', properties: { file: campaignFile }, required: ['file'] }),
-          },
+          requestBody: startBody(),
           responses: {
             '201': ok({ type: 'object', properties: { campaignId: { type: 'string' } } }, 'Started'),
             ...errors,
@@ -101,10 +143,7 @@ export function openApiDocument() {
       '/api/plan': {
         post: {
           summary: 'Plan preview (dry run) of a campaign document',
-          requestBody: {
-            required: true,
-            ...json({ type: 'object', properties: { file: campaignFile }, required: ['file'] }),
-          },
+          requestBody: startBody(),
           responses: { '200': ok({ type: 'object' }), ...errors },
         },
       },

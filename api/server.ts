@@ -14,8 +14,10 @@ import { refusalOf, type Actor, type RolloutActions } from '../client/actions.js
 import { AcceptedButIncomplete } from '../client/audited.js';
 import { roleMaySee, viewsOf, type View } from '../domain/access.js';
 import { FAILURE_KINDS, isUnreachableText, refusalKind } from '../domain/failure-kinds.js';
+import { looksLikeJwt, IdentityProviderUnavailable, type OidcSignIn } from '../adapters/oidc.js';
 import type { User } from '../domain/schema.js';
-import { CONTENT_TYPES, HttpError, type RouteContext } from './http.js';
+import { SignInBody } from './bodies.js';
+import { body, CONTENT_TYPES, HttpError, type RouteContext } from './http.js';
 import { openApiDocument } from './openapi.js';
 import { campaignRoutes } from './routes/campaigns.js';
 import { decisionRoutes } from './routes/decisions.js';
@@ -27,7 +29,15 @@ export interface ApiOptions {
   store: RolloutStore;
   /** PEM files; when both are given the API serves HTTPS. */
   tls?: { certFile: string; keyFile: string };
+  /** Sign-in with the hospital's identity provider: its JWTs are accepted beside the local tokens. */
+  oidc?: OidcSignIn;
 }
+
+/** Routes anyone may call: the OpenAPI document, and the two steps of signing in. */
+const PUBLIC_ROUTES = new Set(['/api/openapi.json', '/api/sign-in/config', '/api/sign-in/token']);
+
+const unavailable = (err: IdentityProviderUnavailable) =>
+  new HttpError(503, 'Unavailable', `${err.message}; try again, or sign in with a local token`);
 
 const WEB_DIR = `${PROJECT_ROOT}/web/`;
 /** The dashboard's files by URL path: every .html, .js and .css under web/ (one route each, no lookup). */
@@ -63,7 +73,7 @@ export function jsonDepth(text: string): number {
   return deepest;
 }
 
-export async function createApi({ actions, store, tls }: ApiOptions): Promise<FastifyInstance> {
+export async function createApi({ actions, store, tls, oidc }: ApiOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: 5 * 1024 * 1024,
@@ -76,7 +86,7 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
   });
 
   const audit = auditWriter(store);
-  const users = new WeakMap<FastifyRequest, User>();
+  const users = new WeakMap<FastifyRequest, Pick<User, 'name' | 'role'>>();
   const actorOf = (req: FastifyRequest): Actor => {
     const user = users.get(req);
     if (!user) throw new HttpError(401, 'Unauthenticated', 'sign in with a bearer token');
@@ -102,28 +112,30 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
 
   app.addHook('onRequest', async (req) => {
     const path = req.url.split('?')[0] ?? '';
-    if (!path.startsWith('/api/') || path === '/api/openapi.json') return;
+    if (!path.startsWith('/api/') || PUBLIC_ROUTES.has(path)) return;
     const header = req.headers.authorization ?? '';
     const token = /^Bearer (\S+)$/.exec(header)?.[1];
-    const user = token ? await store.userByToken(token) : undefined;
+    // The identity provider's JWTs when sign-in with it is on; the local tokens (`rot_…`) always.
+    let user: Pick<User, 'name' | 'role'> | undefined;
+    let refusal = 'unknown or expired token';
+    if (token && oidc && looksLikeJwt(token)) {
+      const verified = await oidc.verify(token).catch((err: unknown) => {
+        throw err instanceof IdentityProviderUnavailable ? unavailable(err) : err;
+      });
+      if ('refused' in verified) refusal = verified.refused;
+      else user = verified;
+    } else if (token) user = await store.userByToken(token);
     if (!user) {
       // A valid token always gets in; a source that keeps failing is slowed down, not everyone behind it.
       const limited = !guard.mayTry(req.ip);
-      await guard.refused(
-        req.ip,
-        token ? 'Unauthenticated: unknown or expired token' : 'Unauthenticated: no bearer token',
-      );
+      await guard.refused(req.ip, token ? `Unauthenticated: ${refusal}` : 'Unauthenticated: no bearer token');
       if (limited)
         throw new HttpError(
           429,
           'TooManyAttempts',
           'too many refused sign-ins from this address; wait a minute',
         );
-      throw new HttpError(
-        401,
-        'Unauthenticated',
-        token ? 'unknown or expired token' : 'send Authorization: Bearer <token>',
-      );
+      throw new HttpError(401, 'Unauthenticated', token ? refusal : 'send Authorization: Bearer <token>');
     }
     users.set(req, user);
   });
@@ -200,6 +212,41 @@ export async function createApi({ actions, store, tls }: ApiOptions): Promise<Fa
     });
 
   app.get('/api/openapi.json', async () => openApiDocument());
+
+  // Signing in with the identity provider: where to send the person, and their code exchanged for a token.
+  app.get('/api/sign-in/config', async () => {
+    if (!oidc) return { oidc: null };
+    try {
+      return { oidc: await oidc.dashboard() };
+    } catch (err) {
+      throw err instanceof IdentityProviderUnavailable ? unavailable(err) : err;
+    }
+  });
+
+  app.post('/api/sign-in/token', async (req) => {
+    if (!oidc) throw new HttpError(404, 'NotFound', 'sign-in with an identity provider is not set up here');
+    const input = body(SignInBody, req.body);
+    const limited = !guard.mayTry(req.ip);
+    const result = await oidc.exchange(input).catch((err: unknown) => {
+      throw err instanceof IdentityProviderUnavailable ? unavailable(err) : err;
+    });
+    if ('refused' in result) {
+      await guard.refused(req.ip, `Unauthenticated: ${result.refused}`);
+      if (limited)
+        throw new HttpError(
+          429,
+          'TooManyAttempts',
+          'too many refused sign-ins from this address; wait a minute',
+        );
+      throw new HttpError(401, 'Unauthenticated', result.refused);
+    }
+    return {
+      accessToken: result.accessToken,
+      ...(result.expiresIn ? { expiresIn: result.expiresIn } : {}),
+      name: result.name,
+      role: result.role,
+    };
+  });
 
   app.get('/api/me', async (req) => {
     const user = users.get(req)!;

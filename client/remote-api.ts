@@ -6,8 +6,7 @@
  * codes are the same either way. Neither the token nor a response body is ever put in an error message.
  */
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { JsonRequestFailed, requestJson, type JsonAnswer } from '../adapters/json-request.js';
 import type { FailureKind } from '../domain/failure-kinds.js';
 import type { Acting } from './acting.js';
 import { Refused } from './campaigns.js';
@@ -38,40 +37,8 @@ const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 const TLS_TRUST_CODES =
   /^(UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
-interface Answer {
-  status: number;
-  body: unknown;
-}
-
-function readAnswer(res: IncomingMessage, origin: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_ANSWER_BYTES) {
-        res.destroy();
-        reject(new RemoteFailure('internal', `the rollout API at ${origin} sent more than 64 MB`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    res.on('error', reject);
-    res.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      let body: unknown;
-      try {
-        body = text ? JSON.parse(text) : undefined;
-      } catch {
-        body = undefined;
-      }
-      resolve({ status: res.statusCode ?? 0, body });
-    });
-  });
-}
-
 /** The error an answer that is not 2xx stands for: the API's own refusal, or what went wrong. */
-function failureOf(answer: Answer, origin: string): Error {
+function failureOf(answer: JsonAnswer, origin: string): Error {
   const error = (answer.body as { error?: { type?: unknown; message?: unknown } } | undefined)?.error;
   if (typeof error?.type !== 'string' || typeof error.message !== 'string')
     return new RemoteFailure(
@@ -123,35 +90,27 @@ export function remoteActing(remote: RemoteApi, token: string): Acting {
 
   const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
     const url = new URL(`${origin}${path}`);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const timeout = path === '/api/campaigns' && method === 'POST' ? TIMEOUT_MS.start : TIMEOUT_MS.other;
-    const options = {
+    const timeoutMs = path === '/api/campaigns' && method === 'POST' ? TIMEOUT_MS.start : TIMEOUT_MS.other;
+    const ca = url.protocol === 'https:' ? trusted() : undefined;
+    const answer = await requestJson(url, {
       method,
       headers: {
         authorization: `Bearer ${token}`,
-        accept: 'application/json',
-        ...(payload === undefined
-          ? {}
-          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      ...(url.protocol === 'https:' ? { ca: trusted() } : {}),
-    };
-    const answer = await new Promise<Answer>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, options, (res) =>
-        readAnswer(res, origin).then(resolve, reject),
-      );
-      req.setTimeout(timeout, () =>
-        req.destroy(
-          new RemoteFailure(
-            'unreachable',
-            `the rollout API at ${origin} did not answer within ${timeout / 1000} s`,
-          ),
-        ),
-      );
-      req.on('error', (err) =>
-        reject(err instanceof RemoteFailure ? err : transportFailure(err as NodeJS.ErrnoException, origin)),
-      );
-      req.end(payload);
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      ...(ca ? { ca } : {}),
+      timeoutMs,
+      maxBytes: MAX_ANSWER_BYTES,
+    }).catch((err: unknown) => {
+      if (err instanceof JsonRequestFailed)
+        throw new RemoteFailure(
+          err.reason === 'timeout' ? 'unreachable' : 'internal',
+          err.reason === 'timeout'
+            ? `the rollout API at ${origin} did not answer within ${timeoutMs / 1000} s`
+            : `the rollout API at ${origin} sent more than 64 MB`,
+        );
+      throw transportFailure(err as NodeJS.ErrnoException, origin);
     });
     if (answer.status >= 200 && answer.status < 300) return answer.body as T;
     throw failureOf(answer, origin);

@@ -8,9 +8,11 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import type { ArtifactPolicy } from '../adapters/artifacts.js';
+import type { OidcOptions } from '../adapters/oidc.js';
 import type { StoreLocation } from '../adapters/rollout-store.js';
 import { webhooksFromEnv } from '../adapters/webhooks.js';
 import { TASK_QUEUE } from '../domain/ids.js';
+import { parseRoleMapping } from '../domain/identity-claims.js';
 import type { Webhook } from '../domain/schema.js';
 import { PROJECT_ROOT } from './paths.js';
 
@@ -106,6 +108,17 @@ const Environment = z.object({
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   ROLLOUT_API_CA_FILE: absolute,
+  ROLLOUT_OIDC_ISSUER: optional.superRefine((v, ctx) => {
+    const problem = v === undefined ? undefined : remoteApiUrlProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  ROLLOUT_OIDC_CLIENT_ID: optional,
+  ROLLOUT_OIDC_AUDIENCE: optional,
+  ROLLOUT_OIDC_ROLES: optional,
+  ROLLOUT_OIDC_SCOPE: optional,
+  ROLLOUT_OIDC_NAME_CLAIM: optional,
+  ROLLOUT_OIDC_GROUPS_CLAIM: optional,
+  ROLLOUT_OIDC_CA_FILE: absolute,
   ROLLOUT_ARTIFACT_DIRS: optional.refine(
     (v) => v === undefined || v.split(':').every((d) => d === '' || isAbsolute(d)),
     'every directory must be absolute (":"-separated)',
@@ -169,6 +182,8 @@ export interface Settings {
    * the CLI holds no Temporal identity and opens no database.
    */
   remoteApi?: { url: string; caFile?: string };
+  /** Sign-in with the hospital's OpenID Connect provider (ROLLOUT_OIDC_*), beside the local tokens. */
+  oidc?: OidcOptions;
   artifacts: ArtifactPolicy;
   /** The installation's service key (the API's and the local CLI's). */
   serviceKeyFile: string;
@@ -224,6 +239,32 @@ function temporalConfig(env: Environment): TemporalConfig {
   });
 }
 
+function oidcSettings(env: Environment, problems: string[]): OidcOptions | undefined {
+  const issuer = env.ROLLOUT_OIDC_ISSUER?.replace(/\/+$/, '');
+  if (!issuer) {
+    if (env.ROLLOUT_OIDC_CLIENT_ID || env.ROLLOUT_OIDC_ROLES)
+      problems.push('ROLLOUT_OIDC_ISSUER: set it with ROLLOUT_OIDC_CLIENT_ID and ROLLOUT_OIDC_ROLES');
+    return undefined;
+  }
+  if (!env.ROLLOUT_OIDC_CLIENT_ID)
+    problems.push("ROLLOUT_OIDC_CLIENT_ID: the dashboard's client ID at the identity provider is required");
+  const roles = parseRoleMapping(env.ROLLOUT_OIDC_ROLES ?? '');
+  if ('problem' in roles) problems.push(`ROLLOUT_OIDC_ROLES: ${roles.problem}`);
+  if (!env.ROLLOUT_OIDC_CLIENT_ID || 'problem' in roles) return undefined;
+  return {
+    issuer,
+    clientId: env.ROLLOUT_OIDC_CLIENT_ID,
+    audience: env.ROLLOUT_OIDC_AUDIENCE ?? env.ROLLOUT_OIDC_CLIENT_ID,
+    scope: env.ROLLOUT_OIDC_SCOPE ?? 'openid email',
+    claims: {
+      name: env.ROLLOUT_OIDC_NAME_CLAIM ?? 'email',
+      groups: env.ROLLOUT_OIDC_GROUPS_CLAIM ?? 'groups',
+    },
+    roles: roles.mapping,
+    ...(env.ROLLOUT_OIDC_CA_FILE ? { caFile: resolve(env.ROLLOUT_OIDC_CA_FILE) } : {}),
+  };
+}
+
 function apiConfig(env: Environment, problems: string[]): ApiConfig {
   const parsed = ApiConfig.safeParse({
     host: env.ROLLOUT_API_HOST,
@@ -261,6 +302,7 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
     problems.push((err as Error).message);
   }
   const api = apiConfig(env, problems);
+  const oidc = oidcSettings(env, problems);
   if (env.ROLLOUT_API_URL && env.ROLLOUT_SIGNING_KEY)
     problems.push(
       'ROLLOUT_SIGNING_KEY: decisions sent through ROLLOUT_API_URL are signed by the API; unset one of them',
@@ -288,6 +330,7 @@ export function loadSettings(variables: NodeJS.ProcessEnv): Settings {
           },
         }
       : {}),
+    ...(oidc ? { oidc } : {}),
     artifacts: {
       dirs: (listed ?? [`${dataDir}/artifacts`, `${PROJECT_ROOT}/examples/artifacts`]).map((d) => resolve(d)),
       maxBytes: env.ROLLOUT_ARTIFACT_MAX_BYTES,

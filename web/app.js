@@ -7,7 +7,7 @@ import { auditView } from './views/audit.js';
 import { campaignView } from './views/campaign.js';
 import { campaignsView } from './views/campaigns.js';
 import { ledgerView } from './views/ledger.js';
-import { loginView } from './views/login.js';
+import { finishSignIn, loginView } from './views/login.js';
 import { onCallView } from './views/on-call.js';
 
 const main = document.getElementById('main');
@@ -51,7 +51,7 @@ async function route() {
   if (!session.me || path === 'login' || !path) {
     renderNav();
     if (session.me && !path) return (location.hash = '#/campaigns');
-    return main.replaceChildren(loginView());
+    return main.replaceChildren(loginView(signInError));
   }
   renderNav();
   const id = decodeURIComponent(rest.join('/'));
@@ -74,5 +74,7 @@ async function route() {
   if (mine === navigation) main.replaceChildren(content);
 }
 
+// Back from the identity provider: finish signing in before the first view.
+const signInError = await finishSignIn();
 window.addEventListener('hashchange', route);
 route();

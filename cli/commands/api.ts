@@ -1,3 +1,4 @@
+import { oidcSignIn } from '../../adapters/oidc.js';
 import { openRolloutStore } from '../../adapters/rollout-store.js';
 import { createApi } from '../../api/server.js';
 import { connectClient } from '../../client/connection.js';
@@ -16,7 +17,12 @@ export async function run(): Promise<number> {
   const actions = serviceActions(config, client, store, signer);
   const tls =
     api.tlsCertFile && api.tlsKeyFile ? { certFile: api.tlsCertFile, keyFile: api.tlsKeyFile } : undefined;
-  const app = await createApi({ actions, store, ...(tls ? { tls } : {}) });
+  const app = await createApi({
+    actions,
+    store,
+    ...(tls ? { tls } : {}),
+    ...(config.oidc ? { oidc: oidcSignIn(config.oidc) } : {}),
+  });
   await app.listen({ host: api.host, port: api.port });
   const url = `${tls ? 'https' : 'http'}://${api.host.includes(':') ? `[${api.host}]` : api.host}:${api.port}/`;
   printError(`API and dashboard on ${url} (OpenAPI: ${url}api/openapi.json). Ctrl-C stops it.\n`);

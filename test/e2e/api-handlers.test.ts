@@ -254,6 +254,8 @@ describe('server routes (api/server.ts)', () => {
           .sort(),
       ).toEqual(
         [
+          'GET /api/sign-in/config',
+          'POST /api/sign-in/token',
           'GET /api/me',
           'GET /api/campaigns',
           'POST /api/campaigns',

@@ -140,6 +140,31 @@ describe('loadSettings', () => {
     );
   });
 
+  it('reads sign-in with an identity provider from ROLLOUT_OIDC_*, and names what is missing or wrong', () => {
+    const oidc = loadSettings({
+      ROLLOUT_OIDC_ISSUER: 'https://login.hospital.example/realms/pacs/',
+      ROLLOUT_OIDC_CLIENT_ID: 'rollout-dashboard',
+      ROLLOUT_OIDC_ROLES: 'operator=pacs-operators,auditor=compliance',
+    }).oidc;
+    expect(oidc).toEqual({
+      issuer: 'https://login.hospital.example/realms/pacs',
+      clientId: 'rollout-dashboard',
+      audience: 'rollout-dashboard',
+      scope: 'openid email',
+      claims: { name: 'email', groups: 'groups' },
+      roles: { 'pacs-operators': 'operator', compliance: 'auditor' },
+    });
+    expect(() => loadSettings({ ROLLOUT_OIDC_ISSUER: 'https://login.example' })).toThrow(
+      "bad settings: ROLLOUT_OIDC_CLIENT_ID: the dashboard's client ID at the identity provider is required; ROLLOUT_OIDC_ROLES: maps no group to a role",
+    );
+    expect(() => loadSettings({ ROLLOUT_OIDC_CLIENT_ID: 'x', ROLLOUT_OIDC_ROLES: 'operator=a' })).toThrow(
+      'bad settings: ROLLOUT_OIDC_ISSUER: set it with ROLLOUT_OIDC_CLIENT_ID and ROLLOUT_OIDC_ROLES',
+    );
+    expect(() =>
+      loadSettings({ ROLLOUT_OIDC_ISSUER: 'http://login.example', ROLLOUT_OIDC_CLIENT_ID: 'x' }),
+    ).toThrow('ROLLOUT_OIDC_ISSUER: must be https (http only to a loopback address)');
+  });
+
   it('takes an empty variable as unset', () => {
     const s = loadSettings({ ROLLOUT_DATA_DIR: '', TEMPORAL_ADDRESS: ' ', ROLLOUT_API_PORT: '' });
     expect(s.dataDir).toBe(`${PROJECT_ROOT}/.data`);

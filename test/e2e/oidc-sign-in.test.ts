@@ -1,0 +1,273 @@
+/**
+ * Sign-in with the hospital's identity provider, against a real OpenID provider (`oidc-provider`, on
+ * HTTPS with a test CA): each role signs in to the dashboard in headless Chromium (authorization code +
+ * PKCE, the API exchanges the code and verifies the access token against the provider's JWKS) and sees
+ * its own views; the same access token works as the CLI's bearer through the API; a token from another
+ * issuer, an expired one signed with the provider's own key, one whose groups map to no role and one
+ * whose groups map to two are refused with the reason, and the refusals are audited; the local tokens
+ * still work beside it. Real dev server for the action service (no worker: nothing is started here).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { FastifyInstance } from 'fastify';
+import { importJWK, SignJWT } from 'jose';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oidcSignIn } from '../../adapters/oidc.js';
+import { createApi } from '../../api/server.js';
+import { rolloutActions } from '../../client/actions.js';
+import { decisionSigner, serviceSigner } from '../../client/signing.js';
+import { childEnvironment } from '../../runtime/config.js';
+import { PROJECT_ROOT } from '../../runtime/paths.js';
+import { startIdentityProvider, type TestIdentityProvider } from '../helpers/oidc-provider.js';
+import { tempRolloutStore } from '../helpers/store.js';
+import { devServerEnv } from '../helpers/temporal.js';
+
+const run = promisify(execFile);
+const AUDIENCE = 'https://rollout.hospital.example/api';
+const GROUPS = {
+  operator: 'pacs-operators',
+  vendor: 'vendor-field-engineers',
+  'on-call': 'pacs-on-call',
+  auditor: 'compliance-auditors',
+} as const;
+const ACCOUNTS = {
+  'o.lind': { email: 'o.lind@radiology.hospital.example', groups: ['staff', GROUPS.operator] },
+  'v.ruiz': { email: 'v.ruiz@pacs-vendor.example', groups: [GROUPS.vendor] },
+  'c.okafor': { email: 'c.okafor@radiology.hospital.example', groups: [GROUPS['on-call'], 'staff'] },
+  'a.berg': { email: 'a.berg@hospital.example', groups: [GROUPS.auditor] },
+  'n.nobody': { email: 'n.nobody@hospital.example', groups: ['staff'] },
+  't.two-hats': { email: 't.two@hospital.example', groups: [GROUPS.operator, GROUPS.auditor] },
+};
+
+let dir: string;
+let env: TestWorkflowEnvironment;
+let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
+let idp: TestIdentityProvider;
+/** Another provider: its tokens are well formed, for the right audience, and not ours. */
+let stranger: TestIdentityProvider;
+let app: FastifyInstance;
+let base: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  dir = mkdtempSync(`${tmpdir()}/rollout-oidc-`);
+  [env, rollout, idp, stranger] = await Promise.all([
+    devServerEnv(),
+    tempRolloutStore(),
+    startIdentityProvider({ dir, name: 'hospital-idp', audience: AUDIENCE, accounts: ACCOUNTS }),
+    startIdentityProvider({ dir, name: 'other-idp', audience: AUDIENCE, accounts: {} }),
+  ]);
+  const actions = rolloutActions({
+    client: env.client,
+    taskQueue: 'oidc-sign-in',
+    campaigns: rollout.store.campaignFiles,
+    store: rollout.store,
+    signer: decisionSigner(await serviceSigner(rollout.store, `${dir}/service.pem`), 'api'),
+  });
+  app = await createApi({
+    actions,
+    store: rollout.store,
+    oidc: oidcSignIn({
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      audience: AUDIENCE,
+      scope: 'openid email rollout',
+      claims: { name: 'email', groups: 'groups' },
+      roles: Object.fromEntries(Object.entries(GROUPS).map(([role, group]) => [group, role])) as never,
+      caFile: idp.caFile,
+    }),
+  });
+  base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
+  idp.open(`${base}/`);
+  stranger.open(`${base}/`);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+    ],
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await Promise.all([idp?.stop(), stranger?.stop()]);
+  await env?.teardown();
+  await rollout?.cleanup();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Signs `login` in to the dashboard through the provider; returns what the page shows and its token. */
+async function signInAs(login: string) {
+  // The browser does not know the test CA (the API does: ROLLOUT_OIDC_CA_FILE); it is told to go on.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await page.getByTestId('sign-in-oidc').click();
+    await page.waitForURL((url) => url.origin === idp.issuer);
+    await page.locator('input[name=login]').fill(login);
+    await page.locator('input[name=password]').fill('any password: the test provider takes any');
+    await page.locator('button[type=submit]').click();
+    // The provider asks the person to consent to the API's scope (once per sign-in here).
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL((url) => url.origin === base);
+    const shown: { whoami?: string; error?: string } = await Promise.race([
+      page
+        .getByTestId('whoami')
+        .textContent()
+        .then((t) => ({ whoami: t ?? '' })),
+      page
+        .getByTestId('error')
+        .textContent()
+        .then((t) => ({ error: t ?? '' })),
+    ]);
+    const nav = await page.locator('#nav a').allTextContents();
+    const token = (await page.evaluate('sessionStorage.getItem("token")')) as string | null;
+    return { ...shown, nav, token, url: page.url() };
+  } finally {
+    await context.close();
+  }
+}
+
+const me = (token: string) =>
+  fetch(`${base}/api/me`, { headers: { authorization: `Bearer ${token}` } }).then(async (r) => ({
+    status: r.status,
+    body: (await r.json()) as unknown,
+  }));
+
+describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
+  it('tells the dashboard where to send people, without a token', async () => {
+    const res = await fetch(`${base}/api/sign-in/config`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      oidc: {
+        authorizationEndpoint: `${idp.issuer}/auth`,
+        clientId: 'rollout-dashboard',
+        scope: 'openid email rollout',
+        resource: AUDIENCE,
+      },
+    });
+  });
+
+  it('signs each role in through the provider in the browser; each sees its own views', async () => {
+    const expected: Record<string, { whoami: string; nav: string[] }> = {
+      'o.lind': {
+        whoami: 'o.lind@radiology.hospital.example (operator)',
+        nav: ['Campaigns', 'On-call queue', 'Ledger', 'Audit log'],
+      },
+      'v.ruiz': { whoami: 'v.ruiz@pacs-vendor.example (vendor)', nav: ['Campaigns'] },
+      'c.okafor': {
+        whoami: 'c.okafor@radiology.hospital.example (on-call)',
+        nav: ['Campaigns', 'On-call queue', 'Ledger'],
+      },
+      'a.berg': { whoami: 'a.berg@hospital.example (auditor)', nav: ['Campaigns', 'Ledger', 'Audit log'] },
+    };
+    for (const [login, want] of Object.entries(expected)) {
+      const shown = await signInAs(login);
+      expect({ whoami: shown.whoami, nav: shown.nav }, login).toEqual(want);
+      // Back on the dashboard without the code in the address bar; the token is the provider's JWT.
+      expect(shown.url).toBe(`${base}/#/campaigns`);
+      expect(shown.token?.split('.')).toHaveLength(3);
+    }
+  });
+
+  it('refuses, in the browser, a person whose groups map to no role, and one whose groups map to two', async () => {
+    expect(await signInAs('n.nobody')).toMatchObject({
+      error: "Unauthenticated: no group in the token's groups claim maps to a role (ROLLOUT_OIDC_ROLES)",
+      token: null,
+    });
+    expect(await signInAs('t.two-hats')).toMatchObject({
+      error: "Unauthenticated: the token's groups map to several roles (auditor, operator): one per person",
+      token: null,
+    });
+  });
+
+  it("takes the provider's access token as the CLI's bearer through the API", async () => {
+    const { token } = await signInAs('o.lind');
+    const cli = await run(
+      process.execPath,
+      [`${PROJECT_ROOT}/bin/rollout.js`, 'status', 'no-such-campaign'],
+      {
+        env: childEnvironment({
+          ROLLOUT_API_URL: base,
+          ROLLOUT_TOKEN: token!,
+          TEMPORAL_ADDRESS: '127.0.0.1:9',
+        }),
+      },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr.trim() }),
+    );
+    // Signed in (not 3): the campaign is what does not exist.
+    expect(cli).toEqual({ code: 4, stderr: 'rollout: no such campaign' });
+  });
+
+  it('refuses a token from another issuer, an expired one, one for another audience and a forged one', async () => {
+    const operator = ACCOUNTS['o.lind'];
+    const foreign = await stranger.robotToken(operator);
+    expect(await me(foreign)).toEqual({
+      status: 401,
+      body: { error: { type: 'Unauthenticated', message: 'the token is from another issuer' } },
+    });
+    // Signed with the provider's own key, for the right audience, but expired an hour ago.
+    const key = await importJWK(idp.signingKey, 'ES256');
+    const signed = (audience: string, expires: number) =>
+      new SignJWT({ email: operator.email, groups: operator.groups })
+        .setProtectedHeader({ alg: 'ES256', kid: idp.signingKey.kid, typ: 'at+jwt' })
+        .setIssuer(idp.issuer)
+        .setAudience(audience)
+        .setIssuedAt(expires - 600)
+        .setExpirationTime(expires)
+        .sign(key);
+    const now = Math.floor(Date.now() / 1000);
+    expect(await me(await signed(AUDIENCE, now - 3600))).toEqual({
+      status: 401,
+      body: { error: { type: 'Unauthenticated', message: 'the token has expired' } },
+    });
+    expect(await me(await signed('https://billing.hospital.example', now + 600))).toEqual({
+      status: 401,
+      body: { error: { type: 'Unauthenticated', message: "the token's aud claim does not fit this API" } },
+    });
+    // The same, valid: accepted (so the refusals above were for what they say).
+    expect(await me(await signed(AUDIENCE, now + 600))).toMatchObject({
+      status: 200,
+      body: { name: operator.email, role: 'operator' },
+    });
+    const tampered = (await signed(AUDIENCE, now + 600)).replace(/\.[\w-]+$/, '.' + 'A'.repeat(86));
+    expect(await me(tampered)).toEqual({
+      status: 401,
+      body: { error: { type: 'Unauthenticated', message: "the token is not signed with the issuer's keys" } },
+    });
+    // Refused sign-ins are audited per source and minute: the first with its reason (the browser's
+    // person without a role, above), the rest counted into a summary (api/sign-in-guard.ts).
+    const refusals = (await rollout.store.auditEntries({ limit: 50 }))
+      .filter((e) => e.action === 'sign-in')
+      .map((e) => e.detail);
+    expect(refusals).toEqual([
+      "Unauthenticated: no group in the token's groups claim maps to a role (ROLLOUT_OIDC_ROLES) (from 127.0.0.1)",
+    ]);
+    // No token text in the audit log.
+    expect(JSON.stringify(await rollout.store.auditEntries({ limit: 50 }))).not.toContain(foreign);
+  });
+
+  it('keeps the local tokens working beside the provider', async () => {
+    const { token } = await rollout.store.addUser('break-glass@hospital.example', 'operator');
+    expect(await me(token)).toMatchObject({
+      status: 200,
+      body: { name: 'break-glass@hospital.example', role: 'operator' },
+    });
+    expect(await me('rot_no-such-token')).toEqual({
+      status: 401,
+      body: { error: { type: 'Unauthenticated', message: 'unknown or expired token' } },
+    });
+  });
+});
