@@ -50,6 +50,8 @@ export interface OidcSignIn {
 }
 
 interface Discovery {
+  /** The issuer exactly as the provider spells it (its tokens' `iss`). */
+  issuer: string;
   authorizationEndpoint: string;
   tokenEndpoint: string;
   jwksUri: string;
@@ -57,15 +59,48 @@ interface Discovery {
 
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'EdDSA'];
 const DISCOVERY_TTL_MS = 60 * 60_000;
+/** Keys are fetched again after an hour (a key the provider withdrew stops being trusted)… */
+const KEYS_TTL_MS = 60 * 60_000;
+/** …or when a token names a key not in the set, at most this often. */
 const KEY_REFETCH_MS = 30_000;
+/** A provider that did not answer is not asked again for this long (every request would wait). */
+const FAILURE_BACKOFF_MS = 30_000;
 const TIMEOUT_MS = 10_000;
 const MAX_BYTES = 1024 * 1024;
 
 /** A JWT in compact form: three base64url parts (local tokens are `rot_…`). */
 export const looksLikeJwt = (token: string) => /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 
+const withoutSlash = (url: string) => url.replace(/\/+$/, '');
+
+/**
+ * `fetch` shared by everyone who asks while it runs, and its failure remembered for a while, so a
+ * stream of requests (valid or forged) costs the provider one request, not one each.
+ */
+function shared<T>(fetch: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let failed: { at: number; err: unknown } | undefined;
+  return () => {
+    if (failed && Date.now() - failed.at < FAILURE_BACKOFF_MS) return Promise.reject(failed.err);
+    running ??= fetch().then(
+      (value) => {
+        running = undefined;
+        failed = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        running = undefined;
+        failed = { at: Date.now(), err };
+        throw err;
+      },
+    );
+    return running;
+  };
+}
+
 export function oidcSignIn(options: OidcOptions): OidcSignIn {
   const ca = options.caFile ? readFileSync(options.caFile) : undefined;
+  const configured = withoutSlash(options.issuer);
   const fetchJson = async (url: string, what: string, form?: Record<string, string>) => {
     const answer = await requestJson(new URL(url), {
       ...(form
@@ -87,17 +122,17 @@ export function oidcSignIn(options: OidcOptions): OidcSignIn {
   };
 
   let discovery: { at: number; value: Discovery } | undefined;
-  const discover = async (): Promise<Discovery> => {
-    if (discovery && Date.now() - discovery.at < DISCOVERY_TTL_MS) return discovery.value;
+  const fetchDiscovery = shared(async () => {
     const { status, body } = await fetchJson(
-      `${options.issuer}/.well-known/openid-configuration`,
+      `${configured}/.well-known/openid-configuration`,
       'discovery document',
     );
     const text = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
     // The document must name the issuer it is for (OpenID Connect Discovery §4.3).
-    if (status !== 200 || text('issuer').replace(/\/+$/, '') !== options.issuer)
+    if (status !== 200 || withoutSlash(text('issuer')) !== configured)
       throw new IdentityProviderUnavailable('discovery document: not the configured issuer');
     const value = {
+      issuer: text('issuer'),
       authorizationEndpoint: text('authorization_endpoint'),
       tokenEndpoint: text('token_endpoint'),
       jwksUri: text('jwks_uri'),
@@ -106,22 +141,29 @@ export function oidcSignIn(options: OidcOptions): OidcSignIn {
       throw new IdentityProviderUnavailable('discovery document: endpoints missing');
     discovery = { at: Date.now(), value };
     return value;
-  };
+  });
+  const discover = async (): Promise<Discovery> =>
+    discovery && Date.now() - discovery.at < DISCOVERY_TTL_MS ? discovery.value : fetchDiscovery();
 
   let keys: { at: number; set: ReturnType<typeof createLocalJWKSet> } | undefined;
-  const keySet = async (fresh: boolean) => {
-    if (keys && !(fresh && Date.now() - keys.at > KEY_REFETCH_MS)) return keys.set;
+  const fetchKeys = shared(async () => {
     const { jwksUri } = await discover();
     const { status, body } = await fetchJson(jwksUri, 'signing keys');
     if (status !== 200 || !Array.isArray(body.keys))
       throw new IdentityProviderUnavailable('signing keys: no key set');
     keys = { at: Date.now(), set: createLocalJWKSet(body as unknown as JSONWebKeySet) };
     return keys.set;
+  });
+  const keySet = async (unknownKey: boolean) => {
+    const age = keys ? Date.now() - keys.at : Infinity;
+    if (keys && age < KEYS_TTL_MS && !(unknownKey && age > KEY_REFETCH_MS)) return keys.set;
+    return fetchKeys();
   };
 
-  const check = async (token: string, fresh: boolean): Promise<Verified> => {
-    const { payload } = await jwtVerify(token, await keySet(fresh), {
-      issuer: options.issuer,
+  const check = async (token: string, unknownKey: boolean): Promise<Verified> => {
+    const { issuer } = await discover();
+    const { payload } = await jwtVerify(token, await keySet(unknownKey), {
+      issuer,
       audience: options.audience,
       algorithms: ALGORITHMS,
       clockTolerance: 30,
@@ -137,7 +179,7 @@ export function oidcSignIn(options: OidcOptions): OidcSignIn {
     } catch {
       return { refused: 'the token is not a valid JWT' };
     }
-    if (typeof issuer !== 'string' || issuer.replace(/\/+$/, '') !== options.issuer)
+    if (typeof issuer !== 'string' || withoutSlash(issuer) !== configured)
       return { refused: 'the token is from another issuer' };
     try {
       try {

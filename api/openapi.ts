@@ -29,7 +29,11 @@ const errors = {
   '403': { description: 'The role may not do or see this (audited)', ...json(ref('Error')) },
   '404': { description: 'No such campaign', ...json(ref('Error')) },
   '409': { description: 'Refused by the campaign (its rules, its phase); audited', ...json(ref('Error')) },
-  '503': { description: 'Temporal or the worker did not answer', ...json(ref('Error')) },
+  '503': {
+    description:
+      'Temporal or the worker did not answer (type Unavailable), or the identity provider did not (type IdentityProviderUnavailable)',
+    ...json(ref('Error')),
+  },
   '500': {
     description:
       'Internal error; or type AcceptedButIncomplete: the action was accepted and audited but a later write failed (do not repeat it)',

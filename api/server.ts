@@ -37,7 +37,11 @@ export interface ApiOptions {
 const PUBLIC_ROUTES = new Set(['/api/openapi.json', '/api/sign-in/config', '/api/sign-in/token']);
 
 const unavailable = (err: IdentityProviderUnavailable) =>
-  new HttpError(503, 'Unavailable', `${err.message}; try again, or sign in with a local token`);
+  new HttpError(
+    503,
+    'IdentityProviderUnavailable',
+    `${err.message}; try again, or sign in with a local token`,
+  );
 
 const WEB_DIR = `${PROJECT_ROOT}/web/`;
 /** The dashboard's files by URL path: every .html, .js and .css under web/ (one route each, no lookup). */
@@ -226,18 +230,18 @@ export async function createApi({ actions, store, tls, oidc }: ApiOptions): Prom
   app.post('/api/sign-in/token', async (req) => {
     if (!oidc) throw new HttpError(404, 'NotFound', 'sign-in with an identity provider is not set up here');
     const input = body(SignInBody, req.body);
-    const limited = !guard.mayTry(req.ip);
+    // A source refused too often this minute does not get the provider asked on its behalf.
+    if (!guard.mayTry(req.ip))
+      throw new HttpError(
+        429,
+        'TooManyAttempts',
+        'too many refused sign-ins from this address; wait a minute',
+      );
     const result = await oidc.exchange(input).catch((err: unknown) => {
       throw err instanceof IdentityProviderUnavailable ? unavailable(err) : err;
     });
     if ('refused' in result) {
       await guard.refused(req.ip, `Unauthenticated: ${result.refused}`);
-      if (limited)
-        throw new HttpError(
-          429,
-          'TooManyAttempts',
-          'too many refused sign-ins from this address; wait a minute',
-        );
       throw new HttpError(401, 'Unauthenticated', result.refused);
     }
     return {

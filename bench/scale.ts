@@ -1,7 +1,8 @@
 /**
  * `npm run bench:scale [-- --hosts 2000 --concurrency 200] [--cluster]`: one campaign over N SIMULATED
- * hosts (see simulated-fleet.ts) on the real Temporal dev server, or with `--cluster` on the production
- * topology (runtime/local-cluster.ts: PostgreSQL, five Temporal processes, mTLS, JWT authorization),
+ * hosts (see simulated-fleet.ts) on the real Temporal dev server; with `--cluster` the same campaign
+ * again on the production topology (runtime/local-cluster.ts: PostgreSQL, five Temporal processes,
+ * mTLS, JWT authorization), printed beside the dev server's figures,
  * with the real workflows, store and scheduler. Prints wall time, hosts/min, history events per host,
  * the largest workflow history against Temporal's limits, and the CPU seconds per host of the server
  * (every Temporal process, and PostgreSQL for the cluster) and of the worker. A figure, not a test.
@@ -47,111 +48,179 @@ const concurrency = Number(values.concurrency);
 const logger = pino({ level: 'warn' });
 installRuntime(logger, 'ERROR');
 
-const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
-const artifact = simulatedArtifact(dir);
-// The ledger is written for real (SQLite), so its cost is part of the figures.
-const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
-/** The server side: its address, how the worker and the client reach it, its processes, how it stops. */
-const server = values.cluster
-  ? await (async () => {
-      const local = await startLocalCluster({ dir: `${dir}/cluster`, host: '127.0.73.1' });
-      const temporal = local.temporalFor('bench', ['default:write'], 'bench');
-      return {
-        kind: 'cluster (PostgreSQL, 5 Temporal processes, mTLS, JWT)',
-        connection: { address: temporal.address, tls: tlsOptions(temporal), apiKey: temporal.apiKey },
-        pids: () => [...local.cluster.processes.values()].map((p) => p.pid).concat(local.postgres.pid),
-        stop: () => local.stop(),
-      };
-    })()
-  : await (async () => {
-      const dev = await startDevServer({
-        port: await freePort(),
-        dbFile: `${dir}/temporal.sqlite`,
-        logFile: `${dir}/temporal.log`,
-      });
-      return {
-        kind: 'dev server (one process, SQLite)',
-        connection: { address: dev.address },
-        pids: () => [dev.pid],
-        stop: () => dev.stop(),
-      };
-    })();
-try {
-  const store = ledger.campaignFiles;
-  const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency, artifactPath: artifact.path });
-  const host = simulatedHostActivities({
-    stepMs: Number(values['step-ms']),
-    brokenBoot: new Set(['sim-00007', 'sim-00500']),
-  });
-  const nativeConnection = await NativeConnection.connect(server.connection);
-  const worker = await Worker.create({
-    connection: nativeConnection,
-    taskQueue: 'bench',
-    workflowsPath: WORKFLOWS_PATH,
-    activities: benchActivities({ host, store, ledger, logger, artifacts: artifact.policy }),
-    maxConcurrentActivityTaskExecutions: 400,
-    maxConcurrentWorkflowTaskExecutions: 100,
-    maxCachedWorkflows: 2_000,
-  });
-  const client = new Client({ connection: await Connection.connect(server.connection) });
-  const cpuBefore = { server: treeCpuSeconds(server.pids()), worker: ownCpuSeconds() };
-  const started = Date.now();
-  const result = await worker.runUntil(async () => {
-    const signers = await benchSigners(ledger, dir);
-    const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR, {
-      artifacts: artifact.policy,
-      signing: signers.operator,
-    });
-    for (;;) {
-      const status = await campaignStatus(client, id);
-      if (status.state === 'awaiting-approval') await approveOpenGate(client, id, signers.vendor);
-      if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-  });
-  const wallMs = Date.now() - started;
-  const cpu = {
-    server: treeCpuSeconds(server.pids()) - cpuBefore.server,
-    worker: ownCpuSeconds() - cpuBefore.worker,
-  };
-
-  // Every run of the campaign (continue-as-new chain) and every host workflow, from visibility.
-  let largest = { id: '', events: 0, bytes: 0 };
-  let campaignEvents = 0;
-  let campaignRuns = 0;
-  let hostEvents = 0;
-  let hostRuns = 0;
-  for await (const wf of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
-    const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
-    const events = d.historyLength;
-    const bytes = Number(d.raw.workflowExecutionInfo?.historySizeBytes ?? 0);
-    if (wf.type === 'campaignWorkflow') {
-      campaignEvents += events;
-      campaignRuns += 1;
-    } else {
-      hostEvents += events;
-      hostRuns += 1;
-    }
-    if (events > largest.events) largest = { id: `${wf.workflowId} (${wf.type})`, events, bytes };
-  }
-  const planned = planCampaign(file).waves.reduce((n, w) => n + w.hosts.length, 0) + 1;
-  const lines = [
-    `server:                   ${server.kind}`,
-    `simulated hosts:          ${hosts} (+1 test system), concurrency ${concurrency}, ${values['step-ms']} ms per simulated step`,
-    `campaign:                 ${result.state}; counts ${JSON.stringify(result.counts)}`,
-    `wall time:                ${(wallMs / 1000).toFixed(1)} s (${((planned / wallMs) * 60_000).toFixed(0)} hosts/min; includes a 2 s soak)`,
-    `campaign runs:            ${campaignRuns} (continue-as-new), ${campaignEvents} events in all runs`,
-    `host workflow runs:       ${hostRuns}, ${(hostEvents / Math.max(1, hostRuns)).toFixed(1)} events each on average`,
-    `history events per host:  ${((campaignEvents + hostEvents) / planned).toFixed(1)} (campaign ${(campaignEvents / planned).toFixed(2)} + host ${(hostEvents / planned).toFixed(1)})`,
-    `largest history:          ${largest.events} events, ${(largest.bytes / 1024).toFixed(0)} KiB: ${largest.id}`,
-    `CPU per host:             server ${(cpu.server / planned).toFixed(3)} s, worker ${(cpu.worker / planned).toFixed(3)} s (server ${cpu.server.toFixed(1)} s, worker ${cpu.worker.toFixed(1)} s in all)`,
-    `Temporal hard limits:     ${HARD_EVENTS} events (${((largest.events / HARD_EVENTS) * 100).toFixed(1)}% used), ${HARD_BYTES / 1048576} MiB (${((largest.bytes / HARD_BYTES) * 100).toFixed(2)}% used)`,
-  ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  await nativeConnection.close();
-  await client.connection.close();
-} finally {
-  await server.stop();
-  await ledger.close();
-  rmSync(dir, { recursive: true, force: true });
+interface Server {
+  kind: string;
+  connection: { address: string; tls?: ReturnType<typeof tlsOptions>; apiKey?: string };
+  pids(): Array<number | undefined>;
+  stop(): Promise<unknown>;
 }
+
+async function devServer(dir: string): Promise<Server> {
+  const dev = await startDevServer({
+    port: await freePort(),
+    dbFile: `${dir}/temporal.sqlite`,
+    logFile: `${dir}/temporal.log`,
+  });
+  return {
+    kind: 'dev server (one process, SQLite)',
+    connection: { address: dev.address },
+    pids: () => [dev.pid],
+    stop: () => dev.stop(),
+  };
+}
+
+async function clusterServer(dir: string): Promise<Server> {
+  const local = await startLocalCluster({ dir: `${dir}/cluster`, host: '127.0.73.1' });
+  const temporal = local.temporalFor('bench', ['default:write'], 'bench');
+  return {
+    kind: 'cluster (PostgreSQL, 5 Temporal processes, mTLS, JWT)',
+    connection: { address: temporal.address, tls: tlsOptions(temporal), apiKey: temporal.apiKey! },
+    pids: () => [...local.cluster.processes.values()].map((p) => p.pid).concat(local.postgres.pid),
+    stop: () => local.stop(),
+  };
+}
+
+interface Figures {
+  kind: string;
+  state: string;
+  counts: unknown;
+  wallMs: number;
+  planned: number;
+  campaignRuns: number;
+  campaignEvents: number;
+  hostRuns: number;
+  hostEvents: number;
+  largest: { id: string; events: number; bytes: number };
+  cpu: { server: number; worker: number };
+}
+
+/** One campaign over the simulated fleet on the server `start` brings up (stopped afterwards). */
+async function measure(start: (dir: string) => Promise<Server>): Promise<Figures> {
+  const dir = mkdtempSync(`${tmpdir()}/rollout-bench-`);
+  const artifact = simulatedArtifact(dir);
+  // The ledger is written for real (SQLite), so its cost is part of the figures.
+  const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
+  const server = await start(dir);
+  try {
+    const store = ledger.campaignFiles;
+    const file = benchCampaign(hosts, { soak: '2s', probe: '1s', concurrency, artifactPath: artifact.path });
+    const host = simulatedHostActivities({
+      stepMs: Number(values['step-ms']),
+      brokenBoot: new Set(['sim-00007', 'sim-00500']),
+    });
+    const nativeConnection = await NativeConnection.connect(server.connection);
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue: 'bench',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: benchActivities({ host, store, ledger, logger, artifacts: artifact.policy }),
+      maxConcurrentActivityTaskExecutions: 400,
+      maxConcurrentWorkflowTaskExecutions: 100,
+      maxCachedWorkflows: 2_000,
+    });
+    const client = new Client({ connection: await Connection.connect(server.connection) });
+    const cpuBefore = { server: treeCpuSeconds(server.pids()), worker: ownCpuSeconds() };
+    const started = Date.now();
+    const result = await worker.runUntil(async () => {
+      const signers = await benchSigners(ledger, dir);
+      const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR, {
+        artifacts: artifact.policy,
+        signing: signers.operator,
+      });
+      for (;;) {
+        const status = await campaignStatus(client, id);
+        if (status.state === 'awaiting-approval') await approveOpenGate(client, id, signers.vendor);
+        if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    });
+    const wallMs = Date.now() - started;
+    const cpu = {
+      server: treeCpuSeconds(server.pids()) - cpuBefore.server,
+      worker: ownCpuSeconds() - cpuBefore.worker,
+    };
+
+    // Every run of the campaign (continue-as-new chain) and every host workflow, from visibility.
+    const figures: Figures = {
+      kind: server.kind,
+      state: result.state,
+      counts: result.counts,
+      wallMs,
+      planned: planCampaign(file).waves.reduce((n, w) => n + w.hosts.length, 0) + 1,
+      campaignRuns: 0,
+      campaignEvents: 0,
+      hostRuns: 0,
+      hostEvents: 0,
+      largest: { id: '', events: 0, bytes: 0 },
+      cpu,
+    };
+    for await (const wf of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
+      const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
+      const events = d.historyLength;
+      const bytes = Number(d.raw.workflowExecutionInfo?.historySizeBytes ?? 0);
+      if (wf.type === 'campaignWorkflow') {
+        figures.campaignEvents += events;
+        figures.campaignRuns += 1;
+      } else {
+        figures.hostEvents += events;
+        figures.hostRuns += 1;
+      }
+      if (events > figures.largest.events)
+        figures.largest = { id: `${wf.workflowId} (${wf.type})`, events, bytes };
+    }
+    await nativeConnection.close();
+    await client.connection.close();
+    return figures;
+  } finally {
+    await server.stop();
+    await ledger.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const perHost = (f: Figures) => ({
+  hostsPerMin: (f.planned / f.wallMs) * 60_000,
+  events: (f.campaignEvents + f.hostEvents) / f.planned,
+  serverCpu: f.cpu.server / f.planned,
+  workerCpu: f.cpu.worker / f.planned,
+});
+
+function report(f: Figures): string[] {
+  const p = perHost(f);
+  return [
+    `server:                   ${f.kind}`,
+    `simulated hosts:          ${hosts} (+1 test system), concurrency ${concurrency}, ${values['step-ms']} ms per simulated step`,
+    `campaign:                 ${f.state}; counts ${JSON.stringify(f.counts)}`,
+    `wall time:                ${(f.wallMs / 1000).toFixed(1)} s (${p.hostsPerMin.toFixed(0)} hosts/min; includes a 2 s soak)`,
+    `campaign runs:            ${f.campaignRuns} (continue-as-new), ${f.campaignEvents} events in all runs`,
+    `host workflow runs:       ${f.hostRuns}, ${(f.hostEvents / Math.max(1, f.hostRuns)).toFixed(1)} events each on average`,
+    `history events per host:  ${p.events.toFixed(1)} (campaign ${(f.campaignEvents / f.planned).toFixed(2)} + host ${(f.hostEvents / f.planned).toFixed(1)})`,
+    `largest history:          ${f.largest.events} events, ${(f.largest.bytes / 1024).toFixed(0)} KiB: ${f.largest.id}`,
+    `CPU per host:             server ${p.serverCpu.toFixed(3)} s, worker ${p.workerCpu.toFixed(3)} s (server ${f.cpu.server.toFixed(1)} s, worker ${f.cpu.worker.toFixed(1)} s in all)`,
+    `Temporal hard limits:     ${HARD_EVENTS} events (${((f.largest.events / HARD_EVENTS) * 100).toFixed(1)}% used), ${HARD_BYTES / 1048576} MiB (${((f.largest.bytes / HARD_BYTES) * 100).toFixed(2)}% used)`,
+  ];
+}
+
+/** The cluster's figures beside the dev server's, from the same campaign on the same machine. */
+function sideBySide(dev: Figures, cluster: Figures): string[] {
+  const [d, c] = [perHost(dev), perHost(cluster)];
+  const row = (name: string, a: number, b: number, digits: number) =>
+    `${name.padEnd(26)}${a.toFixed(digits).padStart(12)}${b.toFixed(digits).padStart(12)}${(b / a).toFixed(2).padStart(12)}×`;
+  return [
+    `${''.padEnd(26)}${'dev server'.padStart(12)}${'cluster'.padStart(12)}${'cluster/dev'.padStart(13)}`,
+    row('wall time (s)', dev.wallMs / 1000, cluster.wallMs / 1000, 1),
+    row('hosts/min', d.hostsPerMin, c.hostsPerMin, 0),
+    row('history events per host', d.events, c.events, 1),
+    row('server CPU per host (s)', d.serverCpu, c.serverCpu, 3),
+    row('worker CPU per host (s)', d.workerCpu, c.workerCpu, 3),
+  ];
+}
+
+if (values.cluster) {
+  // The dev server first, then the cluster: one at a time, so neither takes the other's cores.
+  const dev = await measure(devServer);
+  const cluster = await measure(clusterServer);
+  process.stdout.write(
+    `${[...report(dev), '', ...report(cluster), '', ...sideBySide(dev, cluster)].join('\n')}\n`,
+  );
+} else process.stdout.write(`${report(await measure(devServer)).join('\n')}\n`);

@@ -5,9 +5,10 @@
 import { auditWriter } from '../adapters/audit-writer.js';
 import { openRolloutStore, type RolloutStore } from '../adapters/rollout-store.js';
 import type { Client } from '@temporalio/client';
-import { actingAs, readingWith, type Acting, type Reading } from '../client/acting.js';
+import { actingAs, type Acting, type Reading } from '../client/acting.js';
 import { rolloutActions, type Actor, type RolloutActions } from '../client/actions.js';
-import { Refused } from '../client/campaigns.js';
+import { campaignStatus, Refused } from '../client/campaigns.js';
+import { ledgerRows } from '../client/ledger-report.js';
 import { connectClient } from '../client/connection.js';
 import { decisionSigner, personalSigner, serviceSigner, type DecisionSigner } from '../client/signing.js';
 import { cliToken, settings, type Settings } from '../runtime/config.js';
@@ -87,13 +88,33 @@ async function withClient<T>(
 }
 
 /**
- * The person's reads: through the rollout API with their token when ROLLOUT_API_URL is set, else this
- * installation's Temporal identity reads.
+ * The person's reads: through the rollout API with their token when ROLLOUT_API_URL is set; else from
+ * here, each opening only what it needs (a status asks Temporal; the ledger and the audit log read the
+ * store).
  */
 export async function withReading<T>(fn: (reading: Reading) => Promise<T>): Promise<T> {
-  const remote = await remoteService();
-  if (remote) return fn(remote);
-  return withReader((actions) => fn(readingWith(actions)));
+  const api = await remoteApi();
+  if (api) return fn(api);
+  return fn({
+    status: (id) => withTemporal((client) => campaignStatus(client, id)),
+    report: (id) => withReader((actions) => actions.report(id)),
+    hosts: (id, state) => withReader((actions) => actions.hosts(id, state)),
+    ledger: (filter) =>
+      withStore((store) =>
+        ledgerRows(store, {
+          ...(filter.patchId ? { patchId: filter.patchId } : {}),
+          missing: filter.missing,
+        }),
+      ),
+    audit: (filter) =>
+      withStore((store) =>
+        store.auditEntries({
+          ...(filter.campaignId ? { campaignId: filter.campaignId } : {}),
+          limit: filter.limit,
+        }),
+      ),
+    verifyAudit: () => withStore((store) => store.verifyAudit()),
+  });
 }
 
 /**
@@ -102,12 +123,13 @@ export async function withReading<T>(fn: (reading: Reading) => Promise<T>): Prom
  * user the token names in the local store.
  */
 export async function withActing<T>(fn: (acting: Acting) => Promise<T>): Promise<T> {
-  const remote = await remoteService();
-  if (remote) return fn(remote);
+  const api = await remoteApi();
+  if (api) return fn(api);
   return withActions((actions, actor) => fn(actingAs(actions, actor)));
 }
 
-async function remoteService(): Promise<Acting | undefined> {
+/** The rollout API as this person's service, when ROLLOUT_API_URL is set. */
+async function remoteApi(): Promise<(Acting & Reading) | undefined> {
   const { remoteApi } = settings();
   if (!remoteApi) return undefined;
   const token = cliToken();
@@ -115,8 +137,17 @@ async function remoteService(): Promise<Acting | undefined> {
     throw new UsageError(
       'set ROLLOUT_TOKEN (or ROLLOUT_TOKEN_FILE) to your token: ROLLOUT_API_URL sends it with every request',
     );
-  const { remoteActing } = await import('../client/remote-api.js');
-  return remoteActing(remoteApi, token);
+  const { remoteService } = await import('../client/remote-api.js');
+  return remoteService(remoteApi, token);
+}
+
+async function withTemporal<T>(fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connectClient(settings().temporal);
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
 }
 
 async function withReader<T>(fn: (actions: RolloutActions, store: RolloutStore) => Promise<T>): Promise<T> {

@@ -1,23 +1,27 @@
 /**
- * What a signed-in person does and reads, bound to that person: the CLI's commands call this, and it is
- * either the action service in this process (`actingAs`, with the user the local token names) or the
- * rollout API over HTTP (`client/remote-api.ts`, where the API decides who the token is). The two
- * answer alike, so a command cannot tell them apart and neither can its exit code.
+ * What a signed-in person reads and does, bound to that person: the CLI's commands call these, and they
+ * are either this installation's own services (the action service as the user the local token names,
+ * the rollout store, Temporal) or the rollout API over HTTP (`client/remote-api.ts`, where the API
+ * decides who the token is). The two answer alike, so a command cannot tell them apart and neither can
+ * its exit code.
  */
-import type { CampaignStatus, HostAction } from '../domain/schema.js';
+import type { AuditEntry, AuditVerdict, CampaignStatus, HostAction } from '../domain/schema.js';
 import type { Actor, HostRow, RolloutActions } from './actions.js';
 import type { ApproveRequest } from './campaigns.js';
+import type { LedgerRow } from './ledger-report.js';
 
 type Answer<K extends keyof RolloutActions> = Awaited<ReturnType<RolloutActions[K]>>;
 
-/** Reads a person may make (through the API they need a token; locally the Temporal identity reads). */
 export interface Reading {
   status(campaignId: string): Promise<CampaignStatus>;
   report(campaignId: string): Promise<Answer<'report'>>;
   hosts(campaignId: string, state?: string): Promise<HostRow[]>;
+  ledger(filter: { patchId?: string; missing: boolean }): Promise<LedgerRow[]>;
+  audit(filter: { campaignId?: string; limit: number }): Promise<AuditEntry[]>;
+  verifyAudit(): Promise<AuditVerdict>;
 }
 
-export interface Acting extends Reading {
+export interface Acting {
   /** Starts a campaign from its document (YAML or JSON); returns the campaign ID. */
   start(document: string, source: string): Promise<string>;
   approve(campaignId: string, request: Omit<ApproveRequest, 'identity'>): Promise<Answer<'approve'>>;
@@ -36,19 +40,9 @@ export interface Acting extends Reading {
   ): Promise<Answer<'actOnHost'>>;
 }
 
-/** Reads through this process's action service. */
-export function readingWith(actions: RolloutActions): Reading {
-  return {
-    status: (id) => actions.status(id),
-    report: (id) => actions.report(id),
-    hosts: (id, state) => actions.hosts(id, state),
-  };
-}
-
 /** This process's action service, acting as `actor`. */
 export function actingAs(actions: RolloutActions, actor: Actor): Acting {
   return {
-    ...readingWith(actions),
     start: (document, source) => actions.start(actor, document, source),
     approve: (id, request) => actions.approve(actor, id, request),
     reject: (id, stage, reason) => actions.reject(actor, id, stage, reason),

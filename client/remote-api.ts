@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { JsonRequestFailed, requestJson, type JsonAnswer } from '../adapters/json-request.js';
 import type { FailureKind } from '../domain/failure-kinds.js';
-import type { Acting } from './acting.js';
+import type { Acting, Reading } from './acting.js';
 import { Refused } from './campaigns.js';
 
 /** A failure that is not the campaign's or the role's refusal: the API unreachable, untrusted, broken. */
@@ -53,6 +53,8 @@ function failureOf(answer: JsonAnswer, origin: string): Error {
         'unreachable',
         `the rollout API could not reach Temporal or the worker in time (${error.message})`,
       );
+    case 'IdentityProviderUnavailable':
+      return new RemoteFailure('unreachable', `the rollout API could not check the token: ${error.message}`);
     case 'Internal':
       return new RemoteFailure('internal', `the rollout API at ${origin} had an internal error`);
     default:
@@ -71,8 +73,14 @@ function transportFailure(err: NodeJS.ErrnoException, origin: string): RemoteFai
   return new RemoteFailure('unreachable', `cannot reach the rollout API at ${origin} (${code})`);
 }
 
-/** The CLI's action service at `remote`, acting with `token`. */
-export function remoteActing(remote: RemoteApi, token: string): Acting {
+/** A file's path as the API takes it for its messages: one line, at most 200 characters (the end kept). */
+const sourceName = (path: string) => {
+  const line = path.replace(/\p{Cc}/gu, '?');
+  return line.length > 200 ? `…${line.slice(-199)}` : line;
+};
+
+/** The CLI's reads and actions at `remote`, with `token`. */
+export function remoteService(remote: RemoteApi, token: string): Acting & Reading {
   const origin = remote.url;
   let ca: Buffer | undefined;
   const trusted = () => {
@@ -122,13 +130,31 @@ export function remoteActing(remote: RemoteApi, token: string): Acting {
     report: (id) => call('GET', `${campaign(id)}/report`),
     hosts: async (id, state) =>
       (
-        await call<{ hosts: Awaited<ReturnType<Acting['hosts']>> }>(
+        await call<{ hosts: Awaited<ReturnType<Reading['hosts']>> }>(
           'GET',
           `${campaign(id)}/hosts${state ? `?state=${encodeURIComponent(state)}` : ''}`,
         )
       ).hosts,
+    ledger: async ({ patchId, missing }) => {
+      const q = new URLSearchParams({ ...(patchId ? { patch: patchId } : {}), missing: String(missing) });
+      return (await call<{ rows: Awaited<ReturnType<Reading['ledger']>> }>('GET', `/api/ledger?${q}`)).rows;
+    },
+    audit: async ({ campaignId, limit }) => {
+      const q = new URLSearchParams({
+        ...(campaignId ? { campaign: campaignId } : {}),
+        limit: String(limit),
+      });
+      return (await call<{ entries: Awaited<ReturnType<Reading['audit']>> }>('GET', `/api/audit?${q}`))
+        .entries;
+    },
+    verifyAudit: () => call('GET', '/api/audit/verify'),
     start: async (document, source) =>
-      (await call<{ campaignId: string }>('POST', '/api/campaigns', { file: document, source })).campaignId,
+      (
+        await call<{ campaignId: string }>('POST', '/api/campaigns', {
+          file: document,
+          source: sourceName(source),
+        })
+      ).campaignId,
     approve: (id, request) => call('POST', `${campaign(id)}/approve`, request),
     reject: (id, stage, reason) => call('POST', `${campaign(id)}/reject`, { stage, reason }),
     reviewSoak: (id, decision, reason) => call('POST', `${campaign(id)}/review-soak`, { decision, reason }),

@@ -12,7 +12,8 @@ export type RoleMapping = Record<string, UserRole>;
 
 /** `role=group[|group…],…` as ROLLOUT_OIDC_ROLES spells it; a problem names the part that is wrong. */
 export function parseRoleMapping(text: string): { mapping: RoleMapping } | { problem: string } {
-  const mapping: RoleMapping = {};
+  // No prototype: a group called `constructor` or `__proto__` is a group like any other.
+  const mapping: RoleMapping = Object.create(null) as RoleMapping;
   for (const part of text
     .split(',')
     .map((p) => p.trim())
@@ -27,7 +28,7 @@ export function parseRoleMapping(text: string): { mapping: RoleMapping } | { pro
       .split('|')
       .map((g) => g.trim())
       .filter(Boolean)) {
-      const earlier = mapping[group];
+      const earlier = Object.hasOwn(mapping, group) ? mapping[group] : undefined;
       if (earlier && earlier !== parsed.data)
         return { problem: `group "${group}" is mapped to both ${earlier} and ${parsed.data}` };
       mapping[group] = parsed.data;
@@ -53,10 +54,17 @@ export function personFromClaims(
   const name = claims[names.name];
   if (typeof name !== 'string' || !name.trim() || name.length > 200)
     return { refused: `the token has no ${names.name} claim to name the person` };
+  // An address the provider itself has not verified names nobody (gates and four eyes go by it).
+  if (names.name === 'email' && claims.email_verified === false)
+    return { refused: 'the provider has not verified the e-mail address that names the person' };
   const raw = claims[names.groups];
   const groups = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
   const roles = [
-    ...new Set(groups.filter((g): g is string => typeof g === 'string').flatMap((g) => mapping[g] ?? [])),
+    ...new Set(
+      groups
+        .filter((g): g is string => typeof g === 'string' && Object.hasOwn(mapping, g))
+        .map((g) => mapping[g]!),
+    ),
   ];
   if (roles.length === 0)
     return { refused: `no group in the token's ${names.groups} claim maps to a role (ROLLOUT_OIDC_ROLES)` };

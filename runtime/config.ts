@@ -68,11 +68,14 @@ const positive = (fallback: number) =>
  * loopback (a token in clear text on a network is a token for anyone on it); no credentials, query or
  * fragment.
  */
-export function remoteApiUrlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) return 'must be a URL such as https://rollout.hospital.example:8443';
+export function remoteApiUrlProblem(
+  value: string,
+  example = 'https://rollout.hospital.example:8443',
+  credentials = 'the token is ROLLOUT_TOKEN',
+): string | undefined {
+  if (!URL.canParse(value)) return `must be a URL such as ${example}`;
   const url = new URL(value);
-  if (url.username || url.password)
-    return 'must not carry a user name or password (the token is ROLLOUT_TOKEN)';
+  if (url.username || url.password) return `must not carry a user name or password (${credentials})`;
   if (url.search || url.hash) return 'must not have a query string or fragment';
   const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(url.hostname);
   if (url.protocol === 'https:' || (url.protocol === 'http:' && loopback)) return undefined;
@@ -109,7 +112,10 @@ const Environment = z.object({
   }),
   ROLLOUT_API_CA_FILE: absolute,
   ROLLOUT_OIDC_ISSUER: optional.superRefine((v, ctx) => {
-    const problem = v === undefined ? undefined : remoteApiUrlProblem(v);
+    const problem =
+      v === undefined
+        ? undefined
+        : remoteApiUrlProblem(v, 'https://login.hospital.example/realms/pacs', 'the issuer is a public URL');
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   ROLLOUT_OIDC_CLIENT_ID: optional,
@@ -240,7 +246,8 @@ function temporalConfig(env: Environment): TemporalConfig {
 }
 
 function oidcSettings(env: Environment, problems: string[]): OidcOptions | undefined {
-  const issuer = env.ROLLOUT_OIDC_ISSUER?.replace(/\/+$/, '');
+  // As given: some providers' `iss` ends in a slash (the discovery document is checked against it).
+  const issuer = env.ROLLOUT_OIDC_ISSUER;
   if (!issuer) {
     if (env.ROLLOUT_OIDC_CLIENT_ID || env.ROLLOUT_OIDC_ROLES)
       problems.push('ROLLOUT_OIDC_ISSUER: set it with ROLLOUT_OIDC_CLIENT_ID and ROLLOUT_OIDC_ROLES');
@@ -250,11 +257,27 @@ function oidcSettings(env: Environment, problems: string[]): OidcOptions | undef
     problems.push("ROLLOUT_OIDC_CLIENT_ID: the dashboard's client ID at the identity provider is required");
   const roles = parseRoleMapping(env.ROLLOUT_OIDC_ROLES ?? '');
   if ('problem' in roles) problems.push(`ROLLOUT_OIDC_ROLES: ${roles.problem}`);
-  if (!env.ROLLOUT_OIDC_CLIENT_ID || 'problem' in roles) return undefined;
+  // The dashboard's client ID is the `aud` of its ID tokens: an API that took it would take ID tokens.
+  const audience = env.ROLLOUT_OIDC_AUDIENCE;
+  if (!audience)
+    problems.push(
+      "ROLLOUT_OIDC_AUDIENCE: the `aud` of the provider's access tokens for this API is required",
+    );
+  else if (audience === env.ROLLOUT_OIDC_CLIENT_ID)
+    problems.push(
+      "ROLLOUT_OIDC_AUDIENCE: must name the API, not the dashboard's client ID (that is the audience of ID tokens)",
+    );
+  if (
+    !env.ROLLOUT_OIDC_CLIENT_ID ||
+    'problem' in roles ||
+    !audience ||
+    audience === env.ROLLOUT_OIDC_CLIENT_ID
+  )
+    return undefined;
   return {
     issuer,
     clientId: env.ROLLOUT_OIDC_CLIENT_ID,
-    audience: env.ROLLOUT_OIDC_AUDIENCE ?? env.ROLLOUT_OIDC_CLIENT_ID,
+    audience,
     scope: env.ROLLOUT_OIDC_SCOPE ?? 'openid email',
     claims: {
       name: env.ROLLOUT_OIDC_NAME_CLAIM ?? 'email',

@@ -51,7 +51,10 @@ async function route() {
   if (!session.me || path === 'login' || !path) {
     renderNav();
     if (session.me && !path) return (location.hash = '#/campaigns');
-    return main.replaceChildren(loginView(signInError));
+    const shown = loginView(signInError);
+    // Said once: a later sign-in page (after signing out) starts clean.
+    signInError = undefined;
+    return main.replaceChildren(shown);
   }
   renderNav();
   const id = decodeURIComponent(rest.join('/'));
@@ -75,6 +78,6 @@ async function route() {
 }
 
 // Back from the identity provider: finish signing in before the first view.
-const signInError = await finishSignIn();
+let signInError = await finishSignIn();
 window.addEventListener('hashchange', route);
 route();

@@ -1,12 +1,12 @@
 import { EXIT, stringFlag, UsageError, type CommandInput } from '../common.js';
 import { formatAudit } from '../format.js';
 import { print } from '../output.js';
-import { withStore } from '../session.js';
+import { withReading } from '../session.js';
 
 export async function run({ rest, flags }: CommandInput): Promise<number> {
   const [sub] = rest;
   if (sub === 'verify') {
-    const verdict = await withStore((store) => store.verifyAudit());
+    const verdict = await withReading((reading) => reading.verifyAudit());
     print(
       flags.json
         ? `${JSON.stringify(verdict)}\n`
@@ -21,8 +21,8 @@ export async function run({ rest, flags }: CommandInput): Promise<number> {
     const limit = given ? Number(given) : 50;
     if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive number');
     const campaign = stringFlag(flags, 'campaign');
-    const entries = await withStore((store) =>
-      store.auditEntries({ ...(campaign ? { campaignId: campaign } : {}), limit }),
+    const entries = await withReading((reading) =>
+      reading.audit({ ...(campaign ? { campaignId: campaign } : {}), limit }),
     );
     print(flags.json ? `${JSON.stringify(entries, null, 2)}\n` : formatAudit(entries));
     return EXIT.ok;

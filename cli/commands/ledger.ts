@@ -1,15 +1,15 @@
-import { ledgerCsv, ledgerRows } from '../../client/ledger-report.js';
+import { ledgerCsv } from '../../client/ledger-report.js';
 import { EXIT, stringFlag, UsageError, type CommandInput } from '../common.js';
 import { formatLedger } from '../format.js';
 import { print } from '../output.js';
-import { withStore } from '../session.js';
+import { withReading } from '../session.js';
 
 export async function run({ flags }: CommandInput): Promise<number> {
   const format = stringFlag(flags, 'format') ?? (flags.json ? 'json' : 'table');
   if (!['table', 'json', 'csv'].includes(format)) throw new UsageError('--format table|json|csv');
   const patch = stringFlag(flags, 'patch');
-  const rows = await withStore((store) =>
-    ledgerRows(store, { ...(patch ? { patchId: patch } : {}), missing: flags.missing === true }),
+  const rows = await withReading((reading) =>
+    reading.ledger({ ...(patch ? { patchId: patch } : {}), missing: flags.missing === true }),
   );
   print(
     format === 'csv'

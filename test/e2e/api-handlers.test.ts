@@ -1245,6 +1245,21 @@ describe('the CLI through the rollout API (ROLLOUT_API_URL)', () => {
       `start accepted ${STARTER} via api`,
       `approve accepted ${VENDOR} via api`,
     ]);
+    // The ledger and the audit log through the API as well (an auditor on a workstation).
+    const audit = await cli('auditor', ['audit', '--campaign', campaignId, '--json']);
+    expect(JSON.parse(audit.stdout)).toEqual(entries);
+    expect((await cli('auditor', ['audit', 'verify'])).stdout).toMatch(/^audit chain verified: \d+ entries/);
+    const ledger = await cli('auditor', ['ledger', '--patch', status.patch.id, '--json']);
+    expect(
+      (JSON.parse(ledger.stdout) as Array<{ hostId: string; state: string }>)
+        .filter((r) => r.hostId.startsWith('d-'))
+        .map((r) => `${r.hostId} ${r.state}`)
+        .sort(),
+    ).toEqual(['d-h0 patched', 'd-h1 patched', 'd-h2 patched']);
+    expect(await cli('vendor', ['ledger'])).toMatchObject({
+      code: 3,
+      stderr: 'rollout: refused (NotPermitted): role vendor may not see ledger',
+    });
   });
 
   it('answers refusals with the local exit codes: unknown token 3, role 3, unknown campaign 4, bad file 2', async () => {

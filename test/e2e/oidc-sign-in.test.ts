@@ -8,6 +8,7 @@
  * still work beside it. Real dev server for the action service (no worker: nothing is started here).
  */
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
@@ -16,9 +17,9 @@ import type { FastifyInstance } from 'fastify';
 import { importJWK, SignJWT } from 'jose';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { oidcSignIn } from '../../adapters/oidc.js';
+import { oidcSignIn, type OidcOptions } from '../../adapters/oidc.js';
 import { createApi } from '../../api/server.js';
-import { rolloutActions } from '../../client/actions.js';
+import { rolloutActions, type RolloutActions } from '../../client/actions.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { childEnvironment } from '../../runtime/config.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
@@ -52,6 +53,20 @@ let stranger: TestIdentityProvider;
 let app: FastifyInstance;
 let base: string;
 let browser: Browser;
+let actions: RolloutActions;
+
+/** The API's sign-in settings, as ROLLOUT_OIDC_* would give them. */
+const oidcOptions = (): OidcOptions => ({
+  issuer: idp.issuer,
+  clientId: idp.clientId,
+  audience: AUDIENCE,
+  scope: 'openid email rollout',
+  claims: { name: 'email', groups: 'groups' },
+  roles: Object.fromEntries(
+    Object.entries(GROUPS).map(([role, group]) => [group, role]),
+  ) as OidcOptions['roles'],
+  caFile: idp.caFile,
+});
 
 beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/rollout-oidc-`);
@@ -61,26 +76,14 @@ beforeAll(async () => {
     startIdentityProvider({ dir, name: 'hospital-idp', audience: AUDIENCE, accounts: ACCOUNTS }),
     startIdentityProvider({ dir, name: 'other-idp', audience: AUDIENCE, accounts: {} }),
   ]);
-  const actions = rolloutActions({
+  actions = rolloutActions({
     client: env.client,
     taskQueue: 'oidc-sign-in',
     campaigns: rollout.store.campaignFiles,
     store: rollout.store,
     signer: decisionSigner(await serviceSigner(rollout.store, `${dir}/service.pem`), 'api'),
   });
-  app = await createApi({
-    actions,
-    store: rollout.store,
-    oidc: oidcSignIn({
-      issuer: idp.issuer,
-      clientId: idp.clientId,
-      audience: AUDIENCE,
-      scope: 'openid email rollout',
-      claims: { name: 'email', groups: 'groups' },
-      roles: Object.fromEntries(Object.entries(GROUPS).map(([role, group]) => [group, role])) as never,
-      caFile: idp.caFile,
-    }),
-  });
+  app = await createApi({ actions, store: rollout.store, oidc: oidcSignIn(oidcOptions()) });
   base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('localhost', '127.0.0.1');
   idp.open(`${base}/`);
   stranger.open(`${base}/`);
@@ -247,6 +250,29 @@ describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
       status: 401,
       body: { error: { type: 'Unauthenticated', message: "the token is not signed with the issuer's keys" } },
     });
+    // Algorithm confusion: unsigned (`none`), and HMAC keyed with the provider's public key.
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const claims = {
+      iss: idp.issuer,
+      aud: AUDIENCE,
+      exp: now + 600,
+      email: operator.email,
+      groups: operator.groups,
+    };
+    const unsigned = `${b64({ alg: 'none', typ: 'JWT' })}.${b64(claims)}.`;
+    const unsignedWithPart = `${b64({ alg: 'none' })}.${b64(claims)}.${'A'.repeat(10)}`;
+    const { d: _private, ...publicJwk } = idp.signingKey;
+    void _private;
+    const hmacInput = `${b64({ alg: 'HS256', kid: idp.signingKey.kid })}.${b64(claims)}`;
+    const hmac = `${hmacInput}.${createHmac('sha256', JSON.stringify(publicJwk)).update(hmacInput).digest('base64url')}`;
+    for (const forged of [unsigned, unsignedWithPart, hmac]) {
+      const answer = await me(forged);
+      expect(answer.status, forged.slice(0, 30)).toBe(401);
+      expect(answer.body).toMatchObject({ error: { type: 'Unauthenticated' } });
+    }
+    expect((await me(hmac)).body).toEqual({
+      error: { type: 'Unauthenticated', message: "the token's signing algorithm is not accepted" },
+    });
     // Refused sign-ins are audited per source and minute: the first with its reason (the browser's
     // person without a role, above), the rest counted into a summary (api/sign-in-guard.ts).
     const refusals = (await rollout.store.auditEntries({ limit: 50 }))
@@ -256,7 +282,38 @@ describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
       "Unauthenticated: no group in the token's groups claim maps to a role (ROLLOUT_OIDC_ROLES) (from 127.0.0.1)",
     ]);
     // No token text in the audit log.
-    expect(JSON.stringify(await rollout.store.auditEntries({ limit: 50 }))).not.toContain(foreign);
+    const log = JSON.stringify(await rollout.store.auditEntries({ limit: 50 }));
+    for (const token of [foreign, tampered, hmac, unsigned]) expect(log).not.toContain(token.split('.')[1]);
+  });
+
+  it('answers 503 when the provider cannot be reached to check a JWT (a local token still signs in)', async () => {
+    const offline = await createApi({
+      actions,
+      store: rollout.store,
+      oidc: oidcSignIn({ ...oidcOptions(), issuer: 'https://127.0.0.1:9' }),
+    });
+    try {
+      const jwt = await new SignJWT({ email: 'x@h.example' })
+        .setProtectedHeader({ alg: 'ES256', kid: idp.signingKey.kid })
+        .setIssuer('https://127.0.0.1:9')
+        .setAudience(AUDIENCE)
+        .setExpirationTime('5m')
+        .sign(await importJWK(idp.signingKey, 'ES256'));
+      const res = await offline.inject({ url: '/api/me', headers: { authorization: `Bearer ${jwt}` } });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({
+        error: {
+          type: 'IdentityProviderUnavailable',
+          message:
+            'the identity provider did not answer (discovery document: ECONNREFUSED); try again, or sign in with a local token',
+        },
+      });
+      const { token } = await rollout.store.addUser('offline-operator@hospital.example', 'operator');
+      const local = await offline.inject({ url: '/api/me', headers: { authorization: `Bearer ${token}` } });
+      expect(local.statusCode).toBe(200);
+    } finally {
+      await offline.close();
+    }
   });
 
   it('keeps the local tokens working beside the provider', async () => {
@@ -265,9 +322,15 @@ describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
       status: 200,
       body: { name: 'break-glass@hospital.example', role: 'operator' },
     });
-    expect(await me('rot_no-such-token')).toEqual({
-      status: 401,
-      body: { error: { type: 'Unauthenticated', message: 'unknown or expired token' } },
+    // From an address of its own: 127.0.0.1 has used up its refusals for the minute above.
+    const unknown = await app.inject({
+      url: '/api/me',
+      remoteAddress: '198.51.100.7',
+      headers: { authorization: 'Bearer rot_no-such-token' },
+    });
+    expect(unknown.statusCode).toBe(401);
+    expect(unknown.json()).toEqual({
+      error: { type: 'Unauthenticated', message: 'unknown or expired token' },
     });
   });
 });

@@ -299,7 +299,7 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       `approve accepted ${DEMO_VENDOR}`,
     ]);
   }, 300_000);
-  it('two workers, each in a network namespace of its own and sharing no directory, patch one campaign started and approved through the CLI and the API; one is killed mid-install and the other re-attaches', async () => {
+  it('two workers, each in a network namespace of its own and seeing none of the cluster, lab or other worker directories, patch one campaign started and approved through the CLI and the API; one is killed mid-install and the other re-attaches', async () => {
     // The rollout store on the cluster's PostgreSQL: the one thing the workers, the API and the test share.
     const pg = await openRolloutStore({
       databaseUrl: local.postgres.url,

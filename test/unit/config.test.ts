@@ -145,17 +145,31 @@ describe('loadSettings', () => {
       ROLLOUT_OIDC_ISSUER: 'https://login.hospital.example/realms/pacs/',
       ROLLOUT_OIDC_CLIENT_ID: 'rollout-dashboard',
       ROLLOUT_OIDC_ROLES: 'operator=pacs-operators,auditor=compliance',
+      ROLLOUT_OIDC_AUDIENCE: 'api://rollout',
     }).oidc;
     expect(oidc).toEqual({
-      issuer: 'https://login.hospital.example/realms/pacs',
+      issuer: 'https://login.hospital.example/realms/pacs/',
       clientId: 'rollout-dashboard',
-      audience: 'rollout-dashboard',
+      audience: 'api://rollout',
       scope: 'openid email',
       claims: { name: 'email', groups: 'groups' },
       roles: { 'pacs-operators': 'operator', compliance: 'auditor' },
     });
     expect(() => loadSettings({ ROLLOUT_OIDC_ISSUER: 'https://login.example' })).toThrow(
-      "bad settings: ROLLOUT_OIDC_CLIENT_ID: the dashboard's client ID at the identity provider is required; ROLLOUT_OIDC_ROLES: maps no group to a role",
+      "bad settings: ROLLOUT_OIDC_CLIENT_ID: the dashboard's client ID at the identity provider is required; ROLLOUT_OIDC_ROLES: maps no group to a role; ROLLOUT_OIDC_AUDIENCE: the `aud` of the provider's access tokens for this API is required",
+    );
+    expect(() =>
+      loadSettings({
+        ROLLOUT_OIDC_ISSUER: 'https://login.example',
+        ROLLOUT_OIDC_CLIENT_ID: 'rollout-dashboard',
+        ROLLOUT_OIDC_ROLES: 'operator=a',
+        ROLLOUT_OIDC_AUDIENCE: 'rollout-dashboard',
+      }),
+    ).toThrow(
+      "bad settings: ROLLOUT_OIDC_AUDIENCE: must name the API, not the dashboard's client ID (that is the audience of ID tokens)",
+    );
+    expect(() => loadSettings({ ROLLOUT_OIDC_ISSUER: 'https://x:y@login.example' })).toThrow(
+      'ROLLOUT_OIDC_ISSUER: must not carry a user name or password (the issuer is a public URL)',
     );
     expect(() => loadSettings({ ROLLOUT_OIDC_CLIENT_ID: 'x', ROLLOUT_OIDC_ROLES: 'operator=a' })).toThrow(
       'bad settings: ROLLOUT_OIDC_ISSUER: set it with ROLLOUT_OIDC_CLIENT_ID and ROLLOUT_OIDC_ROLES',

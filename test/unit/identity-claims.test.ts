@@ -62,4 +62,34 @@ describe('personFromClaims', () => {
       personFromClaims({ email: 'x@h.example', groups: ['compliance', 'vendor-engineers'] }, NAMES, mapping),
     ).toEqual({ refused: "the token's groups map to several roles (auditor, vendor): one per person" });
   });
+
+  it('refuses an e-mail the provider says it has not verified, when the e-mail names the person', () => {
+    expect(
+      personFromClaims(
+        { email: 'x@h.example', email_verified: false, groups: ['compliance'] },
+        NAMES,
+        mapping,
+      ),
+    ).toEqual({ refused: 'the provider has not verified the e-mail address that names the person' });
+    expect(
+      personFromClaims(
+        { email: 'x@h.example', email_verified: true, groups: ['compliance'] },
+        NAMES,
+        mapping,
+      ),
+    ).toEqual({ name: 'x@h.example', role: 'auditor' });
+  });
+
+  it('takes group names such as constructor or __proto__ as plain names, not object properties', () => {
+    const parsed = parseRoleMapping('auditor=constructor');
+    expect(parsed).toMatchObject({ mapping: { constructor: 'auditor' } });
+    const odd = (parsed as { mapping: Record<string, 'auditor'> }).mapping;
+    expect(personFromClaims({ email: 'x@h.example', groups: ['constructor'] }, NAMES, odd)).toEqual({
+      name: 'x@h.example',
+      role: 'auditor',
+    });
+    expect(
+      personFromClaims({ email: 'x@h.example', groups: ['__proto__', 'toString'] }, NAMES, mapping),
+    ).toMatchObject({ refused: expect.stringContaining('no group') });
+  });
 });

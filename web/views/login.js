@@ -43,10 +43,13 @@ export async function finishSignIn() {
   const pending = JSON.parse(sessionStorage.getItem('oidc') ?? 'null');
   sessionStorage.removeItem('oidc');
   history.replaceState(null, '', `/${location.hash}`);
-  if (params.has('error'))
-    return { type: 'SignInRefused', message: params.get('error_description') ?? params.get('error') };
+  // A state this tab did not send is someone else's link: nothing from it is shown or used.
   if (!pending || params.get('state') !== pending.state)
     return { type: 'SignInRefused', message: 'this sign-in was not started from this tab; sign in again' };
+  if (params.has('error')) {
+    const code = /^[a-z_]{1,40}$/.test(params.get('error') ?? '') ? params.get('error') : 'error';
+    return { type: 'SignInRefused', message: `the identity provider answered ${code}; sign in again` };
+  }
   try {
     const answer = await api('/api/sign-in/token', {
       method: 'POST',
