@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { executable, settings } from './config.js';
+import { waitForTcp } from './dev-server.js';
 import type { CertificatePair } from './certificates.js';
 
 const run = promisify(execFile);
@@ -228,8 +229,20 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
       await exited;
     }
   };
-  for (const service of CLUSTER_SERVICES) start(service);
+  // The first service up writes the cluster's metadata to the database; services started at the same
+  // moment race to write it, and a loser exits ("failed to initialize current cluster metadata"). So
+  // history starts alone, and the others once its gRPC port listens (its metadata is written by then).
+  const [first, ...others] = CLUSTER_SERVICES;
+  start(first);
   try {
+    await firstServiceUp(first, processes.get(first)!, () =>
+      waitForTcp(options.host, PORTS[first].grpc, 120_000),
+    ).catch((err: unknown) => {
+      throw new Error(
+        `the Temporal ${first} service did not come up: ${(err as Error).message}\n${logTail(logFile(first))}`,
+      );
+    });
+    for (const service of others) start(service);
     await waitUntilServing(options, 'default', processes, logFile);
   } catch (err) {
     await Promise.all(CLUSTER_SERVICES.map((s) => kill(s)));
@@ -247,6 +260,25 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
     },
   };
   return cluster;
+}
+
+/** Resolves once `listening()` does; fails at once, with the service's log, if the process exits first. */
+async function firstServiceUp(
+  service: ClusterService,
+  child: ChildProcess,
+  listening: () => Promise<void>,
+): Promise<void> {
+  let onExit: (() => void) | undefined;
+  const exited = new Promise<never>((_, reject) => {
+    onExit = () => reject(new Error(`the ${service} process exited`));
+    child.once('exit', onExit);
+  });
+  try {
+    await Promise.race([listening(), exited]);
+  } finally {
+    if (onExit) child.removeListener('exit', onExit);
+    exited.catch(() => undefined);
+  }
 }
 
 /** The gRPC status codes the readiness checks expect. */

@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
@@ -22,6 +23,7 @@ import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
 import { createTrustActivities } from '../../activities/trust-activities.js';
+import type { ArtifactPolicy } from '../../adapters/artifacts.js';
 import { createApi } from '../../api/server.js';
 import { simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
@@ -34,6 +36,7 @@ import type { CampaignFile, CampaignStatus } from '../../domain/schema.js';
 import { ONCALL, STARTER, validCampaign, VENDOR } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const runFile = promisify(execFile);
 const TASK_QUEUE = 'api-handlers';
@@ -60,6 +63,31 @@ let env: TestWorkflowEnvironment;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 let dir: string;
 let artifact: ReturnType<typeof simulatedArtifact>;
+/** An HTTPS server (test CA) with the patch at /patches/sim.sh and /api-only/sim.sh, other bytes at /patches/other.sh. */
+let urls: Awaited<ReturnType<typeof artifactServer>>;
+
+async function artifactServer(root: string) {
+  const tls = issueCertificate(`${root}/artifact-ca`, 'artifacts', 'server', ['IP:127.0.0.1']);
+  const files: Record<string, string> = {
+    '/patches/sim.sh': '',
+    '/api-only/sim.sh': '',
+    '/patches/other.sh': 'other\n',
+  };
+  const server = createHttpsServer(
+    { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+    (req, res) => {
+      const body = files[req.url ?? ''];
+      if (body === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-length': Buffer.byteLength(body) }).end(body);
+    },
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    base: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+    caFile: `${root}/artifact-ca/ca.pem`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 let worker: Worker;
 let workerRun: Promise<void>;
 let actions: RolloutActions;
@@ -88,10 +116,24 @@ function fleetFile(prefix: string, soak: { duration: string; probeInterval: stri
 }
 
 beforeAll(async () => {
-  [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
+  [env, rollout] = await startTogether([devServerEnv(), tempRolloutStore()]);
   dir = mkdtempSync(`${tmpdir()}/rollout-api-handlers-`);
   const campaigns = rollout.store.campaignFiles;
   artifact = simulatedArtifact(dir);
+  urls = await artifactServer(dir);
+  // The worker and the API fetch URLs into caches of their own; the API allows one prefix the worker
+  // does not (to show the worker's own check failing a campaign the API let start).
+  const workerPolicy: ArtifactPolicy = {
+    ...artifact.policy,
+    cacheDir: `${dir}/worker-cache`,
+    caFile: urls.caFile,
+    urlPrefixes: [`${urls.base}/patches/`],
+  };
+  const apiPolicy: ArtifactPolicy = {
+    ...workerPolicy,
+    cacheDir: `${dir}/api-cache`,
+    urlPrefixes: [`${urls.base}/patches/`, `${urls.base}/api-only/`, 'https://127.0.0.1:9/patches/'],
+  };
   const host = simulatedHostActivities({ stepMs: 20, brokenBoot: new Set() });
   const held = new Promise<void>((resolve) => (releaseHeldHost = resolve));
   const logger = pino({ level: 'silent' });
@@ -118,7 +160,7 @@ beforeAll(async () => {
         logger,
         checkHealth: host.checkHealth,
         ledger: rollout.store,
-        artifacts: artifact.policy,
+        artifacts: workerPolicy,
       }),
     },
   });
@@ -129,14 +171,14 @@ beforeAll(async () => {
     campaigns,
     store: rollout.store,
     signer: decisionSigner(await serviceSigner(rollout.store, `${dir}/keys/service.pem`), 'api'),
-    artifacts: artifact.policy,
+    artifacts: apiPolicy,
   });
   app = await createApi({ actions, store: rollout.store });
   for (const [who, [name, role]] of Object.entries(USERS) as [Who, (typeof USERS)[Who]][])
     tokens[who] = (await rollout.store.addUser(name, role)).token;
   const operator = { identity: STARTER, role: 'operator' as const, via: 'api' as const };
   const brief = { duration: '3s', probeInterval: '1s' };
-  [gatedId, rejectedId] = await Promise.all([
+  [gatedId, rejectedId] = await startTogether([
     actions.start(operator, stringify(fleetFile('b', brief)), 'api-handlers'),
     actions.start(operator, stringify(fleetFile('c', brief)), 'api-handlers'),
   ]);
@@ -144,6 +186,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   releaseHeldHost();
+  await urls?.close();
   await app?.close();
   if (env) {
     // Host workflows are abandoned by their campaigns by design: end every run this file left.
@@ -1316,5 +1359,85 @@ describe('the CLI through the rollout API (ROLLOUT_API_URL)', () => {
       stderr:
         'rollout: bad settings: ROLLOUT_SIGNING_KEY: decisions sent through ROLLOUT_API_URL are signed by the API; unset one of them',
     });
+  });
+});
+
+/**
+ * The same campaign file with its artifact given by an https URL (patch.artifact.url) on a real HTTPS
+ * server with a test CA: fetched and checked by the API's start check and again by the worker before the
+ * test system; wrong bytes and a URL that does not answer are refused before anything starts; a URL the
+ * worker does not allow fails the campaign before any host is touched.
+ */
+describe('artifacts by URL (patch.artifact.url)', () => {
+  const byUrl = (prefix: string, url: string, sha256 = EMPTY_SHA256) => {
+    const file = fleetFile(prefix, { duration: '1s', probeInterval: '1s' });
+    file.patch.artifact = { url, sha256 };
+    return file;
+  };
+  // Checksums no cache holds: a machine that holds the bytes of a checksum does not ask the URL again.
+  const uncached = (text: string) => createHash('sha256').update(text).digest('hex');
+  const start = (file: ReturnType<typeof byUrl>) => as('operator', 'POST', '/api/campaigns', { file });
+
+  it('runs a campaign whose artifact is an https URL: the API and the worker each fetch and check it', async () => {
+    const res = await start(byUrl('u', `${urls.base}/patches/sim.sh`));
+    expect(res.statusCode).toBe(201);
+    const { campaignId } = res.json() as { campaignId: string };
+    const waiting = await until(campaignId, (s) => s.state === 'awaiting-approval');
+    const gate = waiting.gates.find((g) => g.state === 'open')!;
+    await actions.approve({ identity: VENDOR, role: 'vendor', via: 'api' }, campaignId, {
+      stage: gate.stage,
+      artifactSha256: EMPTY_SHA256,
+      hostSetDigest: gate.hostSetDigest,
+    });
+    expect((await until(campaignId, (s) => ['completed', 'failed'].includes(s.state))).state).toBe(
+      'completed',
+    );
+    for (const cache of ['api-cache', 'worker-cache'])
+      expect(readFileSync(`${dir}/${cache}/${EMPTY_SHA256}`, 'utf8'), cache).toBe('');
+  });
+
+  it('refuses with 400, before anything starts, a URL whose bytes do not match and one that does not answer', async () => {
+    const wrong = await start(byUrl('w', `${urls.base}/patches/other.sh`, uncached('not other')));
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json()).toMatchObject({
+      error: {
+        type: 'InvalidInput',
+        message: expect.stringContaining(
+          `artifact ${urls.base}/patches/other.sh does not match the SHA-256 the campaign file gives`,
+        ),
+      },
+    });
+    const closed = await start(byUrl('x', 'https://127.0.0.1:9/patches/sim.sh', uncached('never served')));
+    expect(closed.statusCode).toBe(400);
+    expect(closed.json()).toMatchObject({
+      error: {
+        type: 'InvalidInput',
+        message: expect.stringContaining('artifact https://127.0.0.1:9/patches/sim.sh'),
+      },
+    });
+    // Nothing of either is in the ledger, and the wrong bytes were kept nowhere.
+    const listed = (
+      (await as('operator', 'GET', '/api/campaigns')).json() as { campaigns: Array<{ name: string }> }
+    ).campaigns.map((c) => c.name);
+    expect(listed).not.toContain('api w');
+    expect(listed).not.toContain('api x');
+    expect(existsSync(`${dir}/api-cache/${createHash('sha256').update('other\n').digest('hex')}`)).toBe(
+      false,
+    );
+  });
+
+  it('fails the campaign before the test system when the worker refuses a URL the API allowed', async () => {
+    const res = await start(byUrl('y', `${urls.base}/api-only/sim.sh`));
+    expect(res.statusCode).toBe(201);
+    const { campaignId } = res.json() as { campaignId: string };
+    const ended = await until(campaignId, (s) =>
+      ['test-failed', 'failed', 'completed', 'awaiting-approval'].includes(s.state),
+    );
+    expect(ended.state).toBe('test-failed');
+    expect(ended.reason).toContain(
+      `artifact ${urls.base}/api-only/sim.sh is not under an artifact URL prefix of this installation (ROLLOUT_ARTIFACT_URLS)`,
+    );
+    // The test system was never touched.
+    expect(ended.hosts['y-h0']).toBe('pending');
   });
 });

@@ -17,6 +17,7 @@ import { CampaignFile } from '../../domain/schema.js';
 import { validCampaign, VENDOR } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { devServerEnv } from '../helpers/temporal.js';
+import { startTogether } from '../helpers/start-together.js';
 
 let env: TestWorkflowEnvironment;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
@@ -25,7 +26,7 @@ let makeApi: () => Promise<FastifyInstance>;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
+  [env, rollout] = await startTogether([devServerEnv(), tempRolloutStore()]);
   const campaigns = rollout.store.campaignFiles;
   const actions = rolloutActions({
     client: env.client,

@@ -32,6 +32,7 @@ import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 import { embeddedSettings } from '../../runtime/config.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const SHOTS = `${PROJECT_ROOT}/test-artifacts/screenshots`;
 let env: TestWorkflowEnvironment;
@@ -48,7 +49,11 @@ const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [env, lab, rollout] = await Promise.all([devServerEnv(), startTestLab('127.0.47', 4), tempRolloutStore()]);
+  [env, lab, rollout] = await startTogether([
+    devServerEnv(),
+    startTestLab('127.0.47', 4),
+    tempRolloutStore(),
+  ]);
   storeDir = mkdtempSync(`${tmpdir()}/rollout-dashboard-store-`);
   const campaigns = rollout.store.campaignFiles;
   worker = await Worker.create({

@@ -18,6 +18,7 @@ import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 import { embeddedSettings } from '../../runtime/config.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const TASK_QUEUE = 'e2e-host-steps';
 let env: TestWorkflowEnvironment;
@@ -25,7 +26,7 @@ let lab: TestLab;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
-  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.45', 3)]);
+  [env, lab] = await startTogether([devServerEnv(), startTestLab('127.0.45', 3)]);
   rollout = await tempRolloutStore();
 });
 

@@ -20,6 +20,7 @@ import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { validCampaign } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { devServerEnv } from '../helpers/temporal.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const DIR = `${PROJECT_ROOT}/test/fixtures/hostile`;
 const corpus = readdirSync(DIR)
@@ -36,7 +37,7 @@ let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 let operatorToken: string;
 
 beforeAll(async () => {
-  [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
+  [env, rollout] = await startTogether([devServerEnv(), tempRolloutStore()]);
   const actions = rolloutActions({
     client: env.client,
     taskQueue: 'hostile-input',

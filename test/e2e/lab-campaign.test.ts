@@ -30,6 +30,7 @@ import { startReceiver } from '../helpers/http-receiver.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
 import { childEnvironment } from '../../runtime/config.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const run = promisify(execFile);
 const TASK_QUEUE = 'e2e-lab';
@@ -76,7 +77,7 @@ function rollout(args: string[], extraEnv: Record<string, string> = {}) {
 }
 
 beforeAll(async () => {
-  [env, lab, hooks] = await Promise.all([
+  [env, lab, hooks] = await startTogether([
     devServerEnv(),
     startTestLab('127.0.42', 5),
     startReceiver('127.0.42.250'),

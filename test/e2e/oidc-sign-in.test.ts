@@ -26,6 +26,7 @@ import { PROJECT_ROOT } from '../../runtime/paths.js';
 import { startIdentityProvider, type TestIdentityProvider } from '../helpers/oidc-provider.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { devServerEnv } from '../helpers/temporal.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const run = promisify(execFile);
 const AUDIENCE = 'https://rollout.hospital.example/api';
@@ -70,7 +71,7 @@ const oidcOptions = (): OidcOptions => ({
 
 beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/rollout-oidc-`);
-  [env, rollout, idp, stranger] = await Promise.all([
+  [env, rollout, idp, stranger] = await startTogether([
     devServerEnv(),
     tempRolloutStore(),
     startIdentityProvider({ dir, name: 'hospital-idp', audience: AUDIENCE, accounts: ACCOUNTS }),
@@ -273,6 +274,14 @@ describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
     expect((await me(hmac)).body).toEqual({
       error: { type: 'Unauthenticated', message: "the token's signing algorithm is not accepted" },
     });
+    // Ten refusals from this address in the minute: a sign-in from it is answered 429 before the
+    // provider is asked anything on its behalf.
+    const exchange = await fetch(`${base}/api/sign-in/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 'any', codeVerifier: 'v'.repeat(43), redirectUri: `${base}/` }),
+    });
+    expect(exchange.status).toBe(429);
     // Refused sign-ins are audited per source and minute: the first with its reason (the browser's
     // person without a role, above), the rest counted into a summary (api/sign-in-guard.ts).
     const refusals = (await rollout.store.auditEntries({ limit: 50 }))

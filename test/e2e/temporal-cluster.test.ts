@@ -33,6 +33,7 @@ import { createWorker } from '../../workers/worker.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { createNamespace } from '../helpers/netns.js';
 import { tempRolloutStore } from '../helpers/store.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const run = promisify(execFile);
 const HOST = '127.0.70.1';
@@ -93,7 +94,7 @@ async function rawClient(token?: string): Promise<Client> {
 
 beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/rollout-cluster-test-`);
-  [local, lab, lab2, rollout] = await Promise.all([
+  [local, lab, lab2, rollout] = await startTogether([
     startLocalCluster({ dir: `${dir}/cluster`, host: HOST, trustedNetworks: [WORKER_NETWORKS] }),
     startTestLab('127.0.71', 4),
     startTestLab('127.0.72', 4),
@@ -227,7 +228,9 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       await new Promise((r) => setTimeout(r, 500));
       status = await campaignStatus(client, id);
     }
-    expect(status.state).toBe('awaiting-approval');
+    expect(status.state, JSON.stringify({ reason: status.reason, failed: status.failed })).toBe(
+      'awaiting-approval',
+    );
     const gate = status.gates.find((g) => g.state === 'open')!;
     const forged = {
       stage: gate.stage,
@@ -410,7 +413,9 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       await new Promise((r) => setTimeout(r, 500));
       status = await campaignStatus(client, id);
     }
-    expect(status.state).toBe('awaiting-approval');
+    expect(status.state, JSON.stringify({ reason: status.reason, failed: status.failed })).toBe(
+      'awaiting-approval',
+    );
     const gate = status.gates.find((g) => g.state === 'open')!;
     const approval = JSON.parse(
       await cli(vendorToken, [

@@ -27,6 +27,7 @@ import type { campaignWorkflow } from '../../workflows/campaign.js';
 import { abortUpdate, campaignStatusQuery, pauseUpdate } from '../../workflows/contract.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const TASK_QUEUE = 'trust-boundaries';
 let env: TestWorkflowEnvironment;
@@ -39,7 +40,7 @@ let running: Promise<void>;
 let artifact: ReturnType<typeof simulatedArtifact>;
 
 beforeAll(async () => {
-  [env, rollout] = await Promise.all([devServerEnv(), tempRolloutStore()]);
+  [env, rollout] = await startTogether([devServerEnv(), tempRolloutStore()]);
   dir = mkdtempSync(`${tmpdir()}/rollout-trust-`);
   store = rollout.store.campaignFiles;
   artifact = simulatedArtifact(dir);

@@ -23,6 +23,7 @@ import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
 import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { devServerEnv } from '../helpers/temporal.js';
 import { childEnvironment } from '../../runtime/config.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const TASK_QUEUE = 'e2e-worker-kill';
 let env: TestWorkflowEnvironment;
@@ -70,7 +71,7 @@ function kill(worker: ChildProcess): Promise<number> {
 }
 
 beforeAll(async () => {
-  [env, lab] = await Promise.all([devServerEnv(), startTestLab('127.0.50', 3)]);
+  [env, lab] = await startTogether([devServerEnv(), startTestLab('127.0.50', 3)]);
   dir = mkdtempSync(`${tmpdir()}/rollout-kill-`);
   // The workers read campaign files from the same rollout database.
   rolloutDb = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });

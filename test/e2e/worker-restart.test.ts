@@ -17,6 +17,7 @@ import { startTestLab, type TestLab } from '../helpers/lab.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 import { embeddedSettings } from '../../runtime/config.js';
+import { startTogether } from '../helpers/start-together.js';
 
 const TASK_QUEUE = 'e2e-restart';
 let env: TestWorkflowEnvironment;
@@ -24,7 +25,11 @@ let lab: TestLab;
 let rollout: Awaited<ReturnType<typeof tempRolloutStore>>;
 
 beforeAll(async () => {
-  [env, lab, rollout] = await Promise.all([devServerEnv(), startTestLab('127.0.43', 2), tempRolloutStore()]);
+  [env, lab, rollout] = await startTogether([
+    devServerEnv(),
+    startTestLab('127.0.43', 2),
+    tempRolloutStore(),
+  ]);
 });
 
 afterAll(async () => {

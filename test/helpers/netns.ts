@@ -34,9 +34,13 @@ export interface Namespace {
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
 const inside = (name: string, ...args: string[]) => ip('netns', 'exec', name, ...args);
 
-/** The /30 for namespace `index` of this process: 10.231.<pid mod 250>.<4 × index>. */
+/**
+ * The /30 for namespace `index` of this process, inside 10.231.0.0/16, the third octet from the PID.
+ * The suite runs one file at a time; two processes making namespaces at once would share addresses only
+ * if their PIDs are equal modulo 256.
+ */
 export function namespaceNetwork(index: number): { network: string; host: string; peer: string } {
-  const third = process.pid % 250;
+  const third = process.pid % 256;
   const base = 4 * index;
   return {
     network: `10.231.${third}.${base}/30`,

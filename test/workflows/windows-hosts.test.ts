@@ -31,6 +31,7 @@ import { VCSIM_VMS, validWindowsCampaign } from '../fixtures/campaign.js';
 import { tempRolloutStore } from '../helpers/store.js';
 import { bundleWorkflows, devServerEnv } from '../helpers/temporal.js';
 import { GOVC, startVcsim, type Vcsim } from '../helpers/vcsim.js';
+import { startTogether } from '../helpers/start-together.js';
 
 /** One Windows host as its scripts see it. */
 interface WindowsHost {
@@ -163,7 +164,7 @@ beforeAll(async () => {
   storeDir = mkdtempSync(join(tmpdir(), 'rollout-windows-store-'));
   rollout = await tempRolloutStore();
   store = rollout.store.campaignFiles;
-  [env, bundle, sim] = await Promise.all([devServerEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
+  [env, bundle, sim] = await startTogether([devServerEnv(), bundleWorkflows(), startVcsim('127.0.64.2')]);
 });
 
 afterAll(async () => {

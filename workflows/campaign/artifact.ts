@@ -1,7 +1,7 @@
 /** Re-checking the patch artifact against the checksum that was tested and approved. */
 import { condition } from '@temporalio/workflow';
 import { heartbeating } from './activities.js';
-import { failureType } from './failures.js';
+import { failureText, failureType } from './failures.js';
 import type { CampaignRun } from './state.js';
 
 /**
@@ -19,14 +19,14 @@ export async function checkArtifact(run: CampaignRun): Promise<'ok' | 'changed' 
     } catch (err) {
       if (failureType(err) === 'SourceArtifactInvalid') {
         run.artifactChanged = true;
-        status.reason = `the patch artifact changed after it was tested and approved: ${(err as Error).message}`;
+        status.reason = `the patch artifact changed after it was tested and approved: ${failureText(err)}`;
         run.changed();
         return 'changed';
       }
       const before = status.state;
       const seen = run.resumes;
       status.state = 'needs-decision';
-      status.waitingFor = `cannot re-check the patch artifact (${(err as Error).message}): resume to check again, or abort`;
+      status.waitingFor = `cannot re-check the patch artifact (${failureText(err)}): resume to check again, or abort`;
       await run.notify({ kind: 'needs-decision', to: run.operators(), text: status.waitingFor });
       run.changed();
       await condition(() => run.resumes !== seen || status.aborting);

@@ -3,6 +3,7 @@
  * (or fails early), extends it for missed probes when the plan allows, then gives the verdict; an
  * inconclusive one waits for a person's review.
  */
+import { failureText } from './failures.js';
 import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import { gateAudience } from '../../domain/access.js';
 import { failsEarly, scheduledProbes, soakExtensionMs, soakVerdict } from '../../domain/soak.js';
@@ -46,7 +47,7 @@ export async function soak(run: CampaignRun): Promise<Ending> {
     try {
       probe = await quick.probeTestHosts(input.campaignId, input.fileSha256, plan.testHosts);
     } catch (err) {
-      probe = { at: '', result: 'error', failed: [`probe could not run: ${(err as Error).message}`] };
+      probe = { at: '', result: 'error', failed: [`probe could not run: ${failureText(err)}`] };
     }
     // The workflow's clock, not the worker's: the timeline is what the campaign saw, replayably.
     status.soak.probes.push({ ...probe, at: run.now() });

@@ -1,7 +1,7 @@
 /** Phase 1: the artifact's check, then the patch on the test system(s). */
 import { quick } from './activities.js';
 import { end, type Ending } from './ending.js';
-import { failureType } from './failures.js';
+import { failureText, failureType } from './failures.js';
 import { drainHosts, launch } from './hosts.js';
 import type { CampaignRun } from './state.js';
 
@@ -10,7 +10,7 @@ export async function installOnTestSystems(run: CampaignRun): Promise<Ending> {
   try {
     await quick.verifyArtifact(input.fileSha256);
   } catch (err) {
-    const reason = `the patch artifact failed its check: ${(err as Error).message}`;
+    const reason = `the patch artifact failed its check: ${failureText(err)}`;
     return end(failureType(err) === 'SourceArtifactInvalid' ? 'artifact-changed' : 'test-failed', reason);
   }
   for (const hostId of plan.testHosts) launch(run, hostId, 'patch', undefined, undefined, true);
