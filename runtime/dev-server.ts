@@ -38,10 +38,17 @@ export function freePort(ip = '127.0.0.1'): Promise<number> {
   });
 }
 
-export function waitForTcp(host: string, port: number, timeoutMs: number): Promise<void> {
+/** Resolves once `host:port` accepts a connection; rejects after `timeoutMs`, or at once when `signal` aborts. */
+export function waitForTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
+      if (signal?.aborted) return reject(new Error(`stopped waiting for ${host}:${port}`));
       const socket = createConnection({ host, port });
       socket.once('connect', () => {
         socket.destroy();

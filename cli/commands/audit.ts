@@ -19,7 +19,8 @@ export async function run({ rest, flags }: CommandInput): Promise<number> {
   if (sub === 'list' || sub === undefined) {
     const given = stringFlag(flags, 'limit');
     const limit = given ? Number(given) : 50;
-    if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive number');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 999_999)
+      throw new UsageError('--limit must be a whole number from 1 to 999999');
     const campaign = stringFlag(flags, 'campaign');
     const entries = await withReading((reading) =>
       reading.audit({ ...(campaign ? { campaignId: campaign } : {}), limit }),

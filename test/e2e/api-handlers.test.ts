@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,7 @@ import { rolloutActions, type RolloutActions } from '../../client/actions.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { issueCertificate } from '../../runtime/certificates.js';
 import { childEnvironment } from '../../runtime/config.js';
+import { freePort } from '../../runtime/dev-server.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
 import type { CampaignFile, CampaignStatus } from '../../domain/schema.js';
 import { ONCALL, STARTER, validCampaign, VENDOR } from '../fixtures/campaign.js';
@@ -65,6 +66,7 @@ let dir: string;
 let artifact: ReturnType<typeof simulatedArtifact>;
 /** An HTTPS server (test CA) with the patch at /patches/sim.sh and /api-only/sim.sh, other bytes at /patches/other.sh. */
 let urls: Awaited<ReturnType<typeof artifactServer>>;
+let closedUrl = '';
 
 async function artifactServer(root: string) {
   const tls = issueCertificate(`${root}/artifact-ca`, 'artifacts', 'server', ['IP:127.0.0.1']);
@@ -121,6 +123,8 @@ beforeAll(async () => {
   const campaigns = rollout.store.campaignFiles;
   artifact = simulatedArtifact(dir);
   urls = await artifactServer(dir);
+  // A port that was free a moment ago: nothing answers there.
+  closedUrl = `https://127.0.0.1:${await freePort()}`;
   // The worker and the API fetch URLs into caches of their own; the API allows one prefix the worker
   // does not (to show the worker's own check failing a campaign the API let start).
   const workerPolicy: ArtifactPolicy = {
@@ -132,7 +136,7 @@ beforeAll(async () => {
   const apiPolicy: ArtifactPolicy = {
     ...workerPolicy,
     cacheDir: `${dir}/api-cache`,
-    urlPrefixes: [`${urls.base}/patches/`, `${urls.base}/api-only/`, 'https://127.0.0.1:9/patches/'],
+    urlPrefixes: [`${urls.base}/patches/`, `${urls.base}/api-only/`, `${closedUrl}/patches/`],
   };
   const host = simulatedHostActivities({ stepMs: 20, brokenBoot: new Set() });
   const held = new Promise<void>((resolve) => (releaseHeldHost = resolve));
@@ -1407,23 +1411,27 @@ describe('artifacts by URL (patch.artifact.url)', () => {
         ),
       },
     });
-    const closed = await start(byUrl('x', 'https://127.0.0.1:9/patches/sim.sh', uncached('never served')));
+    const closed = await start(byUrl('x', `${closedUrl}/patches/sim.sh`, uncached('never served')));
     expect(closed.statusCode).toBe(400);
     expect(closed.json()).toMatchObject({
       error: {
         type: 'InvalidInput',
-        message: expect.stringContaining('artifact https://127.0.0.1:9/patches/sim.sh'),
+        message: expect.stringContaining(
+          `artifact ${closedUrl}/patches/sim.sh: cannot fetch it (ECONNREFUSED)`,
+        ),
       },
     });
-    // Nothing of either is in the ledger, and the wrong bytes were kept nowhere.
-    const listed = (
-      (await as('operator', 'GET', '/api/campaigns')).json() as { campaigns: Array<{ name: string }> }
-    ).campaigns.map((c) => c.name);
-    expect(listed).not.toContain('api w');
-    expect(listed).not.toContain('api x');
-    expect(existsSync(`${dir}/api-cache/${createHash('sha256').update('other\n').digest('hex')}`)).toBe(
-      false,
-    );
+    // Both refusals audited, neither host in the ledger, and the wrong bytes kept nowhere (not under the
+    // checksum the file gives, nor as a partial download).
+    const [latest, before] = await latestAudit(2);
+    expect([before, latest].map((e) => `${e!.action} ${e!.outcome} ${e!.actor}`)).toEqual([
+      `start refused ${STARTER}`,
+      `start refused ${STARTER}`,
+    ]);
+    for (const hostId of ['w-h0', 'w-h1', 'x-h0', 'x-h1'])
+      expect(await rollout.store.ledger({ hostId }), hostId).toEqual([]);
+    expect(existsSync(`${dir}/api-cache/${uncached('not other')}`)).toBe(false);
+    expect(readdirSync(`${dir}/api-cache`).filter((f) => f.includes('.part'))).toEqual([]);
   });
 
   it('fails the campaign before the test system when the worker refuses a URL the API allowed', async () => {

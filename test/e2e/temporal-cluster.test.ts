@@ -94,16 +94,20 @@ async function rawClient(token?: string): Promise<Client> {
 
 beforeAll(async () => {
   dir = mkdtempSync(`${tmpdir()}/rollout-cluster-test-`);
-  [local, lab, lab2, rollout] = await startTogether([
-    startLocalCluster({ dir: `${dir}/cluster`, host: HOST, trustedNetworks: [WORKER_NETWORKS] }),
-    startTestLab('127.0.71', 4),
-    startTestLab('127.0.72', 4),
-    tempRolloutStore(),
-  ]);
+  [local, lab, lab2, rollout] = await startTogether(
+    [
+      startLocalCluster({ dir: `${dir}/cluster`, host: HOST, trustedNetworks: [WORKER_NETWORKS] }),
+      startTestLab('127.0.71', 4),
+      startTestLab('127.0.72', 4),
+      tempRolloutStore(),
+    ],
+    (stop) => stops.push(stop),
+  );
   cluster = local.cluster;
   ca = local.caFile;
-  // Longer than the bring-up's own 180 s, so its error (the step, the service logs) is what is reported.
-}, 300_000);
+  // Longer than the bring-up's own limits (60 s for history to listen, 180 s for the rest to serve, and
+  // PostgreSQL with the schema before), so its error (the step, the service logs) is what is reported.
+}, 360_000);
 
 // A failure on another machine is diagnosable only from the services' own logs: print their tails.
 afterEach((context) => {
@@ -113,8 +117,8 @@ afterEach((context) => {
 });
 
 afterAll(async () => {
+  // What the test started, last first; the cluster, the labs and the store were tracked as each came up.
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
-  await Promise.all([local?.stop(), lab?.stop(), lab2?.stop(), rollout?.cleanup()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 

@@ -12,14 +12,30 @@ function stopOf(value: unknown): Stop | undefined {
   return typeof fn === 'function' ? () => fn.call(v) : undefined;
 }
 
-export async function startTogether<T extends readonly unknown[] | []>(starts: {
-  [K in keyof T]: Promise<T[K]>;
-}): Promise<T> {
-  const settled = await Promise.allSettled(starts as readonly Promise<unknown>[]);
+/**
+ * `track`, when given, is handed each part's stop as soon as that part has started: a hook that times
+ * out before all have started (so this never returns) still leaves its `afterAll` able to stop them.
+ */
+export async function startTogether<T extends readonly unknown[] | []>(
+  starts: { [K in keyof T]: Promise<T[K]> },
+  track?: (stop: Stop) => void,
+): Promise<T> {
+  const tracked = (starts as readonly Promise<unknown>[]).map((p) =>
+    track
+      ? p.then((value) => {
+          const stop = stopOf(value);
+          if (stop) track(stop);
+          return value;
+        })
+      : p,
+  );
+  const settled = await Promise.allSettled(tracked);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (!failed) return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
-  await Promise.all(
-    settled.map((r) => (r.status === 'fulfilled' ? stopOf(r.value)?.().catch(() => undefined) : undefined)),
-  );
+  // Tracked parts are stopped by whoever tracks them.
+  if (!track)
+    await Promise.all(
+      settled.map((r) => (r.status === 'fulfilled' ? stopOf(r.value)?.().catch(() => undefined) : undefined)),
+    );
   throw failed.reason;
 }
