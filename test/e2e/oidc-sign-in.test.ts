@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
-import { importJWK, SignJWT } from 'jose';
+import { importJWK, SignJWT, type JWK } from 'jose';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oidcSignIn, type OidcOptions } from '../../adapters/oidc.js';
@@ -342,4 +342,82 @@ describe('sign-in with the hospital identity provider (OpenID Connect)', () => {
       error: { type: 'Unauthenticated', message: 'unknown or expired token' },
     });
   });
+  /** A token signed with `key` by the issuer spelled `iss`, for the operator, valid five minutes. */
+  const operatorToken = async (key: JWK & { kid: string }, iss: string) =>
+    new SignJWT({ email: ACCOUNTS['o.lind'].email, groups: ACCOUNTS['o.lind'].groups })
+      .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+      .setIssuer(iss)
+      .setAudience(AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(await importJWK(key, 'ES256'));
+  const meOn = async (api: FastifyInstance, token: string, from: string) => {
+    const res = await api.inject({
+      url: '/api/me',
+      remoteAddress: from,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    return { status: res.statusCode, body: res.json() as unknown };
+  };
+
+  it('takes an issuer whose tokens spell it with a trailing slash, configured with or without it', async () => {
+    const slashed = await startIdentityProvider({
+      dir,
+      name: 'slash-idp',
+      audience: AUDIENCE,
+      accounts: {},
+      trailingSlash: true,
+    });
+    slashed.open(`${base}/`);
+    const apis = await Promise.all(
+      [slashed.issuer, slashed.issuer.replace(/\/$/, '')].map((issuer) =>
+        createApi({
+          actions,
+          store: rollout.store,
+          oidc: oidcSignIn({ ...oidcOptions(), issuer, caFile: slashed.caFile }),
+        }),
+      ),
+    );
+    try {
+      expect(slashed.issuer).toMatch(/\/$/);
+      const token = await operatorToken(slashed.signingKey, slashed.issuer);
+      for (const api of apis)
+        expect(await meOn(api, token, '198.51.100.20')).toMatchObject({
+          status: 200,
+          body: { role: 'operator' },
+        });
+    } finally {
+      await Promise.all(apis.map((a) => a.close()));
+      await slashed.stop();
+    }
+  });
+
+  it("follows the provider's key rotation: a new key is fetched (at most every 30 s), the old one then refused", async () => {
+    // Its own API, so its key cache starts empty now.
+    const api = await createApi({ actions, store: rollout.store, oidc: oidcSignIn(oidcOptions()) });
+    try {
+      const from = '198.51.100.30';
+      const old = idp.signingKey;
+      expect(await meOn(api, await operatorToken(old, idp.issuer), from)).toMatchObject({ status: 200 });
+      const rotated = await idp.rotateKey();
+      const fresh = await operatorToken(rotated, idp.issuer);
+      // Within 30 s of the last fetch a key not yet seen does not make the API ask the provider again.
+      expect(await meOn(api, fresh, from)).toEqual({
+        status: 401,
+        body: {
+          error: { type: 'Unauthenticated', message: "the token is not signed with the issuer's keys" },
+        },
+      });
+      await new Promise((r) => setTimeout(r, 31_000));
+      expect(await meOn(api, fresh, '198.51.100.31')).toMatchObject({
+        status: 200,
+        body: { role: 'operator' },
+      });
+      // The old key has left the provider's key set, and so the API's.
+      expect(await meOn(api, await operatorToken(old, idp.issuer), '198.51.100.31')).toMatchObject({
+        status: 401,
+      });
+    } finally {
+      await api.close();
+    }
+  }, 60_000);
 });

@@ -21,8 +21,10 @@ export interface Account {
 export interface TestIdentityProvider {
   issuer: string;
   caFile: string;
-  /** The provider's signing key (private), to make tokens it never issued but would verify. */
-  signingKey: JWK & { kid: string };
+  /** The provider's signing key now (private), to make tokens it never issued but would verify. */
+  readonly signingKey: JWK & { kid: string };
+  /** Replaces the signing key (the old one leaves the JWKS), as a provider's key rotation does. */
+  rotateKey(): Promise<JWK & { kid: string }>;
   /** The dashboard's client at this provider. */
   clientId: string;
   /** Starts answering, sending people back to `redirect` (the dashboard; known once the API listens). */
@@ -38,6 +40,8 @@ export async function startIdentityProvider(options: {
   name: string;
   audience: string;
   accounts: Record<string, Account>;
+  /** Spell the issuer with a trailing slash, as some providers do (`https://…/`). */
+  trailingSlash?: boolean;
 }): Promise<TestIdentityProvider> {
   const tls = issueCertificate(`${options.dir}/pki`, options.name, 'server', ['IP:127.0.0.1']);
   let handler: ((req: never, res: never) => void) | undefined;
@@ -47,18 +51,24 @@ export async function startIdentityProvider(options: {
   );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  const issuer = `https://127.0.0.1:${port}`;
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const signingKey = {
-    ...(await exportJWK(privateKey)),
-    kid: `${options.name}-key`,
-    alg: 'ES256',
-    use: 'sig',
+  const issuer = `https://127.0.0.1:${port}${options.trailingSlash ? '/' : ''}`;
+  let generation = 0;
+  const newKey = async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return {
+      ...(await exportJWK(privateKey)),
+      kid: `${options.name}-key-${++generation}`,
+      alg: 'ES256',
+      use: 'sig',
+    };
   };
+  let signingKey = await newKey();
+  let redirectTo = '';
   let robotClaims: Account = { email: '', groups: [] };
 
   // Built once the dashboard's address is known (clients are checked when the provider is made).
   const open = (redirect: string) => {
+    redirectTo = redirect;
     const provider = new Provider(issuer, {
       clients: [
         {
@@ -125,7 +135,14 @@ export async function startIdentityProvider(options: {
   return {
     issuer,
     caFile: `${options.dir}/pki/ca.pem`,
-    signingKey,
+    get signingKey() {
+      return signingKey;
+    },
+    async rotateKey() {
+      signingKey = await newKey();
+      open(redirectTo);
+      return signingKey;
+    },
     clientId: 'rollout-dashboard',
     open,
     async robotToken(claims) {
