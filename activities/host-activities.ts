@@ -18,7 +18,7 @@ import { runHealthChecks } from '../adapters/health.js';
 import {
   compareAfterInstall,
   measurePrerequisites,
-  observeBoot,
+  watchBoot,
   profileBeforeInstall,
   readBootId,
   readVersion,
@@ -28,11 +28,13 @@ import {
   type IntegrityProfile,
 } from '../adapters/host-ops.js';
 import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
-import { sshTarget, SshSession, withSsh, type KeyStore, type SshTarget } from '../adapters/ssh.js';
+import { sshTarget, type SshSession, type SshTarget } from '../adapters/ssh.js';
+import type { SshConnector } from '../adapters/ssh-pool.js';
 import { activityContext, beat, typed, withHeartbeat } from './support.js';
 
 export interface ActivityDeps {
-  keys: KeyStore;
+  /** How host sessions are had: the worker's pool (adapters/ssh-pool.ts), or one per use. */
+  ssh: SshConnector;
   controllers: ControllerClient;
   logger: Logger;
   /** Where artifacts may be read from (the worker's artifact directories and limits). */
@@ -41,6 +43,59 @@ export interface ActivityDeps {
 
 export interface PreflightResult extends PreflightReport {
   alreadyPatched: boolean;
+}
+
+/** What one look at a host before anything changes finds: preflight, and the protected-path profile. */
+export interface Inspection {
+  preflight: PreflightResult;
+  /** Taken only when the host will go on to be patched (not patched already, nothing unmet or pending). */
+  profile?: IntegrityProfile;
+}
+
+/** What one look at a host after its install (and reboot) finds. */
+export interface AfterInstall {
+  version: string;
+  health: HealthReport;
+  /** Compared only when the version is right and the health checks passed. */
+  integrity?: IntegrityReport;
+}
+
+/** Whether a preflight lets the host go on to its image and install without another look. */
+export function preflightProceeds(preflight: PreflightResult): boolean {
+  return !preflight.alreadyPatched && !preflight.unmet && !preflight.pendingReboot?.length;
+}
+
+/** The reads the folded steps are made of (the real ones, or a benchmark's simulated ones). */
+export interface ReadSteps {
+  preflight(input: HostPatchInput): Promise<PreflightResult>;
+  profileProtectedPaths(input: HostPatchInput): Promise<IntegrityProfile>;
+  readVersion(input: HostPatchInput): Promise<string>;
+  checkHealth(input: HostPatchInput): Promise<HealthReport>;
+  compareProtectedPaths(input: HostPatchInput): Promise<IntegrityReport>;
+}
+
+/**
+ * Reads that always run together, as one step each (one activity, one workflow-task round trip):
+ * `inspectHost` is preflight, then the protected-path profile when the host will go on to be patched;
+ * `checkAfterInstall` is the version, the health checks, then the protected-path comparison when the
+ * version is right and the checks passed. Nothing here decides a host's fate: the workflow does, from
+ * what they return.
+ */
+export function foldedReads(steps: ReadSteps) {
+  const protects = (input: HostPatchInput) => input.patch.integrity.protectedPaths.length > 0;
+  return {
+    async inspectHost(input: HostPatchInput): Promise<Inspection> {
+      const preflight = await steps.preflight(input);
+      if (!preflightProceeds(preflight) || !protects(input)) return { preflight };
+      return { preflight, profile: await steps.profileProtectedPaths(input) };
+    },
+    async checkAfterInstall(input: HostPatchInput): Promise<AfterInstall> {
+      const version = await steps.readVersion(input);
+      const health = await steps.checkHealth(input);
+      if (version !== input.patch.version || !health.ok || !protects(input)) return { version, health };
+      return { version, health, integrity: await steps.compareProtectedPaths(input) };
+    },
+  };
 }
 
 export interface InstallOutcome {
@@ -73,9 +128,74 @@ function workflowRunOf(input: HostPatchInput): string {
   return activityContext()?.info.workflowExecution?.runId ?? `${input.campaignId}-local`;
 }
 
-export function createHostActivities({ keys, controllers, logger, artifacts }: ActivityDeps) {
+/**
+ * Until when one wait-for-boot attempt keeps looking: 10 s before its own time limit and before the
+ * boot timeout (so the failure at the timeout is this attempt's own, saying "down" or "old boot").
+ */
+function bootWatchUntil(
+  info:
+    | { startToCloseTimeoutMs: number; scheduledTimestampMs: number; scheduleToCloseTimeoutMs: number }
+    | undefined,
+): number {
+  const now = Date.now();
+  if (!info) return now + 20_000;
+  const margin = 10_000;
+  const attemptEnd = now + info.startToCloseTimeoutMs - margin;
+  const allEnd =
+    info.scheduleToCloseTimeoutMs > 0
+      ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - margin
+      : attemptEnd;
+  return Math.min(attemptEnd, allEnd, now + 20_000);
+}
+
+export function createHostActivities({ ssh: connector, controllers, logger, artifacts }: ActivityDeps) {
   const ssh = <T>(input: HostPatchInput, fn: (s: SshSession) => Promise<T>) =>
-    typed(() => withSsh(hostTarget(input), keys, fn, { signal: activityContext()?.cancellationSignal }));
+    typed(() => connector.use(hostTarget(input), fn, { signal: activityContext()?.cancellationSignal }));
+
+  const preflight = (input: HostPatchInput): Promise<PreflightResult> =>
+    ssh(input, async (s) => {
+      const version = await readVersion(s, input.patch);
+      const bootId = await readBootId(s, bootIdCommandOf(input.host));
+      const measured = await measurePrerequisites(s, input.patch);
+      logger.info(
+        { campaignId: input.campaignId, hostId: input.host.id, version, ...measured },
+        'preflight done',
+      );
+      return { version, bootId, alreadyPatched: version === input.patch.version, ...measured };
+    });
+  const profile = (input: HostPatchInput) =>
+    ssh(input, (s) => profileBeforeInstall(s, input.patch, runKeyOf(input)));
+  const compare = async (input: HostPatchInput): Promise<IntegrityReport> => {
+    const report = await ssh(input, (s) => compareAfterInstall(s, input.patch, runKeyOf(input)));
+    logger.info(
+      {
+        campaignId: input.campaignId,
+        hostId: input.host.id,
+        files: report.files,
+        changed: report.changes.length + report.moreChanges,
+      },
+      'protected paths compared',
+    );
+    return report;
+  };
+  const health = (input: HostPatchInput): Promise<HealthReport> =>
+    typed(() =>
+      runHealthChecks(input.host, input.healthChecks, (fn) =>
+        connector.use(hostTarget(input), fn, {
+          readyTimeoutMs: 5_000,
+          signal: activityContext()?.cancellationSignal,
+        }),
+      ),
+    );
+  /** The host's connections end with this step (reboot, power, restore): none is reused after it. */
+  const evictHost = (input: HostPatchInput) => connector.evict(hostTarget(input));
+  const folded = foldedReads({
+    preflight,
+    profileProtectedPaths: profile,
+    readVersion: (input) => ssh(input, (s) => readVersion(s, input.patch)),
+    checkHealth: health,
+    compareProtectedPaths: compare,
+  });
 
   return {
     /**
@@ -100,16 +220,16 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
      * Read-only. Throws HostKeyMismatch, AuthenticationFailed, CredentialUnusable, HostUnreachable.
      */
     async preflight(input: HostPatchInput): Promise<PreflightResult> {
-      return ssh(input, async (s) => {
-        const version = await readVersion(s, input.patch);
-        const bootId = await readBootId(s, bootIdCommandOf(input.host));
-        const measured = await measurePrerequisites(s, input.patch);
-        logger.info(
-          { campaignId: input.campaignId, hostId: input.host.id, version, ...measured },
-          'preflight done',
-        );
-        return { version, bootId, alreadyPatched: version === input.patch.version, ...measured };
-      });
+      return preflight(input);
+    },
+
+    /**
+     * Preflight, then (when the host goes on to be patched and the patch protects paths) the
+     * protected-path profile, in one step (`foldedReads`). Heartbeats while it hashes. Read-only on
+     * protected data. Throws what `preflight` and `profileProtectedPaths` throw.
+     */
+    async inspectHost(input: HostPatchInput): Promise<Inspection> {
+      return withHeartbeat(() => folded.inspectHost(input));
     },
 
     /**
@@ -117,24 +237,12 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
      * retry reuses the first one. Read-only on protected data. Throws IntegrityViolation (a path is missing).
      */
     async profileProtectedPaths(input: HostPatchInput): Promise<IntegrityProfile> {
-      return withHeartbeat(() => ssh(input, (s) => profileBeforeInstall(s, input.patch, runKeyOf(input))));
+      return withHeartbeat(() => profile(input));
     },
 
     /** Profiles the protected paths again and lists what changed since the before-install profile. Read-only. */
     async compareProtectedPaths(input: HostPatchInput): Promise<IntegrityReport> {
-      const report = await withHeartbeat(() =>
-        ssh(input, (s) => compareAfterInstall(s, input.patch, runKeyOf(input))),
-      );
-      logger.info(
-        {
-          campaignId: input.campaignId,
-          hostId: input.host.id,
-          files: report.files,
-          changed: report.changes.length + report.moreChanges,
-        },
-        'protected paths compared',
-      );
-      return report;
+      return withHeartbeat(() => compare(input));
     },
 
     /**
@@ -203,18 +311,32 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
           ...(previousBootId ? { previousBootId } : {}),
         }),
       );
+      evictHost(input);
       if (done === 'already-rebooted')
         logger.info({ campaignId: input.campaignId, hostId: input.host.id }, 'host already rebooted');
     },
 
     /**
-     * Succeeds once the host answers SSH with a boot ID other than `previousBootId` (empty: any). Until
-     * then throws HostNotUp (no answer) or RebootPending (it answers on the old boot), both retried by
-     * the workflow's polling policy; at the boot timeout the last one says which. Read-only.
+     * Succeeds once the host answers SSH with a boot ID other than `previousBootId` (empty: any), looking
+     * every 250 ms (a TCP probe first) for up to 20 s per attempt and heartbeating. Until then throws
+     * HostNotUp (no answer) or RebootPending (it answers on the old boot), both retried by the workflow's
+     * polling policy; every attempt ends before the boot timeout, so at the timeout the last one says
+     * which. Read-only.
      */
     async waitForBoot(input: HostPatchInput, previousBootId: string): Promise<string> {
       return typed(async () => {
-        const seen = await observeBoot(hostTarget(input), keys, bootIdCommandOf(input.host), previousBootId);
+        const context = activityContext();
+        const seen = await watchBoot(
+          connector,
+          hostTarget(input),
+          bootIdCommandOf(input.host),
+          previousBootId,
+          {
+            until: bootWatchUntil(context?.info),
+            signal: context?.cancellationSignal,
+            onLook: (look) => context?.heartbeat(look.state),
+          },
+        );
         if (seen.state === 'down')
           throw new RolloutError('HostNotUp', `${input.host.id} is not up yet (${seen.reason})`);
         if (seen.state === 'same-boot')
@@ -236,13 +358,16 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
      * Read-only; never throws for a failed check (the workflow re-checks while services come up).
      */
     async checkHealth(input: HostPatchInput): Promise<HealthReport> {
-      return withHeartbeat(() =>
-        typed(() =>
-          runHealthChecks(input.host, input.healthChecks, () =>
-            SshSession.open(hostTarget(input), keys, { readyTimeoutMs: 5_000 }),
-          ),
-        ),
-      );
+      return withHeartbeat(() => health(input));
+    },
+
+    /**
+     * The version, the health checks, then (version right, checks passed, paths protected) the
+     * protected-path comparison, in one step (`foldedReads`). Heartbeats while it works. Read-only; a
+     * failed check is in the report, not thrown.
+     */
+    async checkAfterInstall(input: HostPatchInput): Promise<AfterInstall> {
+      return withHeartbeat(() => folded.checkAfterInstall(input));
     },
 
     /**
@@ -268,6 +393,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
           await controllers.restore(target, record.imageId);
         }),
       );
+      evictHost(input);
       logger.warn(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: record.imageId },
         'image restored',
@@ -280,6 +406,7 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
      */
     async powerCycle(input: HostPatchInput): Promise<void> {
       await withHeartbeat(() => typed(() => controllers.powerCycle(outOfBand(input, 'powerController'))));
+      evictHost(input);
     },
 
     /**
@@ -299,3 +426,6 @@ export function createHostActivities({ keys, controllers, logger, artifacts }: A
 }
 
 export type HostActivities = ReturnType<typeof createHostActivities>;
+
+/** The host activities but the folded reads, which `foldedReads` makes from these. */
+export type HostSteps = Omit<HostActivities, 'inspectHost' | 'checkAfterInstall'>;

@@ -31,7 +31,8 @@ import {
 import { dialectFor } from './dialects/index.js';
 import { renderTemplate } from './dialects/dialect.js';
 import { redfishPower, type PowerOperation } from './redfish.js';
-import { sshTarget, withSsh, type KeyStore } from './ssh.js';
+import { sshTarget, type KeyStore } from './ssh.js';
+import { directSsh, type SshConnector } from './ssh-pool.js';
 import {
   vspherePower,
   vsphereRemove,
@@ -81,7 +82,7 @@ function templateValues(controller: SshController, machine: string, extra: Recor
 }
 
 async function runTemplate<T>(
-  keys: KeyStore,
+  connector: SshConnector,
   target: Via<SshController>,
   operation: ControllerOperation,
   extra: Record<string, string>,
@@ -98,7 +99,7 @@ async function runTemplate<T>(
     templateValues(controller, target.machine, extra),
   );
   const ssh = sshTarget(`controller ${controller.id}`, { ...controller, platform }, target.jumpHosts);
-  return withSsh(ssh, keys, async (session) => {
+  return connector.use(ssh, async (session) => {
     const result = await session.run(command, CONTROLLER_COMMAND_MS);
     if (result.code !== 0)
       throw new RolloutError(
@@ -128,10 +129,13 @@ async function runTemplate<T>(
 export interface ControllerClientOptions {
   /** govc for vSphere controllers (runtime/config.ts `Settings.govc`). */
   govc?: GovcTool;
+  /** How SSH controllers are reached (default: a new session per command). */
+  ssh?: SshConnector;
 }
 
 /** The operations every controller kind offers (or refuses with the reason), dispatched by kind. */
 export function createControllerClient(keys: KeyStore, options: ControllerClientOptions = {}) {
+  const connector = options.ssh ?? directSsh(keys);
   const govcRun = async (controller: VsphereController): Promise<GovcRun> => ({
     govc: options.govc ?? { binary: 'govc', home: '/tmp' },
     controller,
@@ -169,7 +173,7 @@ export function createControllerClient(keys: KeyStore, options: ControllerClient
         return vspherePower(await govcRun(controller), vmPathOf(target), operation);
       case 'ssh': {
         const status = await runTemplate(
-          keys,
+          connector,
           target as Via<SshController>,
           operation,
           {},
@@ -210,9 +214,9 @@ export function createControllerClient(keys: KeyStore, options: ControllerClient
       case 'ssh': {
         const via = target as Via<SshController>;
         if (operation === 'snapshot')
-          return runTemplate(keys, via, 'snapshot', {}, ImageRecord, 'ImageFailed');
+          return runTemplate(connector, via, 'snapshot', {}, ImageRecord, 'ImageFailed');
         const schema = operation === 'verify' ? Verified : Ok;
-        return runTemplate(keys, via, operation, { image: id }, schema, 'ImageFailed');
+        return runTemplate(connector, via, operation, { image: id }, schema, 'ImageFailed');
       }
       default:
         return unknownKind(kind);

@@ -212,25 +212,46 @@ export async function runCheck(
   }
 }
 
-/** Runs every check; the SSH login itself counts as the first check. */
+/** Runs `fn` on an SSH session to the host being checked (a pooled one or a new one: the caller's choice). */
+export type SessionScope = <T>(fn: (session: SshSession) => Promise<T>) => Promise<T>;
+
+/**
+ * Runs every check; getting an SSH session counts as the first check. When there is none, the checks
+ * that need SSH fail and the others (TCP, HTTP, DICOM) still run.
+ */
 export async function runHealthChecks(
   target: ProbeTarget,
   checks: HealthCheck[],
-  openSsh: () => Promise<SshSession>,
+  withSession: SessionScope,
   nowIso: () => string = () => new Date().toISOString(),
 ): Promise<HealthReport> {
-  const results: CheckResult[] = [];
-  let ssh: SshSession | undefined;
-  results.push(
-    await timed('ssh-login', async () => {
-      ssh = await openSsh();
-      return 'logged in with pinned host key';
-    }),
-  );
+  const report = (results: CheckResult[]): HealthReport => ({
+    ok: results.every((r) => r.ok),
+    at: nowIso(),
+    checks: results,
+  });
+  const started = Date.now();
+  let loggedIn = false;
   try {
-    for (const check of checks) results.push(await runCheck(check, target, ssh));
-  } finally {
-    ssh?.close();
+    return await withSession(async (ssh) => {
+      loggedIn = true;
+      const results: CheckResult[] = [
+        {
+          name: 'ssh-login',
+          ok: true,
+          durationMs: Date.now() - started,
+          detail: 'logged in with pinned host key',
+        },
+      ];
+      for (const check of checks) results.push(await runCheck(check, target, ssh));
+      return report(results);
+    });
+  } catch (err) {
+    if (loggedIn) throw err;
+    const results: CheckResult[] = [
+      { name: 'ssh-login', ok: false, durationMs: Date.now() - started, detail: (err as Error).message },
+    ];
+    for (const check of checks) results.push(await runCheck(check, target, undefined));
+    return report(results);
   }
-  return { ok: results.every((r) => r.ok), at: nowIso(), checks: results };
 }

@@ -9,7 +9,8 @@ import { localArtifact, verifySourceArtifact, type ArtifactPolicy } from './arti
 import { probeTcp } from './health.js';
 import { dialectFor, type HostDialect, type InstallRun } from './dialects/index.js';
 import type { HostFacts } from './dialects/dialect.js';
-import { tail, withSsh, type KeyStore, type SshSession, type SshTarget } from './ssh.js';
+import { tail, type SshSession, type SshTarget } from './ssh.js';
+import type { SshConnector } from './ssh-pool.js';
 
 export type { InstallRun };
 
@@ -85,23 +86,58 @@ export type BootObservation =
  * "down": it is thrown as it is.
  */
 export async function observeBoot(
+  connector: SshConnector,
   target: SshTarget,
-  keys: KeyStore,
   bootIdCommand: string,
   previousBootId: string,
   connectMs = 5_000,
 ): Promise<BootObservation> {
   try {
     if (!target.via) await probeTcp(target.address, target.port, Math.min(connectMs, 2_000));
-    const bootId = await withSsh(target, keys, (s) => readBootId(s, bootIdCommand), {
+    const bootId = await connector.use(target, (s) => readBootId(s, bootIdCommand), {
       readyTimeoutMs: connectMs,
     });
-    return previousBootId && bootId === previousBootId
-      ? { state: 'same-boot', bootId }
-      : { state: 'new-boot', bootId };
+    if (previousBootId && bootId === previousBootId) {
+      // A host about to go down: the next look must not wait on a connection to the boot that is ending.
+      connector.evict(target);
+      return { state: 'same-boot', bootId };
+    }
+    return { state: 'new-boot', bootId };
   } catch (err) {
     if (err instanceof RolloutError && !['HostUnreachable', 'ConnectionLost'].includes(err.type)) throw err;
     return { state: 'down', reason: (err as Error).message };
+  }
+}
+
+export interface BootWatch {
+  /** Stop looking by then (epoch ms) and return the last observation. */
+  until: number;
+  /** Between looks (default 250 ms): a refused TCP connection costs less than a millisecond. */
+  intervalMs?: number;
+  signal?: AbortSignal | undefined;
+  /** Called after every look (heartbeats). */
+  onLook?: (seen: BootObservation) => void;
+}
+
+/**
+ * Looks at a rebooting host until it is on a new boot or `until` passes; returns the last look. One
+ * activity attempt polls many times: a host back a second after the first look is seen then, not at
+ * the next retry of the activity.
+ */
+export async function watchBoot(
+  connector: SshConnector,
+  target: SshTarget,
+  bootIdCommand: string,
+  previousBootId: string,
+  watch: BootWatch,
+): Promise<BootObservation> {
+  const interval = watch.intervalMs ?? 250;
+  for (;;) {
+    const seen = await observeBoot(connector, target, bootIdCommand, previousBootId);
+    watch.onLook?.(seen);
+    if (seen.state === 'new-boot' || watch.signal?.aborted || Date.now() + interval >= watch.until)
+      return seen;
+    await new Promise((resolve) => setTimeout(resolve, interval));
   }
 }
 

@@ -234,6 +234,7 @@ export interface ConnectOptions {
  */
 export class SshSession {
   readonly dialect: HostDialect;
+  private closed = false;
 
   private constructor(
     private readonly ssh: NodeSSH,
@@ -387,7 +388,13 @@ export class SshSession {
     }
   }
 
+  /** Still connected (and so is its jump host): not closed, not dropped by the other side. */
+  get alive(): boolean {
+    return !this.closed && this.ssh.isConnected() && (this.jump?.alive ?? true);
+  }
+
   close(): void {
+    this.closed = true;
     this.ssh.dispose();
     this.jump?.close();
   }

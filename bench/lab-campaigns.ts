@@ -74,12 +74,13 @@ async function oneRun(run: number): Promise<RunLine> {
     const rollout = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
     cleanup.push(() => rollout.close());
     const store = rollout.campaignFiles;
-    const { worker, connection } = await createWorker({
+    const { worker, connection, ssh } = await createWorker({
       settings: bench,
       ledger: rollout,
       logger: createLogger('error'),
     });
     cleanup.push(() => connection.close());
+    cleanup.push(async () => ssh.close());
     const client = await connectClient(config);
     cleanup.push(() => client.connection.close());
     const file = CampaignFile.parse(

@@ -4,7 +4,8 @@
  * patched and one rolled-back host). test/replay/replay.test.ts replays them against the current
  * workflow code, so a change that would break running campaigns fails CI. Re-record only on purpose
  * (with patched() guards for anything in flight), never to make a failing replay pass. `--verbose`
- * prints each campaign's states and the SDK's warnings.
+ * prints each campaign's states and the SDK's warnings. `--tag T` names the files T-<scenario>-runN.json:
+ * recordings of new code beside those of the old, which must keep replaying too.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,13 @@ import { simulatedHostActivities, type SimulatedFleet } from './simulated-fleet.
 
 const OUT = `${PROJECT_ROOT}/test/replay`;
 const logger = pino({ level: 'warn' });
-const { verbose } = parseArgs({ options: { verbose: { type: 'boolean', default: false } } }).values;
+const args = parseArgs({
+  options: { verbose: { type: 'boolean', default: false }, tag: { type: 'string' } },
+  allowPositionals: true,
+});
+const { verbose } = args.values;
+/** `--tag lean`: files named lean-<scenario>-runN.json, beside (not over) the recordings of older code. */
+const prefix = args.values.tag ? `${args.values.tag}-` : '';
 installRuntime(logger, verbose ? 'WARN' : 'ERROR');
 
 const dir = mkdtempSync(`${tmpdir()}/rollout-record-`);
@@ -78,13 +85,13 @@ async function save(name: string, workflowId: string) {
   let n = 0;
   for (const runId of runs.reverse()) {
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-    writeFileSync(`${OUT}/${name}-run${++n}.json`, historyToJSON(history));
+    writeFileSync(`${OUT}/${prefix}${name}-run${++n}.json`, historyToJSON(history));
   }
-  process.stdout.write(`recorded ${name}: ${n} run(s)\n`);
+  process.stdout.write(`recorded ${prefix}${name}: ${n} run(s)\n`);
 }
 
 /** `npx tsx bench/record-replay.ts host-steps` records only the named scenarios; none: all of them. */
-const only = process.argv.slice(2);
+const only = args.positionals;
 const wanted = (name: string) => only.length === 0 || only.includes(name);
 
 /** A source artifact that matches its checksum this many times, then no longer (it was swapped). */

@@ -15,9 +15,10 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { benchActivities } from './bench-activities.js';
 import { openRolloutStore } from '../adapters/rollout-store.js';
-import { campaignStatus, startCampaign } from '../client/campaigns.js';
+import { startCampaign } from '../client/campaigns.js';
+import { campaignStatusQuery } from '../workflows/contract.js';
 import { planCampaign } from '../domain/planner.js';
-import { TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
+import { FINAL_HOST_STATES, TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
 import { tlsOptions } from '../client/connection.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { startLocalCluster } from '../runtime/local-cluster.js';
@@ -92,7 +93,27 @@ interface Figures {
   hostEvents: number;
   largest: { id: string; events: number; bytes: number };
   cpu: { server: number; worker: number };
+  /** From the full histories of up to SAMPLE patched hosts: workflow tasks and events by type. */
+  sample: { hosts: number; workflowTasks: number; byType: Map<string, number> };
+  /** Hosts finished (campaign counts) against ms since the start, sampled every second. */
+  progress: Array<{ done: number; at: number }>;
+  /** The largest resident set of this process (the worker runs in it), sampled every second. */
+  rssBytes: number;
 }
+
+/** Hosts/min over the WINDOW hosts that finished before each milestone: a slowdown shows as a falling rate. */
+const MILESTONES = [1_000, 4_000, 10_000];
+const WINDOW = 500;
+
+function rateAt(progress: Figures['progress'], milestone: number): number | undefined {
+  const end = progress.find((p) => p.done >= milestone);
+  const begin = progress.find((p) => p.done >= milestone - WINDOW);
+  if (!end || !begin || end.at === begin.at) return undefined;
+  return ((end.done - begin.done) / (end.at - begin.at)) * 60_000;
+}
+
+/** Host histories read in full to count workflow tasks and event types (reading all 10,000 would take long). */
+const SAMPLE = 100;
 
 /** One campaign over the simulated fleet on the server `start` brings up (stopped afterwards). */
 async function measure(start: (dir: string) => Promise<Server>): Promise<Figures> {
@@ -121,6 +142,8 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
     const client = new Client({ connection: await Connection.connect(server.connection) });
     const cpuBefore = { server: treeCpuSeconds(server.pids()), worker: ownCpuSeconds() };
     const started = Date.now();
+    const progress: Figures['progress'] = [];
+    let rss = 0;
     const result = await worker.runUntil(async () => {
       const signers = await benchSigners(ledger, dir);
       const id = await startCampaign(client, 'bench', store, file, BENCH_OPERATOR, {
@@ -128,7 +151,12 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
         signing: signers.operator,
       });
       for (;;) {
-        const status = await campaignStatus(client, id);
+        rss = Math.max(rss, process.memoryUsage().rss);
+        // The campaign's own query only: `campaignStatus` also queries every in-flight host, and a query
+        // that reaches a host mid-task makes it complete that task early (an extra round trip each).
+        const status = await client.workflow.getHandle(id).query(campaignStatusQuery);
+        const done = FINAL_HOST_STATES.reduce((n, state) => n + (status.counts[state] ?? 0), 0);
+        if (done > (progress.at(-1)?.done ?? -1)) progress.push({ done, at: Date.now() - started });
         if (status.state === 'awaiting-approval') await approveOpenGate(client, id, signers.vendor);
         if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
         await new Promise((r) => setTimeout(r, 1_000));
@@ -153,6 +181,9 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
       hostEvents: 0,
       largest: { id: '', events: 0, bytes: 0 },
       cpu,
+      sample: { hosts: 0, workflowTasks: 0, byType: new Map() },
+      progress,
+      rssBytes: rss,
     };
     for await (const wf of client.workflow.list({ query: `ExecutionStatus != 'Running'` })) {
       const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
@@ -164,6 +195,7 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
       } else {
         figures.hostEvents += events;
         figures.hostRuns += 1;
+        if (figures.sample.hosts < SAMPLE) await countEvents(client, wf.workflowId, wf.runId, figures.sample);
       }
       if (events > figures.largest.events)
         figures.largest = { id: `${wf.workflowId} (${wf.type})`, events, bytes };
@@ -175,6 +207,22 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
     await server.stop();
     await ledger.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Adds one patched host's history to the sample (other outcomes take other paths). */
+async function countEvents(client: Client, workflowId: string, runId: string, sample: Figures['sample']) {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  if ((await handle.result()).state !== 'patched') return;
+  const history = await handle.fetchHistory();
+  sample.hosts += 1;
+  for (const event of history.events ?? []) {
+    // The one attributes field an event has set names its type (workflowTaskCompletedEventAttributes…).
+    const type = (
+      Object.entries(event).find(([k, v]) => k.endsWith('EventAttributes') && v)?.[0] ?? 'unknown'
+    ).replace(/EventAttributes$/, '');
+    sample.byType.set(type, (sample.byType.get(type) ?? 0) + 1);
+    if (type === 'workflowTaskCompleted') sample.workflowTasks += 1;
   }
 }
 
@@ -195,6 +243,18 @@ function report(f: Figures): string[] {
     `campaign runs:            ${f.campaignRuns} (continue-as-new), ${f.campaignEvents} events in all runs`,
     `host workflow runs:       ${f.hostRuns}, ${(f.hostEvents / Math.max(1, f.hostRuns)).toFixed(1)} events each on average`,
     `history events per host:  ${p.events.toFixed(1)} (campaign ${(f.campaignEvents / f.planned).toFixed(2)} + host ${(f.hostEvents / f.planned).toFixed(1)})`,
+    `patched host (${f.sample.hosts} read): ${(f.sample.workflowTasks / Math.max(1, f.sample.hosts)).toFixed(1)} workflow-task round trips, ${([...f.sample.byType.values()].reduce((a, b) => a + b, 0) / Math.max(1, f.sample.hosts)).toFixed(1)} events: ${[
+      ...f.sample.byType,
+    ]
+      .sort((a, b) => b[1] - a[1])
+      .map(([type, n]) => `${type} ${(n / Math.max(1, f.sample.hosts)).toFixed(1)}`)
+      .join(', ')}`,
+    `hosts/min as it grows:    ${
+      MILESTONES.filter((m) => m <= hosts)
+        .map((m) => `${m}: ${rateAt(f.progress, m)?.toFixed(0) ?? '-'}`)
+        .join(', ') || `(no milestone under ${hosts} hosts)`
+    } (over the ${WINDOW} hosts before each)`,
+    `worker process RSS:       ${(f.rssBytes / 1048576).toFixed(0)} MiB at most (the benchmark runs the worker in its own process)`,
     `largest history:          ${f.largest.events} events, ${(f.largest.bytes / 1024).toFixed(0)} KiB: ${f.largest.id}`,
     `CPU per host:             server ${p.serverCpu.toFixed(3)} s, worker ${p.workerCpu.toFixed(3)} s (server ${f.cpu.server.toFixed(1)} s, worker ${f.cpu.worker.toFixed(1)} s in all)`,
     `Temporal hard limits:     ${HARD_EVENTS} events (${((f.largest.events / HARD_EVENTS) * 100).toFixed(1)}% used), ${HARD_BYTES / 1048576} MiB (${((f.largest.bytes / HARD_BYTES) * 100).toFixed(2)}% used)`,

@@ -4,7 +4,7 @@
  * hosts listed in `brokenBoot` never come back from reboot until their image is restored, like the NAS in
  * the demo. Never used by the product: the worker (`rollout worker`) always runs the real activities.
  */
-import type { HostActivities } from '../activities/host-activities.js';
+import { foldedReads, type HostActivities, type HostSteps } from '../activities/host-activities.js';
 import type { HealthReport, HostPatchInput } from '../domain/schema.js';
 
 export interface SimulatedFleet {
@@ -31,7 +31,7 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
     checks: [{ name: 'simulated', ok, durationMs: fleet.stepMs, detail: ok ? 'ok' : 'simulated failure' }],
   });
   const id = (input: HostPatchInput) => input.host.id;
-  return {
+  const steps: HostSteps = {
     async verifySourceArtifact() {},
     async preflight(input) {
       await step();
@@ -94,4 +94,5 @@ export function simulatedHostActivities(fleet: SimulatedFleet): HostActivities {
       await step();
     },
   };
+  return { ...steps, ...foldedReads(steps) };
 }

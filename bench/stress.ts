@@ -25,7 +25,8 @@ import {
   triggerReboot,
   uploadArtifact,
 } from '../adapters/host-ops.js';
-import { directoryKeyStore, shellQuote, SshSession, withSsh, type SshTarget } from '../adapters/ssh.js';
+import { directoryKeyStore, shellQuote, withSsh, type SshTarget } from '../adapters/ssh.js';
+import { directSsh } from '../adapters/ssh-pool.js';
 import { CampaignFile, type Patch } from '../domain/schema.js';
 import { HOST_CREDENTIAL, labDown, labUp, type LabInventory } from '../lab/lab.js';
 import { labCampaign } from '../lab/lab-campaign.js';
@@ -160,7 +161,7 @@ try {
       await withSsh(t, keys, (s) => triggerReboot(s, { bootIdCommand, previousBootId: before }));
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const seen = await observeBoot(t, keys, bootIdCommand, before);
+        const seen = await observeBoot(directSsh(keys), t, bootIdCommand, before);
         if (seen.state === 'new-boot') return undefined;
         if (Date.now() > deadline) return `no new boot within 60 s (last: ${seen.state})`;
         await new Promise((r) => setTimeout(r, 250));
@@ -170,8 +171,8 @@ try {
   results.push(
     await phase('health checks', count('health'), concurrency, async (i) => {
       const h = lab.hosts[i % lab.hosts.length]!;
-      const report = await runHealthChecks(h, checks, () =>
-        SshSession.open(target(i), keys, { readyTimeoutMs: 5_000 }),
+      const report = await runHealthChecks(h, checks, (fn) =>
+        withSsh(target(i), keys, fn, { readyTimeoutMs: 5_000 }),
       );
       const failed = report.checks.filter((c) => !c.ok);
       return failed.length ? failed.map((c) => `${c.name}: ${c.detail}`).join('; ') : undefined;

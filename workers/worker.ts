@@ -11,6 +11,7 @@ import { createTrustActivities, type TrustStore } from '../activities/trust-acti
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { createControllerClient } from '../adapters/controller.js';
 import { directoryKeyStore } from '../adapters/ssh.js';
+import { sshPool, type SshConnector, type SshPool } from '../adapters/ssh-pool.js';
 import { webhookSink } from '../adapters/webhooks.js';
 import { tlsOptions } from '../client/connection.js';
 import type { Settings } from '../runtime/config.js';
@@ -71,16 +72,25 @@ export interface ActivityOptions {
   logger: Logger;
 }
 
-/** Every activity the workflows call, wired to the real adapters: the one place they are composed. */
-export function composeActivities({ settings, ledger, logger }: ActivityOptions) {
+/**
+ * Every activity the workflows call, wired to the real adapters: the one place they are composed. SSH
+ * sessions to hosts and controllers come from `ssh` (default: a pool of this worker's own).
+ */
+export function composeActivities({
+  settings,
+  ledger,
+  logger,
+  ssh,
+}: ActivityOptions & { ssh?: SshConnector }) {
   const keys = directoryKeyStore(settings.keyDir, settings.sshAgentSocket);
+  const connector = ssh ?? sshPool(keys);
   const { artifacts } = settings;
   const campaigns = ledger.campaignFiles;
   // One plan per campaign file in this worker: admission and every wave read it from here.
   const plans = planCache();
   const hostActivities = createHostActivities({
-    keys,
-    controllers: createControllerClient(keys, { govc: settings.govc }),
+    ssh: connector,
+    controllers: createControllerClient(keys, { govc: settings.govc, ssh: connector }),
     logger,
     artifacts,
   });
@@ -104,9 +114,13 @@ export interface WorkerOptions extends ActivityOptions {
   maxConcurrentActivities?: number;
 }
 
+/**
+ * A worker on the configured Temporal, with its SSH pool: close `ssh` once the worker has stopped (its
+ * idle connections would otherwise hold the process up to the pool's idle time).
+ */
 export async function createWorker(
   options: WorkerOptions,
-): Promise<{ worker: Worker; connection: NativeConnection }> {
+): Promise<{ worker: Worker; connection: NativeConnection; ssh: SshPool }> {
   const { settings, logger } = options;
   const temporal = settings.temporal;
   installRuntime(logger, settings.sdkLogLevel, settings.metricsAddress);
@@ -115,7 +129,8 @@ export async function createWorker(
     tls: tlsOptions(temporal),
     apiKey: temporal.apiKey,
   });
-  const activities = composeActivities(options);
+  const ssh = sshPool(directoryKeyStore(settings.keyDir, settings.sshAgentSocket));
+  const activities = composeActivities({ ...options, ssh });
   const worker = await Worker.create({
     connection,
     namespace: temporal.namespace,
@@ -126,5 +141,5 @@ export async function createWorker(
     // Installs re-attach after a restart, but give in-flight steps a chance to finish on SIGTERM.
     shutdownGraceTime: '20s',
   });
-  return { worker, connection };
+  return { worker, connection, ssh };
 }

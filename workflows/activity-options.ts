@@ -4,7 +4,7 @@
  * heartbeat timeout of tens of seconds here: a worker that dies mid-step is noticed within that time and
  * the step is retried on another worker, instead of when its start-to-close timeout runs out.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors.js';
 import type { Patch } from '../domain/schema.js';
 
@@ -52,10 +52,14 @@ export function installOptions(patch: Patch): ActivityOptions {
   };
 }
 
-/** Polls for a host coming back: each attempt is short; the boot timeout bounds them all. */
+/**
+ * Polls for a host coming back: each attempt looks many times for up to 20 s and heartbeats; the boot
+ * timeout bounds them all.
+ */
 export function bootWaitOptions(patch: Patch): ActivityOptions {
   return {
     startToCloseTimeout: '30s',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     scheduleToCloseTimeout: patch.bootTimeout,
     retry: { initialInterval: '1s', backoffCoefficient: 1, maximumInterval: '1s', nonRetryableErrorTypes },
   };
@@ -70,8 +74,39 @@ export function integrityOptions(patch: Patch): ActivityOptions {
   };
 }
 
+/**
+ * Preflight with the protected-path profile in one step (`inspectHost`): as long as the profile may
+ * take, heartbeating; a plain preflight when the patch protects no paths.
+ */
+export function inspectOptions(patch: Patch): ActivityOptions {
+  return patch.integrity.protectedPaths.length > 0
+    ? integrityOptions(patch)
+    : { ...QUICK, heartbeatTimeout: HEARTBEAT_TIMEOUT };
+}
+
+/** Version, health checks and protected-path comparison in one step (`checkAfterInstall`). */
+export function afterInstallOptions(patch: Patch): ActivityOptions {
+  const integrity = patch.integrity.protectedPaths.length > 0 ? patch.integrity.timeout + 60_000 : 0;
+  return { ...HEARTBEATING, startToCloseTimeout: Math.max(15 * 60_000, integrity) };
+}
+
+/**
+ * Short steps run inside the workflow task as local activities (loading the host's records, the reboot
+ * trigger): no workflow-task round trip of their own. Same retries as QUICK.
+ */
+export const LOCAL_QUICK: LocalActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: QUICK.retry,
+};
+
 /** Read-model writes (ledger) and notifications: retried for a while, then given up; never a host's failure. */
 export const BOOKKEEPING: ActivityOptions = {
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+};
+
+/** Ledger writes as local activities: retried like BOOKKEEPING, without a round trip each. */
+export const LOCAL_BOOKKEEPING: LocalActivityOptions = {
+  startToCloseTimeout: '10s',
+  retry: BOOKKEEPING.retry,
 };

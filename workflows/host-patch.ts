@@ -6,6 +6,7 @@ import {
   TimeoutFailure,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
 } from '@temporalio/workflow';
@@ -25,12 +26,16 @@ import type {
   StepTiming,
 } from '../domain/schema.js';
 import {
+  afterInstallOptions,
   BOOKKEEPING,
   bootWaitOptions,
   CONTROLLER,
   HEARTBEATING,
+  inspectOptions,
   installOptions,
   integrityOptions,
+  LOCAL_BOOKKEEPING,
+  LOCAL_QUICK,
   QUICK,
 } from './activity-options.js';
 import { hostProgressQuery } from './contract.js';
@@ -102,9 +107,15 @@ class StepFailed extends Error {
  * patch ledger (a read model: a ledger that cannot be written never stops the host).
  */
 export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
+  // Fewer round trips per host: the host's records, its ledger writes and the reboot trigger as local
+  // activities (inside the workflow task), the reads that always run together folded into one step
+  // each. Runs recorded before that replay on the steps they had, one activity each.
+  const lean = patched('lean-host-steps');
   // Runs recorded before the ledger existed replay without its writes.
-  const ledgerOn = patched('ledger-entries');
-  const { recordHostState } = proxyActivities<LedgerActivities>(BOOKKEEPING);
+  const ledgerOn = lean || patched('ledger-entries');
+  const { recordHostState } = lean
+    ? proxyLocalActivities<LedgerActivities>(LOCAL_BOOKKEEPING)
+    : proxyActivities<LedgerActivities>(BOOKKEEPING);
   let loaded: HostPatchInput | undefined;
   const startedAt = new Date().toISOString();
   const record = async (state: HostState, outcome?: HostOutcome) => {
@@ -117,6 +128,7 @@ export async function hostPatchWorkflow(run: HostRun): Promise<HostOutcome> {
   };
   const outcome = await hostSteps(
     run,
+    lean,
     startedAt,
     (input) => (loaded = input),
     (state) => record(state),
@@ -172,6 +184,7 @@ function ledgerEntry(
 
 async function hostSteps(
   run: HostRun,
+  lean: boolean,
   startedAt: string,
   onInput: (input: HostPatchInput) => void,
   onState: (state: HostState) => Promise<void>,
@@ -179,6 +192,10 @@ async function hostSteps(
   const quick = proxyActivities<HostActivities & CampaignActivities>(QUICK);
   const heartbeating = proxyActivities<HostActivities>(HEARTBEATING);
   const controller = proxyActivities<HostActivities>(CONTROLLER);
+  const local = proxyLocalActivities<HostActivities & CampaignActivities>(LOCAL_QUICK);
+  const load = lean ? local : quick;
+  /** The reboot trigger: a short SSH command, local in lean runs (no round trip of its own). */
+  const trigger = lean ? local : quick;
 
   const timings: StepTiming[] = [];
   let state: HostState = 'preflight';
@@ -218,7 +235,7 @@ async function hostSteps(
   let input: HostPatchInput;
   try {
     input = await timed('load', 'preflight', () =>
-      quick.loadHostInput(run.campaignId, run.fileSha256, run.hostId),
+      load.loadHostInput(run.campaignId, run.fileSha256, run.hostId),
     );
   } catch (err) {
     return finish('needs-attention', { failure: (err as StepFailed).failure });
@@ -232,10 +249,14 @@ async function hostSteps(
    * Health checks until they pass or `patch.healthRetry.attempts` ran, `interval` apart (durable
    * sleeps). Runs recorded before retries existed replay with a single check.
    */
-  async function settledHealth(): Promise<HealthReport> {
+  async function settledHealth(first?: HealthReport): Promise<HealthReport> {
     const retry = (input.patch as Partial<typeof input.patch>).healthRetry ?? { attempts: 1, interval: 0 };
-    let report = await heartbeating.checkHealth(input);
-    for (let attempt = 1; attempt < retry.attempts && !report.ok && patched('health-retry'); attempt++) {
+    let report = first ?? (await heartbeating.checkHealth(input));
+    for (
+      let attempt = 1;
+      attempt < retry.attempts && !report.ok && (lean || patched('health-retry'));
+      attempt++
+    ) {
       await sleep(retry.interval);
       report = await heartbeating.checkHealth(input);
     }
@@ -276,9 +297,18 @@ async function hostSteps(
     return restore(run.image, {});
   }
 
+  const inspect = proxyActivities<HostActivities>(lean ? inspectOptions(input.patch) : QUICK);
+  /** Preflight; in lean runs with the protected-path profile taken in the same step when it proceeds. */
+  const lookAtHost = async () => {
+    if (!lean) return { preflight: await quick.preflight(input), profiled: false };
+    const found = await inspect.inspectHost(input);
+    return { preflight: found.preflight, profiled: found.profile !== undefined };
+  };
+
   let preflight;
+  let profiled = false;
   try {
-    preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
+    ({ preflight, profiled } = await timed('preflight', 'preflight', lookAtHost));
   } catch (err) {
     // Nothing was changed on the host; a person must look (unreachable, wrong key, refused login).
     return finish('needs-attention', { failure: (err as StepFailed).failure, unchanged: true });
@@ -289,11 +319,11 @@ async function hostSteps(
     const before = preflight;
     try {
       await timed('reboot-first', 'preflight', async () => {
-        await quick.triggerReboot(input, before.bootId);
+        await trigger.triggerReboot(input, before.bootId);
         await sleep(input.patch.rebootGrace);
         await waitForBoot(input, before.bootId);
       });
-      preflight = await timed('preflight', 'preflight', () => quick.preflight(input));
+      ({ preflight, profiled } = await timed('preflight', 'preflight', lookAtHost));
     } catch (err) {
       // Restarted (or maybe down): not "not changed"; no image was taken, nothing to restore.
       return finish('needs-attention', { fromVersion: before.version, failure: (err as StepFailed).failure });
@@ -318,9 +348,9 @@ async function hostSteps(
   // Workflows started before protected-path profiles existed replay without them (and their recorded
   // host input has no `integrity`).
   const protectedPaths = (input.patch as Partial<typeof input.patch>).integrity?.protectedPaths ?? [];
-  const profiles = protectedPaths.length > 0 && patched('protected-path-profiles');
+  const profiles = protectedPaths.length > 0 && (lean || patched('protected-path-profiles'));
   const integrity = proxyActivities<HostActivities>(profiles ? integrityOptions(input.patch) : QUICK);
-  if (profiles) {
+  if (profiles && !profiled) {
     try {
       await timed('integrity-before', 'preflight', () => integrity.profileProtectedPaths(input));
     } catch (err) {
@@ -336,7 +366,7 @@ async function hostSteps(
   }
 
   // Runs recorded before "no change, no restore" rolled a host back after a failed upload too.
-  const noChangeNoRestore = patched('no-change-no-restore');
+  const noChangeNoRestore = lean || patched('no-change-no-restore');
   let artifactPath: string;
   try {
     artifactPath = await timed('upload', 'uploading', () => heartbeating.uploadArtifact(input));
@@ -419,19 +449,28 @@ async function hostSteps(
     if (input.patch.reboots || verdict === 'reboot-required' || verdict === 'reboot-started') {
       await timed('reboot', 'rebooting', async () => {
         // An installer that began the restart itself is not restarted a second time.
-        if (verdict !== 'reboot-started') await quick.triggerReboot(input, bootBeforeInstall);
+        if (verdict !== 'reboot-started') await trigger.triggerReboot(input, bootBeforeInstall);
         await sleep(input.patch.rebootGrace);
         await waitForBoot(input, bootBeforeInstall);
       });
     }
-    const version = await timed('verify', 'health-check', () => quick.readVersion(input));
+    // Lean runs read the version, run the health checks and compare the protected paths in one step.
+    const after = lean
+      ? await timed('verify', 'health-check', () =>
+          proxyActivities<HostActivities>(afterInstallOptions(input.patch)).checkAfterInstall(input),
+        )
+      : undefined;
+    const version = after?.version ?? (await timed('verify', 'health-check', () => quick.readVersion(input)));
     if (version !== input.patch.version)
       throw new StepFailed({
         step: 'verify',
         type: 'VerifyFailed',
         message: `host reports version ${version}, expected ${input.patch.version}`,
       });
-    health = await timed('health', 'health-check', settledHealth);
+    health =
+      after?.health.ok === true
+        ? after.health
+        : await timed('health', 'health-check', () => settledHealth(after?.health));
     if (!health.ok)
       throw new StepFailed({
         step: 'health',
@@ -442,9 +481,9 @@ async function hostSteps(
           .join('; '),
       });
     if (profiles) {
-      const report = await timed('integrity-after', 'health-check', () =>
-        integrity.compareProtectedPaths(input),
-      );
+      const report =
+        after?.integrity ??
+        (await timed('integrity-after', 'health-check', () => integrity.compareProtectedPaths(input)));
       protectedReport = report;
       const changed = report.changes.length + report.moreChanges;
       if (changed > 0)

@@ -13,13 +13,14 @@ export async function run(): Promise<number> {
       { dir: config.database.legacyStoreDir, ...ledger.legacyImport },
       'campaign files imported into the rollout store',
     );
-  const { worker, connection } = await createWorker({ settings: config, ledger, logger });
+  const { worker, connection, ssh } = await createWorker({ settings: config, ledger, logger });
   const { address, namespace, taskQueue } = config.temporal;
   logger.info({ address, namespace, taskQueue }, 'worker started');
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   await worker.run();
+  ssh.close();
   await connection.close();
   await ledger.close();
   return EXIT.ok;

@@ -33,6 +33,7 @@ import {
   withSsh,
   type SshTarget,
 } from '../../adapters/ssh.js';
+import { sshPool } from '../../adapters/ssh-pool.js';
 import { RolloutError } from '../../domain/errors.js';
 import { CampaignFile, type Controller, type HealthCheck, type Patch } from '../../domain/schema.js';
 import { waitForTcp } from '../../runtime/dev-server.js';
@@ -118,6 +119,88 @@ describe('SSH to real OpenSSH hosts', () => {
 
   it('reports a host that is not listening as HostUnreachable', async () => {
     expect(await failureType(SshSession.open(target(1, { port: 2299 }), keys()))).toBe('HostUnreachable');
+  });
+});
+
+describe('the SSH pool: one connection per host reused, never a failed one', () => {
+  /** The client side of the TCP connection a command ran on, as the host saw it ("address port"). */
+  const connectionOf = (s: SshSession) => s.check('echo "${SSH_CONNECTION% * *}"', 5_000, 'connection');
+
+  it('reuses an idle session, opens a new one after a failed use, an eviction, the idle time or a dropped connection', async () => {
+    const pool = sshPool(keys(), { idleMs: 300 });
+    try {
+      const first = await pool.use(target(1), connectionOf);
+      expect(await pool.use(target(1), connectionOf)).toBe(first);
+      expect(pool.stats()).toMatchObject({ opened: 1, reused: 1, idle: 1 });
+
+      // A use that failed (here a command that exited 3) closes its session: the next one is new.
+      expect(await failureType(pool.use(target(1), (s) => s.check('exit 3', 5_000, 'failing')))).toBe(
+        'CommandFailed',
+      );
+      const afterFailure = await pool.use(target(1), connectionOf);
+      expect(afterFailure).not.toBe(first);
+      expect(pool.stats()).toMatchObject({ opened: 2, reused: 2, discarded: 1 });
+
+      pool.evict(target(1));
+      const afterEvict = await pool.use(target(1), connectionOf);
+      expect(afterEvict).not.toBe(afterFailure);
+
+      await new Promise((r) => setTimeout(r, 600));
+      expect(pool.stats().idle).toBe(0);
+      const afterIdle = await pool.use(target(1), connectionOf);
+      expect(afterIdle).not.toBe(afterEvict);
+
+      // The host drops the idle connection (its sshd process for it is killed): the pool notices and
+      // opens another instead of sending the next command down a dead connection.
+      const sshdPid = await pool.use(target(1), (s) => s.check('echo $PPID', 5_000, 'sshd pid'));
+      await withSsh(target(1), keys(), (s) => s.check(`kill ${sshdPid}`, 5_000, 'kill'));
+      await new Promise((r) => setTimeout(r, 200));
+      const afterDrop = await pool.use(target(1), connectionOf);
+      expect(afterDrop).not.toBe(afterIdle);
+      expect(pool.stats()).toMatchObject({ opened: 5 });
+    } finally {
+      pool.close();
+    }
+    expect(pool.stats().idle).toBe(0);
+  });
+
+  it('checks the pinned key on every new connection: another pin is another connection, and refused', async () => {
+    const pool = sshPool(keys());
+    try {
+      await pool.use(target(1), connectionOf);
+      const other = lab.inventory.hosts[2]!.hostKey;
+      expect(await failureType(pool.use(target(1, { hostKey: other }), connectionOf))).toBe(
+        'HostKeyMismatch',
+      );
+      // Hosts are kept apart: each has its own session, on its own host.
+      expect(await pool.use(target(2), (s) => s.check('hostname', 5_000, 'h'))).toBe(
+        lab.inventory.hosts[2]!.id,
+      );
+      expect(await pool.use(target(1), (s) => s.check('hostname', 5_000, 'h'))).toBe(
+        lab.inventory.hosts[1]!.id,
+      );
+      expect(pool.stats()).toMatchObject({ opened: 2, reused: 1 });
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('closes a session whose use was cancelled', async () => {
+    const pool = sshPool(keys());
+    try {
+      const abort = new AbortController();
+      const running = pool.use(target(1), (s) => s.run('sleep 20', 30_000), { signal: abort.signal });
+      setTimeout(() => abort.abort(), 300);
+      const result = await running.then(
+        (r) => `exited ${r.code}`,
+        (e: RolloutError) => e.type,
+      );
+      // The command sees its connection close under it (no exit code), and the session is not kept.
+      expect(result).toBe('exited null');
+      expect(pool.stats()).toMatchObject({ opened: 1, discarded: 1, idle: 0 });
+    } finally {
+      pool.close();
+    }
   });
 });
 
@@ -212,7 +295,7 @@ describe('health checks against real services', () => {
       ...file.fleet.healthChecks,
       { kind: 'tcp' as const, name: 'closed-port', port: 7, timeout: 1_000 },
     ];
-    const report = await runHealthChecks(h, checks, () => SshSession.open(target(1), keys()));
+    const report = await runHealthChecks(h, checks, (fn) => withSsh(target(1), keys(), fn));
     expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
       ['ssh-login', true],
       ['pacs-version-file', true],
@@ -278,7 +361,7 @@ describe('health checks against real services', () => {
         timeout: 2_000,
       },
     ];
-    const report = await runHealthChecks(h, checks, () => SshSession.open(target(1), keys()));
+    const report = await runHealthChecks(h, checks, (fn) => withSsh(target(1), keys(), fn));
     const detail = Object.fromEntries(report.checks.map((c) => [c.name, c.ok ? 'ok' : c.detail]));
     const root = lab.inventory.mountPoint;
     const origin = `https://${h.address}:8080`.replace(/\./g, '\\.');
@@ -517,7 +600,8 @@ describe('controller: images and power, out-of-band', () => {
     expect(await ctl.powerStatus(oob)).toEqual({ power: 'off' });
     await ctl.restore(oob, image.imageId);
     expect(await ctl.powerCycle(oob)).toEqual({ power: 'on' });
-    await new Promise((r) => setTimeout(r, 300));
+    // Powered on is not yet listening: the lab's sshd takes a moment to start in its new namespace.
+    await waitForTcp(host.address, host.port, 10_000);
     expect(
       await withSsh(target(3), keys(), (s) => s.check('cat "$PACS_ROOT/opt/pacs/VERSION"', 5_000, 'v')),
     ).toBe('1.0.0');

@@ -20,6 +20,7 @@ import {
   type InstallRun,
 } from '../../adapters/host-ops.js';
 import { directoryKeyStore, shellQuote, withSsh, SshSession, type SshTarget } from '../../adapters/ssh.js';
+import { directSsh } from '../../adapters/ssh-pool.js';
 import { sha256File } from '../../adapters/artifacts.js';
 import { RolloutError } from '../../domain/errors.js';
 import { issueCertificate } from '../../runtime/certificates.js';
@@ -274,8 +275,14 @@ describe('the reboot: one trigger, and what the host answers', () => {
   it('does not reboot a host that is already on another boot, and tells down, same and new boots apart', async () => {
     const host = target(2);
     const before = await on(2, (s) => readBootId(s, BOOT_ID));
-    expect(await observeBoot(host, keys(), BOOT_ID, before)).toEqual({ state: 'same-boot', bootId: before });
-    expect(await observeBoot(host, keys(), BOOT_ID, '')).toEqual({ state: 'new-boot', bootId: before });
+    expect(await observeBoot(directSsh(keys()), host, BOOT_ID, before)).toEqual({
+      state: 'same-boot',
+      bootId: before,
+    });
+    expect(await observeBoot(directSsh(keys()), host, BOOT_ID, '')).toEqual({
+      state: 'new-boot',
+      bootId: before,
+    });
     // A retried trigger whose first attempt did reboot the host: the boot IDs differ, nothing is done.
     expect(await on(2, (s) => triggerReboot(s, { bootIdCommand: BOOT_ID, previousBootId: 'old-boot' }))).toBe(
       'already-rebooted',
@@ -288,11 +295,11 @@ describe('the reboot: one trigger, and what the host answers', () => {
     );
     const seen = new Set<string>();
     const deadline = Date.now() + 20_000;
-    let last = await observeBoot(host, keys(), BOOT_ID, before);
+    let last = await observeBoot(directSsh(keys()), host, BOOT_ID, before);
     while (last.state !== 'new-boot' && Date.now() < deadline) {
       seen.add(last.state);
       await new Promise((r) => setTimeout(r, 100));
-      last = await observeBoot(host, keys(), BOOT_ID, before);
+      last = await observeBoot(directSsh(keys()), host, BOOT_ID, before);
     }
     expect(seen.has('down')).toBe(true);
     expect(last.state).toBe('new-boot');

@@ -191,12 +191,13 @@ describe('the Temporal cluster: separate services on PostgreSQL, mTLS, JWT autho
       temporal: temporalAs('worker'),
       keyDir: lab.inventory.keyDir,
     });
-    const { worker, connection } = await createWorker({
+    const { worker, connection, ssh } = await createWorker({
       settings: workerSettings,
       ledger: rollout.store,
       logger: createLogger('error'),
     });
     stops.push(() => connection.close());
+    stops.push(async () => ssh.close());
     const running = worker.run();
     stops.push(async () => {
       worker.shutdown();

@@ -33,6 +33,11 @@ describe('recorded histories replay on the current workflow code', () => {
       'artifact-changed',
       'signed',
       'signed-on-call',
+      // Host workflows with fewer round trips (patched 'lean-host-steps'): local ledger writes, folded reads.
+      'lean-host-patched',
+      'lean-host-rolled-back',
+      'lean-host-steps-slow-health',
+      'lean-host-unchanged',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);

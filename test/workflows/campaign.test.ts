@@ -18,7 +18,7 @@ import { createTrustActivities } from '../../activities/trust-activities.js';
 import { decisionSigner, serviceSigner, type DecisionSigner } from '../../client/signing.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import type { hostPatchWorkflow } from '../../workflows/host-patch.js';
-import type { HostActivities } from '../../activities/host-activities.js';
+import { foldedReads, type HostActivities, type HostSteps } from '../../activities/host-activities.js';
 import type { CampaignStore } from '../../adapters/campaign-store.js';
 import { campaignInput } from '../../client/campaigns.js';
 import {
@@ -80,7 +80,7 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
     at: new Date().toISOString(),
     checks: [{ name: 'dicom-port', ok, durationMs: 1, detail: ok ? 'open' : 'refused' }],
   });
-  return {
+  const steps: HostSteps = {
     async verifySourceArtifact() {},
     async preflight(input) {
       log('preflight', input);
@@ -179,6 +179,7 @@ function fakeHostActivities(fleet: FakeFleet): HostActivities {
       log('delete-image', input);
     },
   };
+  return { ...steps, ...foldedReads(steps) };
 }
 
 let env: TestWorkflowEnvironment;

@@ -16,12 +16,18 @@ import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createHostActivities, type HostActivities } from '../../activities/host-activities.js';
+import {
+  createHostActivities,
+  foldedReads,
+  type HostActivities,
+  type HostSteps,
+} from '../../activities/host-activities.js';
 import type { CampaignStore } from '../../adapters/campaign-store.js';
 import { createControllerClient } from '../../adapters/controller.js';
 import { windowsDialect } from '../../adapters/dialects/windows.js';
 import { measurePrerequisites, readBootId, readVersion, runInstall } from '../../adapters/host-ops.js';
 import { directoryKeyStore, type CommandResult, type SshSession } from '../../adapters/ssh.js';
+import { directSsh } from '../../adapters/ssh-pool.js';
 import { hostWorkflowId } from '../../domain/ids.js';
 import { bootIdCommandOf } from '../../domain/platform.js';
 import { CampaignFile, type HostOutcome, type HostPatchInput } from '../../domain/schema.js';
@@ -94,7 +100,7 @@ function session(host: WindowsHost, input: HostPatchInput): SshSession {
 
 function fakeWindowsFleet(hosts: Map<string, WindowsHost>, real: HostActivities): HostActivities {
   const of = (input: HostPatchInput) => hosts.get(input.host.id)!;
-  return {
+  const steps: HostSteps = {
     ...real, // snapshotImage, restoreImage, powerCycle, deleteImage: vcsim, for real
     async verifySourceArtifact() {},
     async preflight(input) {
@@ -151,6 +157,7 @@ function fakeWindowsFleet(hosts: Map<string, WindowsHost>, real: HostActivities)
       };
     },
   };
+  return { ...steps, ...foldedReads(steps) };
 }
 
 let env: TestWorkflowEnvironment;
@@ -205,7 +212,7 @@ async function patchHosts(
   const fileSha256 = await store.put(file);
   const keys = directoryKeyStore(sim.keyDir);
   const real = createHostActivities({
-    keys,
+    ssh: directSsh(keys),
     controllers: createControllerClient(keys, { govc: { binary: GOVC, home: sim.keyDir } }),
     logger: silent,
     artifacts: settings().artifacts,
