@@ -17,10 +17,9 @@ import type { ControllerClient, OutOfBand } from '../adapters/controller.js';
 import { runHealthChecks } from '../adapters/health.js';
 import {
   compareAfterInstall,
-  measurePrerequisites,
+  readPreflight,
   watchBoot,
   profileBeforeInstall,
-  readBootId,
   readVersion,
   runInstall,
   triggerReboot,
@@ -154,9 +153,11 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
 
   const preflight = (input: HostPatchInput): Promise<PreflightResult> =>
     ssh(input, async (s) => {
-      const version = await readVersion(s, input.patch);
-      const bootId = await readBootId(s, bootIdCommandOf(input.host));
-      const measured = await measurePrerequisites(s, input.patch);
+      const { version, bootId, ...measured } = await readPreflight(
+        s,
+        input.patch,
+        bootIdCommandOf(input.host),
+      );
       logger.info(
         { campaignId: input.campaignId, hostId: input.host.id, version, ...measured },
         'preflight done',

@@ -7,7 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { createConnection } from 'node:net';
 import dimse from 'dcmjs-dimse';
 import type { CheckResult, HealthCheck, HealthReport } from '../domain/schema.js';
-import { tail, type SshSession } from './ssh.js';
+import { tail, type CommandResult, type SshSession } from './ssh.js';
 
 dimse.log.setLevel('silent');
 
@@ -125,9 +125,10 @@ async function sshCondition(
   script: (session: SshSession) => string,
   timeoutMs: number,
   what: string,
+  ran?: CommandResult,
 ) {
   if (!ssh) throw new Error('no SSH session');
-  const result = await ssh.run(script(ssh), timeoutMs);
+  const result = ran ?? (await ssh.run(script(ssh), timeoutMs));
   if (result.code === null) throw new Error('connection lost');
   if (result.code !== 0) throw new Error(`${what} (exit ${result.code})`);
 }
@@ -147,17 +148,27 @@ export interface ProbeTarget {
   dicomAet?: string;
 }
 
+/** The script a check runs on the host over SSH (command, service and path checks), or none. */
+function sshScriptOf(check: HealthCheck, ssh: SshSession): string | undefined {
+  if (check.kind === 'command') return ssh.dialect.userCommand(check.command);
+  if (check.kind === 'service') return ssh.dialect.serviceCheck(check);
+  if (check.kind === 'path') return ssh.dialect.pathCheck(check);
+  return undefined;
+}
+
+/** `ran`: the check's script already run (in one batch with the host's other checks). */
 export async function runCheck(
   check: HealthCheck,
   target: ProbeTarget,
   ssh: SshSession | undefined,
+  ran?: CommandResult,
 ): Promise<CheckResult> {
   const { address } = target;
   switch (check.kind) {
     case 'command':
       return timed(check.name, async () => {
         if (!ssh) throw new Error('no SSH session');
-        const result = await ssh.run(ssh.dialect.userCommand(check.command), check.timeout);
+        const result = ran ?? (await ssh.run(ssh.dialect.userCommand(check.command), check.timeout));
         if (result.code !== check.expectExitCode)
           throw new Error(
             `exit ${result.code ?? 'none (connection lost)'}, expected ${check.expectExitCode}: ${tail(result.stderr.trim(), 200)}`,
@@ -196,6 +207,7 @@ export async function runCheck(
           (s) => s.dialect.serviceCheck(check),
           check.timeout,
           `service ${check.service} is not running`,
+          ran,
         );
         return `${check.service} active`;
       });
@@ -206,6 +218,7 @@ export async function runCheck(
           (s) => s.dialect.pathCheck(check),
           check.timeout,
           `${check.path} is not a ${check.type === 'mount' ? 'mount point' : check.type}`,
+          ran,
         );
         return `${check.path} is a ${check.type === 'mount' ? 'mount point' : check.type}`;
       });
@@ -243,7 +256,19 @@ export async function runHealthChecks(
           detail: 'logged in with pinned host key',
         },
       ];
-      for (const check of checks) results.push(await runCheck(check, target, ssh));
+      // The checks that run a script on the host go in one command (their time shows on the first).
+      const scripted = checks.filter((check) => sshScriptOf(check, ssh) !== undefined);
+      const ran = new Map<HealthCheck, CommandResult>();
+      if (scripted.length > 1) {
+        const outputs = await ssh
+          .runAll(
+            scripted.map((check) => sshScriptOf(check, ssh)!),
+            scripted.reduce((ms, check) => ms + check.timeout, 0),
+          )
+          .catch(() => undefined);
+        outputs?.forEach((output, i) => ran.set(scripted[i]!, output));
+      }
+      for (const check of checks) results.push(await runCheck(check, target, ssh, ran.get(check)));
       return report(results);
     });
   } catch (err) {

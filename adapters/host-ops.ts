@@ -34,7 +34,10 @@ export function remoteArtifactPath(patch: Patch, dialect: HostDialect = dialectF
  * read error) is an error, never a mismatch: a mismatch would condemn a good artifact.
  */
 async function remoteSha256(ssh: SshSession, path: string): Promise<string | 'absent'> {
-  const printed = await ssh.check(ssh.dialect.sha256(path), QUICK_MS, 'sha256');
+  return readSha256(ssh, await ssh.check(ssh.dialect.sha256(path), QUICK_MS, 'sha256'));
+}
+
+function readSha256(ssh: SshSession, printed: string): string | 'absent' {
   if (printed === 'absent' || /^[0-9a-f]{64}$/.test(printed)) return printed;
   throw new RolloutError('CommandFailed', `${ssh.target.name}: sha256 printed "${printed.slice(0, 80)}"`);
 }
@@ -55,9 +58,16 @@ export async function uploadArtifact(
 ): Promise<string> {
   const { dialect } = ssh;
   const remote = dialect.artifactPath(patch);
-  if ((await remoteSha256(ssh, remote)) === patch.artifact.sha256) return remote;
+  // One command: is it there already, and the directory it goes to (harmless when it is there).
+  const [present = ''] = await ssh.checkAll(
+    [
+      { script: dialect.sha256(remote), what: 'sha256' },
+      { script: dialect.prepareArtifactDir(), what: 'artifact directory' },
+    ],
+    QUICK_MS,
+  );
+  if (readSha256(ssh, present) === patch.artifact.sha256) return remote;
   const source = await localArtifact(patch, policy);
-  await ssh.check(dialect.prepareArtifactDir(), QUICK_MS, 'artifact directory');
   const part = `${remote}.part-${randomBytes(4).toString('hex')}`;
   await ssh.upload(source, part, onProgress);
   const uploaded = await remoteSha256(ssh, part);
@@ -154,6 +164,9 @@ export interface InstallResult {
   reattached: boolean;
 }
 
+/** The first waits between looks at a running install, before `pollMs`. */
+const POLL_RAMP_MS = [100, 250, 500];
+
 /** How long a launched install may go without writing its PID before its outcome counts as unknown. */
 const STARTING_GRACE_MS = 30_000;
 
@@ -230,6 +243,7 @@ export async function runInstall(
   // An install that ended without an exit code still has its task (Windows) to remove; best effort.
   const tidy = () => ssh.run(dialect.installOutput(dir), QUICK_MS).catch(() => undefined);
   let startingSince: number | undefined;
+  let polls = 0;
   for (;;) {
     const seen = parseInstallObservation(await ssh.check(poll, QUICK_MS, 'install poll'));
     switch (seen.kind) {
@@ -270,7 +284,8 @@ export async function runInstall(
         onTick({ state: 'running', elapsedSec: seen.elapsedSec });
         break;
     }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    // A short install is seen ending soon after it starts; a long one is looked at every `pollMs`.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, POLL_RAMP_MS[polls++] ?? pollMs)));
   }
 }
 
@@ -320,10 +335,47 @@ export interface PrerequisiteMeasurement {
  * for the workflow to act on.
  */
 export async function measurePrerequisites(ssh: SshSession, patch: Patch): Promise<PrerequisiteMeasurement> {
+  const probes = ssh.dialect.prerequisiteProbes(patch);
+  const printed = await ssh.checkAll(probes, QUICK_MS);
+  return judgePrerequisites(
+    patch,
+    probes.map((probe, i) => probe.read(printed[i] ?? '')),
+  );
+}
+
+/**
+ * Everything preflight reads, in one command where the dialect allows (`SshSession.checkAll`): the
+ * installed version, the boot ID, and the prerequisites measured on the host.
+ */
+export async function readPreflight(
+  ssh: SshSession,
+  patch: Patch,
+  bootIdCommand: string,
+): Promise<PrerequisiteMeasurement & { version: string; bootId: string }> {
+  const probes = ssh.dialect.prerequisiteProbes(patch);
+  const [version = '', bootId = '', ...printed] = await ssh.checkAll(
+    [
+      { script: ssh.dialect.versionCommand(patch), what: 'version command' },
+      { script: ssh.dialect.userCommand(bootIdCommand), what: 'boot ID command' },
+      ...probes,
+    ],
+    QUICK_MS,
+  );
+  const measured = judgePrerequisites(
+    patch,
+    probes.map((probe, i) => probe.read(printed[i] ?? '')),
+  );
+  return { version, bootId, ...measured };
+}
+
+/** What the probes read, against what the patch requires; `unmet` says which falls short, with the value. */
+function judgePrerequisites(
+  patch: Patch,
+  reads: Array<HostFacts & { problems?: string[] }>,
+): PrerequisiteMeasurement {
   const facts: HostFacts = {};
   const unmet: string[] = [];
-  for (const probe of ssh.dialect.prerequisiteProbes(patch)) {
-    const { problems, ...measured } = probe.read(await ssh.check(probe.script, QUICK_MS, probe.what));
+  for (const { problems, ...measured } of reads) {
     Object.assign(facts, measured);
     unmet.push(...(problems ?? []));
   }

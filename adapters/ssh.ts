@@ -4,7 +4,7 @@
  * and command timeouts, keep-alive, and typed errors. Keys are read here from the worker's key store
  * and never leave this module.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { NodeSSH, type Config } from 'node-ssh';
 import { RolloutError } from '../domain/errors.js';
@@ -12,7 +12,7 @@ import type { Platform } from '../domain/platform.js';
 import { CredentialManifest, type CredentialKind } from '../domain/schema.js';
 import { dialectFor, type HostDialect } from './dialects/index.js';
 import { renderTemplate } from './dialects/dialect.js';
-import { shellQuote } from './dialects/posix.js';
+import { posixBatch, shellQuote, splitPosixBatch } from './dialects/posix.js';
 
 export { shellQuote };
 
@@ -300,6 +300,9 @@ export class SshSession {
     // reboots or is powered off under an open session) would be an uncaught exception that kills the
     // worker. The command in flight sees the connection close and fails as ConnectionLost instead.
     ssh.connection?.on('error', () => undefined);
+    // Small request-answer exchanges: without TCP_NODELAY each command waits ~40 ms on delayed ACKs
+    // (measured on the lab: 45 ms for `true`, 14 ms with it).
+    ssh.connection?.setNoDelay(true);
     const session = new SshSession(ssh, target, jump);
     options.signal?.addEventListener('abort', () => session.close(), { once: true });
     return session;
@@ -357,7 +360,44 @@ export class SshSession {
 
   /** Runs a command that must exit 0; returns its trimmed stdout. */
   async check(command: string, timeoutMs: number, what: string): Promise<string> {
-    const result = await this.run(command, timeoutMs);
+    return this.checked(await this.run(command, timeoutMs), what);
+  }
+
+  /**
+   * Runs several scripts, each as `run` would, and returns each one's result in order. On a POSIX host
+   * they go in one command (one channel and one shell instead of one each: about 50 ms saved a script
+   * on the lab); on others one after the other. `timeoutMs` bounds them all. Every script runs, whatever
+   * the one before it did.
+   */
+  async runAll(scripts: string[], timeoutMs: number): Promise<CommandResult[]> {
+    if (this.dialect.platform !== 'posix' || scripts.length < 2) {
+      const deadline = Date.now() + timeoutMs;
+      const results: CommandResult[] = [];
+      for (const script of scripts) results.push(await this.run(script, Math.max(1, deadline - Date.now())));
+      return results;
+    }
+    const boundary = randomBytes(12).toString('hex');
+    const result = await this.run(posixBatch(scripts, boundary), timeoutMs);
+    if (result.code === null) return scripts.map(() => ({ ...result, code: null }));
+    const parts = splitPosixBatch(result.stdout, boundary, scripts.length);
+    if (!parts)
+      throw new RolloutError(
+        'CommandFailed',
+        `${this.target.name}: the host's answer to ${scripts.length} commands could not be read (exit ${result.code}): ${tail(result.stderr, 300)}`,
+      );
+    return parts;
+  }
+
+  /** `check` for several scripts (`runAll`): each must exit 0; returns their trimmed outputs in order. */
+  async checkAll(scripts: Array<{ script: string; what: string }>, timeoutMs: number): Promise<string[]> {
+    const results = await this.runAll(
+      scripts.map((s) => s.script),
+      timeoutMs,
+    );
+    return results.map((result, i) => this.checked(result, scripts[i]!.what));
+  }
+
+  private checked(result: CommandResult, what: string): string {
     if (result.code === null)
       throw new RolloutError('ConnectionLost', `${this.target.name}: connection lost during ${what}`);
     if (result.code !== 0)

@@ -156,7 +156,13 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
         // that reaches a host mid-task makes it complete that task early (an extra round trip each).
         const status = await client.workflow.getHandle(id).query(campaignStatusQuery);
         const done = FINAL_HOST_STATES.reduce((n, state) => n + (status.counts[state] ?? 0), 0);
-        if (done > (progress.at(-1)?.done ?? -1)) progress.push({ done, at: Date.now() - started });
+        const last = progress.at(-1)?.done ?? -1;
+        if (done > last) progress.push({ done, at: Date.now() - started });
+        // A line every 1,000 hosts on stderr, so a long run shows how it goes while it goes.
+        if (Math.floor(done / 1_000) > Math.floor(Math.max(0, last) / 1_000))
+          process.stderr.write(
+            `${done} hosts finished after ${((Date.now() - started) / 1000).toFixed(0)} s, RSS ${(process.memoryUsage().rss / 1048576).toFixed(0)} MiB\n`,
+          );
         if (status.state === 'awaiting-approval') await approveOpenGate(client, id, signers.vendor);
         if (TERMINAL_CAMPAIGN_STATES.includes(status.state)) return status;
         await new Promise((r) => setTimeout(r, 1_000));

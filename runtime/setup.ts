@@ -182,6 +182,24 @@ function ensureRedfishEmulator(say: Say): void {
 }
 
 /**
+ * ansible-core, pinned, in a virtual environment of its own: the peer `npm run bench:race` measures
+ * rollout against. 2.19 is the newest line that runs on this machine's Python 3.11.
+ */
+export const ANSIBLE_DIR = `${TOOLS_DIR}/ansible`;
+const ANSIBLE_PIN = 'ansible-core==2.19.14';
+
+function ensureAnsible(say: Say): void {
+  if (existsSync(`${ANSIBLE_DIR}/bin/ansible-playbook`)) return;
+  say(`installing ${ANSIBLE_PIN} (the race benchmark's peer) from PyPI into ${ANSIBLE_DIR}`);
+  execFileSync('python3', ['-m', 'venv', ANSIBLE_DIR], { stdio: 'inherit' });
+  execFileSync(
+    `${ANSIBLE_DIR}/bin/python`,
+    ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ANSIBLE_PIN],
+    { stdio: 'inherit' },
+  );
+}
+
+/**
  * govc (the vSphere CLI the vSphere controller drives) and vcsim (VMware's vSphere API simulator, the
  * tests' vCenter), built from the Go module proxy at a pinned version. v0.46.3 is the last release whose
  * module still carries both commands (later ones moved them out of the published module).
@@ -241,6 +259,7 @@ export function runSetup(say: Say): void {
   if (missing.length > 0) installDebianPackages(missing, say);
   ensureBindShim(say);
   ensureRedfishEmulator(say);
+  ensureAnsible(say);
   ensureGovmomi(say);
   ensureTemporalServer(say);
   buildProgram(say);

@@ -245,6 +245,11 @@ async function hostSteps(
   const { installPatch } = proxyActivities<HostActivities>(installOptions(input.patch));
   const { waitForBoot } = proxyActivities<HostActivities>(bootWaitOptions(input.patch));
 
+  /** The wait after a reboot trigger; a grace of 0 costs no timer in lean runs (a timer of 0 still waits for the server). */
+  const rebootGrace = async () => {
+    if (!lean || input.patch.rebootGrace > 0) await sleep(input.patch.rebootGrace);
+  };
+
   /**
    * Health checks until they pass or `patch.healthRetry.attempts` ran, `interval` apart (durable
    * sleeps). Runs recorded before retries existed replay with a single check.
@@ -320,7 +325,7 @@ async function hostSteps(
     try {
       await timed('reboot-first', 'preflight', async () => {
         await trigger.triggerReboot(input, before.bootId);
-        await sleep(input.patch.rebootGrace);
+        await rebootGrace();
         await waitForBoot(input, before.bootId);
       });
       ({ preflight, profiled } = await timed('preflight', 'preflight', lookAtHost));
@@ -450,7 +455,7 @@ async function hostSteps(
       await timed('reboot', 'rebooting', async () => {
         // An installer that began the restart itself is not restarted a second time.
         if (verdict !== 'reboot-started') await trigger.triggerReboot(input, bootBeforeInstall);
-        await sleep(input.patch.rebootGrace);
+        await rebootGrace();
         await waitForBoot(input, bootBeforeInstall);
       });
     }

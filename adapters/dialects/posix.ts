@@ -227,3 +227,54 @@ export const posixDialect: HostDialect = {
   pathCheck: (check) =>
     `${{ file: 'test -f', directory: 'test -d', mount: 'mountpoint -q' }[check.type]} ${shellQuote(check.path)}`,
 };
+
+/**
+ * Several scripts as one shell command: each runs in its own subshell (its `exit` ends only itself),
+ * stdin closed, stdout and stderr to files in a private temporary directory, then printed between lines
+ * `@@<boundary> …` (a random boundary: no script prints it): `@@b <i> <exit code>`, the output,
+ * `@@b e`, the error output, `@@b end`.
+ */
+export function posixBatch(scripts: string[], boundary: string): string {
+  return [
+    '__rollout_d=$(mktemp -d) || exit 97',
+    ...scripts.flatMap((script, i) => [
+      '(',
+      script,
+      `) </dev/null >"$__rollout_d/o" 2>"$__rollout_d/e"; __rollout_c=$?`,
+      `printf '@@%s %s %s\\n' ${boundary} ${i} "$__rollout_c"; cat "$__rollout_d/o"`,
+      `printf '\\n@@%s e\\n' ${boundary}; cat "$__rollout_d/e"; printf '\\n@@%s end\\n' ${boundary}`,
+    ]),
+    'rm -rf "$__rollout_d"',
+  ].join('\n');
+}
+
+/** Reads `posixBatch`'s output back into one result per script; undefined when it is not all there. */
+export function splitPosixBatch(
+  printed: string,
+  boundary: string,
+  count: number,
+): Array<{ code: number; stdout: string; stderr: string }> | undefined {
+  const results: Array<{ code: number; stdout: string; stderr: string }> = [];
+  // node-ssh trims what a command printed: the last line end may be gone.
+  const stdout = printed.endsWith('\n') ? printed : `${printed}\n`;
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const head = new RegExp(`@@${boundary} ${i} (\\d+)\\n`, 'y');
+    head.lastIndex = at;
+    const found = head.exec(stdout);
+    if (!found) return undefined;
+    const outStart = head.lastIndex;
+    const errMark = stdout.indexOf(`\n@@${boundary} e\n`, outStart);
+    if (errMark < 0) return undefined;
+    const errStart = errMark + `\n@@${boundary} e\n`.length;
+    const endMark = stdout.indexOf(`\n@@${boundary} end\n`, errStart);
+    if (endMark < 0) return undefined;
+    results.push({
+      code: Number(found[1]),
+      stdout: stdout.slice(outStart, errMark),
+      stderr: stdout.slice(errStart, endMark),
+    });
+    at = endMark + `\n@@${boundary} end\n`.length;
+  }
+  return results;
+}

@@ -92,6 +92,31 @@ describe('SSH to real OpenSSH hosts', () => {
     expect(out.split('\n')).toEqual([lab.inventory.hosts[1]!.id, lab.inventory.mountPoint]);
   });
 
+  it('runs several scripts in one command, each with its own output, error output and exit code', async () => {
+    const results = await withSsh(target(1), keys(), (s) =>
+      s.runAll(['echo one; echo warn >&2', 'exit 3', 'hostname', "printf 'no line end'", 'cat'], 5_000),
+    );
+    expect(results).toEqual([
+      { code: 0, stdout: 'one\n', stderr: 'warn\n' },
+      { code: 3, stdout: '', stderr: '' },
+      { code: 0, stdout: `${lab.inventory.hosts[1]!.id}\n`, stderr: '' },
+      { code: 0, stdout: 'no line end', stderr: '' },
+      // stdin is closed: a script that reads it ends at once.
+      { code: 0, stdout: '', stderr: '' },
+    ]);
+    await expect(
+      withSsh(target(1), keys(), (s) =>
+        s.checkAll(
+          [
+            { script: 'echo fine', what: 'first' },
+            { script: 'echo broken >&2; exit 2', what: 'second' },
+          ],
+          5_000,
+        ),
+      ),
+    ).rejects.toThrow(`${lab.inventory.hosts[1]!.id}: second exited 2: broken`);
+  });
+
   it('refuses a host whose key is not the pinned one (HostKeyMismatch), naming the presented key', async () => {
     const other = lab.inventory.hosts[2]!.hostKey;
     const err = await SshSession.open(target(1, { hostKey: other }), keys()).catch((e: RolloutError) => e);

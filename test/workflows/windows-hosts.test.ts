@@ -94,6 +94,10 @@ function session(host: WindowsHost, input: HostPatchInput): SshSession {
     },
     run,
     check: async (script: string) => (await run(script)).stdout,
+    // A Windows host runs several scripts one by one (only POSIX hosts batch them).
+    runAll: (scripts: string[]) => Promise.all(scripts.map(run)),
+    checkAll: async (scripts: Array<{ script: string }>) =>
+      Promise.all(scripts.map(async ({ script }) => (await run(script)).stdout)),
     close() {},
   } as unknown as SshSession;
 }
