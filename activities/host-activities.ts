@@ -47,15 +47,19 @@ export interface PreflightResult extends PreflightReport {
 /** What one look at a host before anything changes finds: preflight, and the protected-path profile. */
 export interface Inspection {
   preflight: PreflightResult;
-  /** Taken only when the host will go on to be patched (not patched already, nothing unmet or pending). */
+  /**
+   * Taken only when the host will go on to be patched (not patched already, nothing unmet or pending);
+   * missing also when taking it failed (the workflow then takes it as a step of its own).
+   */
   profile?: IntegrityProfile;
 }
 
 /** What one look at a host after its install (and reboot) finds. */
 export interface AfterInstall {
   version: string;
-  health: HealthReport;
-  /** Compared only when the version is right and the health checks passed. */
+  /** Checked only when the version is right. */
+  health?: HealthReport;
+  /** Compared only when the version is right and the health checks passed (and it did not fail). */
   integrity?: IntegrityReport;
 }
 
@@ -86,13 +90,19 @@ export function foldedReads(steps: ReadSteps) {
     async inspectHost(input: HostPatchInput): Promise<Inspection> {
       const preflight = await steps.preflight(input);
       if (!preflightProceeds(preflight) || !protects(input)) return { preflight };
-      return { preflight, profile: await steps.profileProtectedPaths(input) };
+      // A profile that fails here is taken again as its own step, which retries it and names it.
+      const profile = await steps.profileProtectedPaths(input).catch(() => undefined);
+      return profile ? { preflight, profile } : { preflight };
     },
     async checkAfterInstall(input: HostPatchInput): Promise<AfterInstall> {
       const version = await steps.readVersion(input);
+      // A wrong version fails the host at once: no health checks to wait for first.
+      if (version !== input.patch.version) return { version };
       const health = await steps.checkHealth(input);
-      if (version !== input.patch.version || !health.ok || !protects(input)) return { version, health };
-      return { version, health, integrity: await steps.compareProtectedPaths(input) };
+      if (!health.ok || !protects(input)) return { version, health };
+      // A comparison that fails here is made again as its own step (integrity-after).
+      const integrity = await steps.compareProtectedPaths(input).catch(() => undefined);
+      return integrity ? { version, health, integrity } : { version, health };
     },
   };
 }
@@ -182,7 +192,9 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
   const health = (input: HostPatchInput): Promise<HealthReport> =>
     typed(() =>
       runHealthChecks(input.host, input.healthChecks, (fn) =>
+        // A new login every time: "ssh-login" must prove that logging in works now, after the install.
         connector.use(hostTarget(input), fn, {
+          fresh: true,
           readyTimeoutMs: 5_000,
           signal: activityContext()?.cancellationSignal,
         }),
@@ -325,28 +337,30 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
      * which. Read-only.
      */
     async waitForBoot(input: HostPatchInput, previousBootId: string): Promise<string> {
-      return typed(async () => {
-        const context = activityContext();
-        const seen = await watchBoot(
-          connector,
-          hostTarget(input),
-          bootIdCommandOf(input.host),
-          previousBootId,
-          {
-            until: bootWatchUntil(context?.info),
-            signal: context?.cancellationSignal,
-            onLook: (look) => context?.heartbeat(look.state),
-          },
-        );
-        if (seen.state === 'down')
-          throw new RolloutError('HostNotUp', `${input.host.id} is not up yet (${seen.reason})`);
-        if (seen.state === 'same-boot')
-          throw new RolloutError(
-            'RebootPending',
-            `${input.host.id} answers, still on the boot it had before the reboot`,
+      return withHeartbeat(() =>
+        typed(async () => {
+          const context = activityContext();
+          const seen = await watchBoot(
+            connector,
+            hostTarget(input),
+            bootIdCommandOf(input.host),
+            previousBootId,
+            {
+              until: bootWatchUntil(context?.info),
+              signal: context?.cancellationSignal,
+              onLook: (look) => context?.heartbeat(look.state),
+            },
           );
-        return seen.bootId;
-      });
+          if (seen.state === 'down')
+            throw new RolloutError('HostNotUp', `${input.host.id} is not up yet (${seen.reason})`);
+          if (seen.state === 'same-boot')
+            throw new RolloutError(
+              'RebootPending',
+              `${input.host.id} answers, still on the boot it had before the reboot`,
+            );
+          return seen.bootId;
+        }),
+      );
     },
 
     /** Reads the installed version after install. Read-only. */
@@ -381,6 +395,7 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
       // Histories recorded before images carried their record pass the ID alone.
       const record = typeof image === 'string' ? { imageId: image } : image;
       const target = outOfBand(input, 'imageProvider');
+      // Whatever happened, the host's connections may lead to a disk that is no longer there.
       await withHeartbeat(() =>
         typed(async () => {
           const verified = await controllers.verify(target, record.imageId);
@@ -393,8 +408,7 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
             );
           await controllers.restore(target, record.imageId);
         }),
-      );
-      evictHost(input);
+      ).finally(() => evictHost(input));
       logger.warn(
         { campaignId: input.campaignId, hostId: input.host.id, imageId: record.imageId },
         'image restored',
@@ -406,8 +420,9 @@ export function createHostActivities({ ssh: connector, controllers, logger, arti
      * retry cycles once more, harmless for a host that is being restored. Throws PowerFailed.
      */
     async powerCycle(input: HostPatchInput): Promise<void> {
-      await withHeartbeat(() => typed(() => controllers.powerCycle(outOfBand(input, 'powerController'))));
-      evictHost(input);
+      await withHeartbeat(() =>
+        typed(() => controllers.powerCycle(outOfBand(input, 'powerController'))),
+      ).finally(() => evictHost(input));
     },
 
     /**

@@ -256,19 +256,34 @@ export async function runHealthChecks(
           detail: 'logged in with pinned host key',
         },
       ];
-      // The checks that run a script on the host go in one command (their time shows on the first).
+      // The checks that run a script on the host go in one command, bounded by the longest of their
+      // timeouts; each shows the command's time. If it fails as a whole, so does each of them.
       const scripted = checks.filter((check) => sshScriptOf(check, ssh) !== undefined);
       const ran = new Map<HealthCheck, CommandResult>();
+      let batchMs = 0;
+      let batchError: string | undefined;
       if (scripted.length > 1) {
+        const began = Date.now();
         const outputs = await ssh
           .runAll(
             scripted.map((check) => sshScriptOf(check, ssh)!),
-            scripted.reduce((ms, check) => ms + check.timeout, 0),
+            Math.max(...scripted.map((check) => check.timeout)),
           )
-          .catch(() => undefined);
+          .catch((err: Error) => {
+            batchError = err.message;
+            return undefined;
+          });
+        batchMs = Date.now() - began;
         outputs?.forEach((output, i) => ran.set(scripted[i]!, output));
       }
-      for (const check of checks) results.push(await runCheck(check, target, ssh, ran.get(check)));
+      for (const check of checks) {
+        if (batchError !== undefined && scripted.includes(check)) {
+          results.push({ name: check.name, ok: false, durationMs: batchMs, detail: batchError });
+          continue;
+        }
+        const result = await runCheck(check, target, ssh, ran.get(check));
+        results.push(ran.has(check) ? { ...result, durationMs: batchMs } : result);
+      }
       return report(results);
     });
   } catch (err) {

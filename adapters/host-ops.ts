@@ -20,8 +20,12 @@ export async function readVersion(ssh: SshSession, patch: Patch): Promise<string
   return ssh.check(ssh.dialect.versionCommand(patch), QUICK_MS, 'version command');
 }
 
-export async function readBootId(ssh: SshSession, bootIdCommand: string): Promise<string> {
-  return ssh.check(ssh.dialect.userCommand(bootIdCommand), QUICK_MS, 'boot ID command');
+export async function readBootId(
+  ssh: SshSession,
+  bootIdCommand: string,
+  timeoutMs = QUICK_MS,
+): Promise<string> {
+  return ssh.check(ssh.dialect.userCommand(bootIdCommand), timeoutMs, 'boot ID command');
 }
 
 /** Where an artifact lives on a host: keyed by its checksum, so a retry finds it already there. */
@@ -104,9 +108,15 @@ export async function observeBoot(
 ): Promise<BootObservation> {
   try {
     if (!target.via) await probeTcp(target.address, target.port, Math.min(connectMs, 2_000));
-    const bootId = await connector.use(target, (s) => readBootId(s, bootIdCommand), {
-      readyTimeoutMs: connectMs,
-    });
+    // Always a new connection: an idle one may lead to the boot that is ending (or has ended).
+    const bootId = await connector.use(
+      target,
+      (s) => readBootId(s, bootIdCommand, Math.max(connectMs, 5_000)),
+      {
+        readyTimeoutMs: connectMs,
+        fresh: true,
+      },
+    );
     if (previousBootId && bootId === previousBootId) {
       // A host about to go down: the next look must not wait on a connection to the boot that is ending.
       connector.evict(target);
@@ -143,7 +153,9 @@ export async function watchBoot(
 ): Promise<BootObservation> {
   const interval = watch.intervalMs ?? 250;
   for (;;) {
-    const seen = await observeBoot(connector, target, bootIdCommand, previousBootId);
+    // Each look gets what is left (at least a second): the attempt must end by `until`.
+    const left = Math.max(1_000, watch.until - Date.now());
+    const seen = await observeBoot(connector, target, bootIdCommand, previousBootId, Math.min(5_000, left));
     watch.onLook?.(seen);
     if (seen.state === 'new-boot' || watch.signal?.aborted || Date.now() + interval >= watch.until)
       return seen;

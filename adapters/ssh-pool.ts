@@ -21,14 +21,23 @@ import { SshSession, withSsh, type ConnectOptions, type KeyStore, type SshTarget
 
 export interface SshConnector {
   /** Runs `fn` on a session to `target`; the session is the connector's to close or keep. */
-  use<T>(target: SshTarget, fn: (session: SshSession) => Promise<T>, options?: ConnectOptions): Promise<T>;
-  /** Closes every idle session to `target` (it rebooted, was powered off or restored). */
+  use<T>(target: SshTarget, fn: (session: SshSession) => Promise<T>, options?: PooledUse): Promise<T>;
+  /**
+   * Closes every idle session to `target` (it rebooted, was powered off or restored); one in use now is
+   * closed when that use ends.
+   */
   evict(target: SshTarget): void;
 }
 
 /** One session per use, closed after it: the behaviour without a pool. */
 export function directSsh(keys: KeyStore): SshConnector {
-  return { use: (target, fn, options) => withSsh(target, keys, fn, options), evict() {} };
+  return {
+    use: (target, fn, options = {}) => {
+      const { fresh: _fresh, ...connect } = options;
+      return withSsh(target, keys, fn, connect);
+    },
+    evict() {},
+  };
 }
 
 export interface SshPoolOptions {
@@ -59,7 +68,17 @@ export interface SshPool extends SshConnector {
 interface Entry {
   session: SshSession;
   openedAt: number;
+  /** The target's eviction count when the session was opened: an older one is never kept. */
+  generation: number;
   timer?: NodeJS.Timeout;
+}
+
+export interface PooledUse extends ConnectOptions {
+  /**
+   * A new connection, not an idle one (it may be kept afterwards): for a step whose point is that a
+   * login works now, like the health checks after an install.
+   */
+  fresh?: boolean;
 }
 
 /** Everything that makes two targets the same connection: the name too, so messages stay right. */
@@ -83,6 +102,8 @@ export function sshPool(keys: KeyStore, options: SshPoolOptions = {}): SshPool {
   const maxIdlePerTarget = options.maxIdlePerTarget ?? 4;
   const maxIdle = options.maxIdle ?? 1024;
   const idle = new Map<string, Entry[]>();
+  const generations = new Map<string, number>();
+  const generationOf = (key: string) => generations.get(key) ?? 0;
   const counts = { opened: 0, reused: 0, discarded: 0, idle: 0 };
 
   const drop = (key: string, entry: Entry) => {
@@ -115,8 +136,15 @@ export function sshPool(keys: KeyStore, options: SshPoolOptions = {}): SshPool {
 
   const keep = (key: string, entry: Entry) => {
     const list = idle.get(key) ?? [];
-    const fresh = Date.now() - entry.openedAt < maxAgeMs;
-    if (!entry.session.alive || !fresh || list.length >= maxIdlePerTarget || counts.idle >= maxIdle) {
+    const young = Date.now() - entry.openedAt < maxAgeMs;
+    const current = entry.generation === generationOf(key);
+    if (
+      !entry.session.alive ||
+      !young ||
+      !current ||
+      list.length >= maxIdlePerTarget ||
+      counts.idle >= maxIdle
+    ) {
       entry.session.close();
       return;
     }
@@ -130,11 +158,12 @@ export function sshPool(keys: KeyStore, options: SshPoolOptions = {}): SshPool {
   return {
     async use(target, fn, connect = {}) {
       const key = poolKey(target);
-      let entry = take(key);
+      let entry = connect.fresh ? undefined : take(key);
       if (entry) counts.reused += 1;
       else {
-        const { signal: _signal, ...opening } = connect;
-        entry = { session: await SshSession.open(target, keys, opening), openedAt: Date.now() };
+        const { signal: _signal, fresh: _fresh, ...opening } = connect;
+        const generation = generationOf(key);
+        entry = { session: await SshSession.open(target, keys, opening), openedAt: Date.now(), generation };
         counts.opened += 1;
       }
       const { session } = entry;
@@ -158,6 +187,7 @@ export function sshPool(keys: KeyStore, options: SshPoolOptions = {}): SshPool {
     },
     evict(target) {
       const key = poolKey(target);
+      generations.set(key, generationOf(key) + 1);
       for (const entry of [...(idle.get(key) ?? [])]) drop(key, entry);
     },
     stats: () => ({ ...counts }),

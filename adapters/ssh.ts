@@ -370,22 +370,19 @@ export class SshSession {
    * the one before it did.
    */
   async runAll(scripts: string[], timeoutMs: number): Promise<CommandResult[]> {
-    if (this.dialect.platform !== 'posix' || scripts.length < 2) {
-      const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    const oneByOne = async () => {
       const results: CommandResult[] = [];
       for (const script of scripts) results.push(await this.run(script, Math.max(1, deadline - Date.now())));
       return results;
-    }
+    };
+    if (this.dialect.platform !== 'posix' || scripts.length < 2) return oneByOne();
     const boundary = randomBytes(12).toString('hex');
     const result = await this.run(posixBatch(scripts, boundary), timeoutMs);
     if (result.code === null) return scripts.map(() => ({ ...result, code: null }));
-    const parts = splitPosixBatch(result.stdout, boundary, scripts.length);
-    if (!parts)
-      throw new RolloutError(
-        'CommandFailed',
-        `${this.target.name}: the host's answer to ${scripts.length} commands could not be read (exit ${result.code}): ${tail(result.stderr, 300)}`,
-      );
-    return parts;
+    // A host that could not run the batch (no temporary space: a full disk is what preflight must be
+    // able to report) runs the scripts one by one.
+    return splitPosixBatch(result.stdout, boundary, scripts.length) ?? oneByOne();
   }
 
   /** `check` for several scripts (`runAll`): each must exit 0; returns their trimmed outputs in order. */

@@ -154,7 +154,15 @@ async function measure(start: (dir: string) => Promise<Server>): Promise<Figures
         rss = Math.max(rss, process.memoryUsage().rss);
         // The campaign's own query only: `campaignStatus` also queries every in-flight host, and a query
         // that reaches a host mid-task makes it complete that task early (an extra round trip each).
-        const status = await client.workflow.getHandle(id).query(campaignStatusQuery);
+        // A worker busy with thousands of hosts may not answer a query in time: ask again later.
+        const status = await client.workflow
+          .getHandle(id)
+          .query(campaignStatusQuery)
+          .catch(() => undefined);
+        if (!status) {
+          await new Promise((r) => setTimeout(r, 1_000));
+          continue;
+        }
         const done = FINAL_HOST_STATES.reduce((n, state) => n + (status.counts[state] ?? 0), 0);
         const last = progress.at(-1)?.done ?? -1;
         if (done > last) progress.push({ done, at: Date.now() - started });

@@ -95,7 +95,8 @@ export function afterInstallOptions(patch: Patch): ActivityOptions {
  * trigger): no workflow-task round trip of their own. Same retries as QUICK.
  */
 export const LOCAL_QUICK: LocalActivityOptions = {
-  startToCloseTimeout: '30s',
+  // As long as QUICK: the trigger may connect (10 s), read the boot ID and wait on `reboot` (30 s each).
+  startToCloseTimeout: '2 minutes',
   retry: QUICK.retry,
 };
 

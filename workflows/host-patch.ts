@@ -473,7 +473,7 @@ async function hostSteps(
         message: `host reports version ${version}, expected ${input.patch.version}`,
       });
     health =
-      after?.health.ok === true
+      after?.health?.ok === true
         ? after.health
         : await timed('health', 'health-check', () => settledHealth(after?.health));
     if (!health.ok)

@@ -230,16 +230,21 @@ export const posixDialect: HostDialect = {
 
 /**
  * Several scripts as one shell command: each runs in its own subshell (its `exit` ends only itself),
- * stdin closed, stdout and stderr to files in a private temporary directory, then printed between lines
+ * stdin closed, stdout and stderr to files in a private temporary directory (removed on exit, also when
+ * the command is stopped), then printed between lines
  * `@@<boundary> …` (a random boundary: no script prints it): `@@b <i> <exit code>`, the output,
  * `@@b e`, the error output, `@@b end`.
  */
 export function posixBatch(scripts: string[], boundary: string): string {
   return [
     '__rollout_d=$(mktemp -d) || exit 97',
+    `trap 'rm -rf "$__rollout_d"' EXIT HUP INT TERM`,
     ...scripts.flatMap((script, i) => [
-      '(',
+      // `:` first and an empty line last: a script that is only a comment, or ends in a backslash,
+      // still makes a complete subshell.
+      '(:',
       script,
+      '',
       `) </dev/null >"$__rollout_d/o" 2>"$__rollout_d/e"; __rollout_c=$?`,
       `printf '@@%s %s %s\\n' ${boundary} ${i} "$__rollout_c"; cat "$__rollout_d/o"`,
       `printf '\\n@@%s e\\n' ${boundary}; cat "$__rollout_d/e"; printf '\\n@@%s end\\n' ${boundary}`,

@@ -183,6 +183,18 @@ describe('the SSH pool: one connection per host reused, never a failed one', () 
       const afterDrop = await pool.use(target(1), connectionOf);
       expect(afterDrop).not.toBe(afterIdle);
       expect(pool.stats()).toMatchObject({ opened: 5 });
+
+      // `fresh` logs in anew even with an idle session there; an eviction while a session is in use
+      // (the host rebooted under it) closes that session when its use ends.
+      const afterFresh = await pool.use(target(1), connectionOf, { fresh: true });
+      expect(afterFresh).not.toBe(afterDrop);
+      await pool.use(target(1), async (s) => {
+        pool.evict(target(1));
+        return connectionOf(s);
+      });
+      // The use took an idle session (no new login); the eviction closed the other idle one at once and
+      // that one when it ended.
+      expect(pool.stats()).toMatchObject({ opened: 6, idle: 0 });
     } finally {
       pool.close();
     }
