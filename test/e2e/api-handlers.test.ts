@@ -27,6 +27,7 @@ import type { ArtifactPolicy } from '../../adapters/artifacts.js';
 import { createApi } from '../../api/server.js';
 import { simulatedArtifact } from '../../bench/fleet-file.js';
 import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
+import { foldedReads, type HostSteps } from '../../activities/host-activities.js';
 import { rolloutActions, type RolloutActions } from '../../client/actions.js';
 import { decisionSigner, serviceSigner } from '../../client/signing.js';
 import { issueCertificate } from '../../runtime/certificates.js';
@@ -141,23 +142,28 @@ beforeAll(async () => {
   const host = simulatedHostActivities({ stepMs: 20, brokenBoot: new Set() });
   const held = new Promise<void>((resolve) => (releaseHeldHost = resolve));
   const logger = pino({ level: 'silent' });
+  const steps: HostSteps = {
+    ...host,
+    // B's wave hosts present a host key that is not the pinned one: nothing is changed, on-call looks.
+    async preflight(input) {
+      if (input.host.id === 'b-h1') await held;
+      if (input.host.id === 'b-h1' || input.host.id === 'b-h2')
+        throw ApplicationFailure.create({
+          type: 'HostKeyMismatch',
+          message: `${input.host.id} presented another host key`,
+          nonRetryable: true,
+        });
+      return host.preflight(input);
+    },
+  };
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: TASK_QUEUE,
     workflowBundle: await bundleWorkflows(),
     activities: {
-      ...host,
-      // B's wave hosts present a host key that is not the pinned one: nothing is changed, on-call looks.
-      async preflight(input: Parameters<typeof host.preflight>[0]) {
-        if (input.host.id === 'b-h1') await held;
-        if (input.host.id === 'b-h1' || input.host.id === 'b-h2')
-          throw ApplicationFailure.create({
-            type: 'HostKeyMismatch',
-            message: `${input.host.id} presented another host key`,
-            nonRetryable: true,
-          });
-        return host.preflight(input);
-      },
+      // The folded reads (inspectHost, checkAfterInstall) are made of these steps, the override included.
+      ...steps,
+      ...foldedReads(steps),
       ...createTrustActivities({ store: rollout.store, campaigns, logger }),
       ...createCampaignActivities({
         store: campaigns,
