@@ -2,12 +2,20 @@
  * Activities that give the campaign and host workflows what they need from the campaign store: the
  * plan summary, one wave's members, one host's records; plus soak probes and notifications.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import { hostWorkflowId } from '../domain/ids.js';
 import type { Logger } from 'pino';
 import type { CampaignStore } from '../adapters/campaign-store.js';
 import { hostPatchInput, PlanInfeasible } from '../domain/planner.js';
 import { planCache, type PlanCache } from './plan-cache.js';
-import type { HealthReport, HostPatchInput, Notification, SoakProbe, WaveHost } from '../domain/schema.js';
+import type {
+  HealthReport,
+  HostOutcome,
+  HostPatchInput,
+  Notification,
+  SoakProbe,
+  WaveHost,
+} from '../domain/schema.js';
 import { verifySourceArtifact, type ArtifactPolicy } from '../adapters/artifacts.js';
 import type { NotificationSink } from '../adapters/webhooks.js';
 import { activityContext, beat, typed, withHeartbeat } from './support.js';
@@ -111,6 +119,39 @@ export function createCampaignActivities({
     },
 
     /**
+     * Waits up to `waitMs` for a host run this campaign started in an earlier run (it continued as new
+     * without waiting for it) and answers its outcome, or that it still runs. Read-only; heartbeats.
+     */
+    async awaitHostRun(hostId: string, runId: string, waitMs: number): Promise<HostRunEnd> {
+      const context = activityContext();
+      if (!context)
+        throw ApplicationFailure.create({
+          type: 'NotAnActivity',
+          message: 'awaitHostRun runs only as an activity',
+          nonRetryable: true,
+        });
+      const handle = context.client.workflow.getHandle(hostWorkflowId(hostId), runId);
+      const wait = AbortSignal.any([context.cancellationSignal, AbortSignal.timeout(waitMs)]);
+      return withHeartbeat(async () => {
+        try {
+          const outcome = (await context.client.connection.withAbortSignal(wait, () =>
+            handle.result(),
+          )) as HostOutcome;
+          return { state: 'ended', outcome };
+        } catch (err) {
+          if (context.cancellationSignal.aborted) throw err;
+          if (wait.aborted) return { state: 'running' };
+          // The client's error, by name: activities do not import the client.
+          if (err instanceof Error && err.name === 'WorkflowFailedError')
+            return { state: 'failed', message: `the host's workflow failed: ${failureCause(err)}` };
+          if (err instanceof WorkflowNotFoundError)
+            return { state: 'failed', message: `the host's workflow ${runId} is not known to the server` };
+          throw err;
+        }
+      });
+    },
+
+    /**
      * Logs a notification and delivers it to the configured webhooks (retried, bounded in time). Never
      * throws for a webhook that is down: the campaign must not wait on a chat server. A retried activity
      * may deliver a notification twice; receivers can tell by `at` and `kind`.
@@ -120,6 +161,15 @@ export function createCampaignActivities({
       await notifications?.deliver(campaignId, notification);
     },
   };
+}
+
+/** How a host run this campaign waits for stands: ended (its outcome), failed, or still running. */
+export type HostRunEnd =
+  { state: 'ended'; outcome: HostOutcome } | { state: 'failed'; message: string } | { state: 'running' };
+
+/** The reason a workflow failed, without the wrapping. */
+function failureCause(err: Error): string {
+  return err.cause instanceof Error ? err.cause.message : err.message;
 }
 
 export type CampaignActivities = ReturnType<typeof createCampaignActivities>;

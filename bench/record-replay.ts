@@ -5,9 +5,11 @@
  * workflow code, so a change that would break running campaigns fails CI. Re-record only on purpose
  * (with patched() guards for anything in flight), never to make a failing replay pass. `--verbose`
  * prints each campaign's states and the SDK's warnings. `--tag T` names the files T-<scenario>-runN.json:
- * recordings of new code beside those of the old, which must keep replaying too.
+ * recordings of new code beside those of the old, which must keep replaying too. `carried-hosts` needs
+ * the server to suggest continue-as-new early: `npx tsx bench/record-replay.ts --suggest-continue-as-new
+ * 60 carried-hosts`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
@@ -26,6 +28,7 @@ import {
   startCampaign,
 } from '../client/campaigns.js';
 import { hostWorkflowId } from '../domain/ids.js';
+import type { CampaignInput } from '../domain/schema.js';
 import { PROJECT_ROOT } from '../runtime/paths.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { installRuntime, WORKFLOWS_PATH } from '../workers/worker.js';
@@ -43,7 +46,12 @@ import { simulatedHostActivities, type SimulatedFleet } from './simulated-fleet.
 const OUT = `${PROJECT_ROOT}/test/replay`;
 const logger = pino({ level: 'warn' });
 const args = parseArgs({
-  options: { verbose: { type: 'boolean', default: false }, tag: { type: 'string' } },
+  options: {
+    verbose: { type: 'boolean', default: false },
+    tag: { type: 'string' },
+    /** The history length at which the server suggests continue-as-new (default: the server's 4,096). */
+    'suggest-continue-as-new': { type: 'string' },
+  },
   allowPositionals: true,
 });
 const { verbose } = args.values;
@@ -60,6 +68,13 @@ const server = await startDevServer({
   port: await freePort(),
   dbFile: `${dir}/t.sqlite`,
   logFile: `${dir}/t.log`,
+  ...(args.values['suggest-continue-as-new']
+    ? {
+        dynamicConfig: {
+          'limit.historyCount.suggestContinueAsNew': Number(args.values['suggest-continue-as-new']),
+        },
+      }
+    : {}),
 });
 const store = ledger.campaignFiles;
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });
@@ -88,6 +103,19 @@ async function save(name: string, workflowId: string) {
     writeFileSync(`${OUT}/${prefix}${name}-run${++n}.json`, historyToJSON(history));
   }
   process.stdout.write(`recorded ${prefix}${name}: ${n} run(s)\n`);
+}
+
+/** Whether a recorded run began with host runs carried from the one before. */
+function carriesHosts(file: string): boolean {
+  const history = JSON.parse(readFileSync(file, 'utf8')) as {
+    events: Array<{
+      workflowExecutionStartedEventAttributes?: { input?: { payloads?: Array<{ data?: string }> } };
+    }>;
+  };
+  const data = history.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+  if (!data) return false;
+  const input = JSON.parse(Buffer.from(data, 'base64').toString()) as CampaignInput;
+  return (input.carry?.inFlight?.length ?? 0) > 0;
 }
 
 /** `npx tsx bench/record-replay.ts host-steps` records only the named scenarios; none: all of them. */
@@ -289,6 +317,28 @@ try {
     () => {},
     artifactChecks(1),
   );
+  // 10. Continue-as-new in the middle of a wave (the server suggests it early): the hosts in flight go
+  //     on and are carried into the next run, which waits for them by their run IDs.
+  await scenario(
+    'carried-hosts',
+    { stepMs: 100, brokenBoot: new Set() },
+    12,
+    async (id) => {
+      await untilState(id, 'awaiting-approval');
+      await approveOpenGate(client, id, signers.vendor);
+    },
+    (file) => {
+      file.campaign.waves = [{ name: 'all', size: '100%' }];
+    },
+  );
+  if (wanted('carried-hosts')) {
+    const carried = readdirSync(OUT).filter(
+      (f) => f.startsWith(`${prefix}carried-hosts-run`) && carriesHosts(`${OUT}/${f}`),
+    );
+    if (carried.length === 0)
+      throw new Error('no run of carried-hosts carried a host: record it with --suggest-continue-as-new 60');
+    process.stdout.write(`carried-hosts: ${carried.length} run(s) began with hosts carried in\n`);
+  }
 } finally {
   await nativeConnection.close();
   await client.connection.close();

@@ -55,6 +55,7 @@ export {
   DecisionAction,
   FailedHost,
   GateStatus,
+  InFlightHost,
   Notification,
   NotificationKind,
   Signature,

@@ -5,7 +5,8 @@
  * room and its maintenance window is open. Failed hosts count against the failure budget; when it is
  * spent the campaign waits in needs-decision. Hosts that need a person wait for on-call actions.
  * Operators pause, resume and abort. The workflow holds IDs and counters (the file lives in the campaign
- * store) and continues-as-new between waves and whenever Temporal suggests it, after draining its hosts.
+ * store) and continues-as-new between waves and whenever Temporal suggests it; the hosts still running
+ * then are carried into the new run, which waits for them (runs recorded before that drained them first).
  *
  * This is the entry point; the run's state, its message handlers and each phase are in campaign/.
  */
@@ -18,6 +19,7 @@ import { failureText } from './campaign/failures.js';
 import { answerStatus, installHandlers } from './campaign/handlers.js';
 import { soak } from './campaign/soak.js';
 import { admittingStatus, CampaignRun, initialStatus } from './campaign/state.js';
+import { adopt } from './campaign/hosts.js';
 import { installOnTestSystems } from './campaign/test-install.js';
 import { rollOut } from './campaign/waves.js';
 
@@ -65,8 +67,11 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
   const run = new CampaignRun(input, plan, status, {
     signedDecisions,
     reverify: patched('artifact-reverify'),
+    // Campaigns started before host runs were carried across continue-as-new wait for them first.
+    carryInFlight: patched('carry-in-flight'),
   });
   installHandlers(run);
+  for (const host of input.carry?.inFlight ?? []) adopt(run, host);
 
   const phases: Array<() => Promise<Ending>> = [
     ...(input.carry ? [] : [() => installOnTestSystems(run)]),

@@ -167,6 +167,18 @@ export const Signature = z.strictObject({
 });
 export type Signature = z.infer<typeof Signature>;
 
+/** A host run a campaign started and has not yet seen end. */
+export const InFlightHost = z.strictObject({
+  id: z.string(),
+  group: z.string().optional(),
+  mode: z.enum(['patch', 'rollback']),
+  /** A test system (its image is kept for the soak's rollback). */
+  isTest: z.boolean(),
+  /** The child workflow's first run, once started. */
+  runId: z.string().optional(),
+});
+export type InFlightHost = z.infer<typeof InFlightHost>;
+
 /**
  * What the campaign workflow starts (or continues-as-new) with: references and counters. The workflow
  * trusts none of it: the worker verifies the start's signature, and derives the plan itself from the
@@ -190,6 +202,11 @@ export const CampaignInput = z.strictObject({
       doneInWave: z.array(z.string()),
       /** Where the campaign was: the phase to resume in (the wave is status.currentWave). */
       phase: z.enum(['soak', 'rollout']),
+      /**
+       * Host runs still going when the last run continued as new (they are abandoned by it, not
+       * stopped): the new run waits for each by its run ID instead of starting it again.
+       */
+      inFlight: z.array(InFlightHost).optional(),
     })
     .optional(),
 });

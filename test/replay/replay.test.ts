@@ -38,6 +38,8 @@ describe('recorded histories replay on the current workflow code', () => {
       'lean-host-rolled-back',
       'lean-host-steps-slow-health',
       'lean-host-unchanged',
+      // Continue-as-new mid-wave with host runs carried into the next run (patched 'carry-in-flight').
+      'carried-hosts',
     ])
       expect(files.some((f) => f.startsWith(`${path}-run`))).toBe(true);
     expect(files.filter((f) => f.startsWith('completed-run')).length).toBeGreaterThan(1);

@@ -36,13 +36,21 @@ export async function finish(
 /** Continues as a new run of the same campaign, carrying its status and the current wave's progress. */
 export async function carryOn(run: CampaignRun, phase: 'soak' | 'rollout'): Promise<never> {
   await run.drainNotifications();
+  // A host run must have started (its run ID known) to be carried; runs that carry none have none.
+  await condition(() => run.starting.size === 0);
   await condition(allHandlersFinished);
   const { input } = run;
+  const inFlight = [...run.inFlight.values()];
   return continueAsNew<(input: CampaignInput) => Promise<CampaignStatus>>({
     campaignId: input.campaignId,
     startedBy: input.startedBy,
     fileSha256: input.fileSha256,
     plan: run.plan,
-    carry: { status: run.status, doneInWave: [...run.doneInWave], phase },
+    carry: {
+      status: run.status,
+      doneInWave: [...run.doneInWave],
+      phase,
+      ...(inFlight.length ? { inFlight } : {}),
+    },
   });
 }

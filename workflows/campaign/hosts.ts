@@ -1,13 +1,17 @@
 /**
  * Host runs: each host is a child workflow started without waiting; its outcome is recorded in the
- * status when it ends (counts, failed list, budget, attention, notifications).
+ * status when it ends (counts, failed list, budget, attention, notifications). Runs an earlier run of
+ * the campaign started are adopted: waited for by their run ID.
  */
-import { executeChild, ParentClosePolicy, patched } from '@temporalio/workflow';
+import { executeChild, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { hostWorkflowId } from '../../domain/ids.js';
-import type { HostOutcome, HostRun, ImageRecord } from '../../domain/schema.js';
+import type { HostRunEnd } from '../../activities/campaign-activities.js';
+import type { HostOutcome, HostRun, ImageRecord, InFlightHost } from '../../domain/schema.js';
+import { HOST_RUN_WAIT_MS } from '../activity-options.js';
 import { hostPatchWorkflow } from '../host-patch.js';
-import { ARTIFACT_SUSPECT, childFailureText } from './failures.js';
+import { hostRuns } from './activities.js';
+import { ARTIFACT_SUSPECT, childFailureText, failureText } from './failures.js';
 import type { CampaignRun } from './state.js';
 
 /** Host outcomes that put a host on the campaign's failed list (shown to on-call and in reports). */
@@ -72,7 +76,9 @@ function record(run: CampaignRun, outcome: HostOutcome, group: string | undefine
       to: run.responders(),
       text: `${outcome.hostId} was rolled back to its saved image: ${outcome.failure?.message ?? 'unknown failure'}`,
     });
-  if (run.waveHosts.has(outcome.hostId)) run.doneInWave.add(outcome.hostId);
+  // A carried host may end before this run has loaded its wave: it must not be started again.
+  if (run.waveHosts.has(outcome.hostId) || run.adopted.has(outcome.hostId))
+    run.doneInWave.add(outcome.hostId);
   if (run.patches.reverify && ARTIFACT_SUSPECT.includes(outcome.failure?.type ?? ''))
     run.artifactSuspect = true;
   run.changed();
@@ -88,7 +94,8 @@ export function launch(
   isTest = false,
 ): void {
   const { input } = run;
-  run.inFlight.set(hostId, { id: hostId, ...(group ? { group } : {}) });
+  const host: InFlightHost = { id: hostId, ...(group ? { group } : {}), mode, isTest };
+  run.inFlight.set(hostId, host);
   run.attention.delete(hostId);
   run.status.hosts[hostId] = mode === 'patch' ? 'preflight' : 'rolling-back';
   run.changed();
@@ -101,36 +108,101 @@ export function launch(
     ...(image ? { image } : {}),
   };
   const started = run.now();
-  void executeChild(hostPatchWorkflow, {
-    workflowId: hostWorkflowId(hostId),
-    args: [hostRun],
-    // A host's run must never be killed half-way because its campaign ended or continued-as-new.
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-  }).then(
+  void hostRunOf(run, host, hostRun).then(
     (outcome) => record(run, outcome, group, isTest),
     (err: unknown) => {
       const busy = err instanceof WorkflowExecutionAlreadyStartedError;
-      record(
+      recordFailure(
         run,
-        {
-          campaignId: input.campaignId,
-          hostId,
-          mode,
-          state: 'needs-attention',
-          failure: {
-            step: 'start',
-            type: busy ? 'HostBusy' : 'HostWorkflowFailed',
-            message: busy ? `${hostId} is already being patched by another campaign` : childFailureText(err),
-          },
-          timings: [],
-          startedAt: started,
-          finishedAt: run.now(),
-        },
-        group,
-        isTest,
+        host,
+        started,
+        busy ? 'HostBusy' : 'HostWorkflowFailed',
+        busy ? `${hostId} is already being patched by another campaign` : childFailureText(err),
       );
     },
   );
+}
+
+/**
+ * The host's child workflow, to its outcome. Runs that carry their host runs across continue-as-new
+ * note when each has started and its run ID (startChild issues the same command as executeChild).
+ */
+function hostRunOf(run: CampaignRun, host: InFlightHost, hostRun: HostRun): Promise<HostOutcome> {
+  const options = {
+    workflowId: hostWorkflowId(host.id),
+    args: [hostRun] as [HostRun],
+    // A host's run must never be killed half-way because its campaign ended or continued-as-new.
+    parentClosePolicy: ParentClosePolicy.ABANDON,
+  };
+  if (!run.patches.carryInFlight) return executeChild(hostPatchWorkflow, options);
+  run.starting.add(host.id);
+  return startChild(hostPatchWorkflow, options).then(
+    (handle) => {
+      host.runId = handle.firstExecutionRunId;
+      run.starting.delete(host.id);
+      run.changed();
+      return handle.result();
+    },
+    (err: unknown) => {
+      run.starting.delete(host.id);
+      run.changed();
+      throw err;
+    },
+  );
+}
+
+/** A host run that ended without an outcome (it could not start, or its workflow failed). */
+function recordFailure(
+  run: CampaignRun,
+  host: InFlightHost,
+  startedAt: string,
+  type: string,
+  message: string,
+): void {
+  record(
+    run,
+    {
+      campaignId: run.input.campaignId,
+      hostId: host.id,
+      mode: host.mode,
+      state: 'needs-attention',
+      failure: { step: 'start', type, message },
+      timings: [],
+      startedAt,
+      finishedAt: run.now(),
+    },
+    host.group,
+    host.isTest,
+  );
+}
+
+/**
+ * Takes up a host run an earlier run of this campaign started and did not see end: it stays in flight
+ * (it holds its lane and its redundancy group's room) until its outcome comes, and is never started
+ * again.
+ */
+export function adopt(run: CampaignRun, host: InFlightHost): void {
+  run.inFlight.set(host.id, host);
+  run.adopted.add(host.id);
+  const since = run.now();
+  void (async () => {
+    if (!host.runId) {
+      recordFailure(run, host, since, 'HostWorkflowFailed', `${host.id} was carried without its run`);
+      return;
+    }
+    for (;;) {
+      let end: HostRunEnd;
+      try {
+        end = await hostRuns.awaitHostRun(host.id, host.runId, HOST_RUN_WAIT_MS);
+      } catch (err) {
+        end = { state: 'failed', message: failureText(err) };
+      }
+      if (end.state === 'running') continue;
+      if (end.state === 'ended') record(run, end.outcome, host.group, host.isTest);
+      else recordFailure(run, host, since, 'HostWorkflowFailed', end.message);
+      return;
+    }
+  })();
 }
 
 /** Hosts out of service per redundancy group: in flight, or waiting for a person. */

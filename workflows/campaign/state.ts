@@ -9,6 +9,7 @@ import type {
   CampaignInput,
   CampaignStatus,
   Decision,
+  InFlightHost,
   Notification,
   PlanSummary,
   WaveHost,
@@ -87,13 +88,22 @@ export interface RunPatches {
   signedDecisions: boolean;
   /** The artifact is re-checked before gates, waves and approvals (patched 'artifact-reverify'). */
   reverify: boolean;
+  /**
+   * Host runs in flight are carried into the next run instead of being waited for before
+   * continue-as-new (patched 'carry-in-flight').
+   */
+  carryInFlight: boolean;
 }
 
 export class CampaignRun {
   /** Hosts of the current wave that have ended (carried across continue-as-new). */
   readonly doneInWave: Set<string>;
   /** Hosts whose child workflow runs now. */
-  readonly inFlight = new Map<string, WaveHost>();
+  readonly inFlight = new Map<string, InFlightHost>();
+  /** Hosts whose child workflow was asked for and has not started yet (carrying runs only). */
+  readonly starting = new Set<string>();
+  /** Hosts an earlier run started and this one waits for. */
+  readonly adopted = new Set<string>();
   /** Hosts that wait for an on-call action. */
   readonly attention: Set<string>;
   /** The current wave's members. */

@@ -2,7 +2,8 @@
  * Phase 3: gates and waves. Before each wave its gate must pass and the artifact be unchanged; then its
  * hosts start one at a time as the scheduler allows (a free lane, room in the redundancy group, an open
  * window), until the wave is done, the budget is spent (needs-decision), an operator pauses or aborts, or
- * Temporal suggests a new run. The run continues as new between waves.
+ * Temporal suggests a new run (the hosts in flight then go on, carried into it). The run continues as
+ * new between waves.
  */
 import { workflowInfo } from '@temporalio/workflow';
 import { budgetSpent, nextHost } from '../../domain/scheduling.js';
@@ -26,14 +27,16 @@ export async function rollOut(run: CampaignRun): Promise<Ending> {
     }
     const members = await quick.loadWave(input.fileSha256, w);
     run.waveHosts = new Map(members.map((h) => [h.id, h]));
-    // The status lists the test systems, this wave and failed hosts; totals live in counts.
+    // The status lists the test systems, this wave, hosts in flight and failed hosts; totals live in
+    // counts. Hosts carried from the last run are in flight: they are not started again.
     status.hosts = Object.fromEntries(
       Object.entries(status.hosts).filter(
-        ([id]) => plan.testHosts.includes(id) || status.failed.some((f) => f.hostId === id),
+        ([id]) =>
+          plan.testHosts.includes(id) || run.inFlight.has(id) || status.failed.some((f) => f.hostId === id),
       ),
     );
-    for (const h of members) if (!run.doneInWave.has(h.id)) status.hosts[h.id] = 'pending';
-    const pending = members.filter((h) => !run.doneInWave.has(h.id));
+    const pending = members.filter((h) => !run.doneInWave.has(h.id) && !run.inFlight.has(h.id));
+    for (const h of pending) status.hosts[h.id] = 'pending';
     const result = await runWave(run, pending);
     if (result === 'aborted' || result === 'artifact-changed') return end(result);
     if (result === 'continue-as-new') await carryOn(run, 'rollout');
@@ -80,6 +83,8 @@ async function runWave(
       continue;
     }
     decisionAnnounced = false;
+    // The hosts still running go on; the new run waits for them (runs recorded before that drain them).
+    if (wantsNewRun && !status.paused && run.patches.carryInFlight) return 'continue-as-new';
     if (status.paused || wantsNewRun) {
       status.state = status.paused ? 'paused' : 'rolling-out';
       status.waitingFor = status.paused ? 'paused by an operator' : 'draining hosts before continue-as-new';
