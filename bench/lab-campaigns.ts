@@ -14,24 +14,19 @@ import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { judge } from '../cli/demo.js';
-import {
-  approveStage,
-  campaignResult,
-  campaignStatus,
-  hostOutcomes,
-  startCampaign,
-} from '../client/campaigns.js';
+import { campaignResult, campaignStatus, hostOutcomes, startCampaign } from '../client/campaigns.js';
 import { connectClient } from '../client/connection.js';
 import { embeddedSettings } from '../runtime/config.js';
 import { decisionSigner, serviceSigner } from '../client/signing.js';
 import { buildReport } from '../client/report.js';
 import { planCampaign } from '../domain/planner.js';
-import { CampaignFile } from '../domain/schema.js';
+import { CampaignFile, TERMINAL_CAMPAIGN_STATES } from '../domain/schema.js';
 import { labDown, labStatus, labUp } from '../lab/lab.js';
 import { DEMO_OPERATOR, DEMO_VENDOR, labCampaign } from '../lab/lab-campaign.js';
 import { freePort, startDevServer } from '../runtime/dev-server.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
+import { driveCampaign, NEEDS_A_PERSON } from './drive-campaign.js';
 
 const { values } = parseArgs({
   options: {
@@ -102,28 +97,11 @@ async function oneRun(run: number): Promise<RunLine> {
       const id = await startCampaign(client, config.taskQueue, store, file, DEMO_OPERATOR, {
         signing: { signer, role: 'operator' },
       });
-      for (let approved = false; ;) {
-        const now = await campaignStatus(client, id);
-        if (now.state === 'awaiting-approval' && !approved) {
-          await approveStage(
-            client,
-            id,
-            {
-              stage: 'production',
-              identity: DEMO_VENDOR,
-              artifactSha256: now.patch.sha256,
-              hostSetDigest: now.gates.find((g) => g.state === 'open')?.hostSetDigest ?? '',
-            },
-            { signer, role: 'vendor' },
-          );
-          approved = true;
-        }
-        if (['completed', 'test-failed', 'soak-failed', 'aborted', 'artifact-changed'].includes(now.state))
-          break;
-        if (now.state === 'needs-decision' || now.state === 'needs-attention' || now.state === 'soak-review')
-          break;
-        await new Promise((r) => setTimeout(r, 500));
-      }
+      await driveCampaign(client, id, {
+        approver: { identity: DEMO_VENDOR, signing: { signer, role: 'vendor' } },
+        stopAt: [...TERMINAL_CAMPAIGN_STATES, ...NEEDS_A_PERSON],
+        pollMs: 500,
+      });
       const final = await campaignStatus(client, id);
       return final.state === 'completed' || final.state === 'test-failed'
         ? campaignResult(client, id)

@@ -30,7 +30,7 @@ import { NodeSSH } from 'node-ssh';
 import { openRolloutStore } from '../adapters/rollout-store.js';
 import { dicomEcho, probeTcp } from '../adapters/health.js';
 import { fingerprintOf } from '../adapters/ssh.js';
-import { approveStage, campaignResult, hostOutcomes, startCampaign } from '../client/campaigns.js';
+import { campaignResult, hostOutcomes, startCampaign } from '../client/campaigns.js';
 import { connectClient } from '../client/connection.js';
 import { decisionSigner, serviceSigner } from '../client/signing.js';
 import { planCampaign } from '../domain/planner.js';
@@ -50,8 +50,8 @@ import { PROJECT_ROOT } from '../runtime/paths.js';
 import { ANSIBLE_DIR } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
-import { campaignStatusQuery } from '../workflows/contract.js';
 import { ownCpuSeconds, treeCpuSeconds } from './cpu.js';
+import { driveCampaign, NEEDS_A_PERSON } from './drive-campaign.js';
 
 const { values } = parseArgs({
   options: {
@@ -283,30 +283,13 @@ async function rollout(lab: LabInventory, artifact: string, sha256: string, dir:
           artifacts: config.artifacts,
         },
       );
-      for (;;) {
-        // The campaign's own query only (a host queried mid-task completes that task early).
-        const now = await client.workflow.getHandle(id).query(campaignStatusQuery);
-        if (now.state === 'awaiting-approval' && !approvedAt) {
-          await approveStage(
-            client,
-            id,
-            {
-              stage: 'production',
-              identity: DEMO_VENDOR,
-              artifactSha256: now.patch.sha256,
-              hostSetDigest: now.gates.find((g) => g.state === 'open')?.hostSetDigest ?? '',
-            },
-            { signer, role: 'vendor' },
-          );
-          approvedAt = Date.now();
-        }
-        if (
-          TERMINAL_CAMPAIGN_STATES.includes(now.state) ||
-          ['needs-decision', 'needs-attention'].includes(now.state)
-        )
-          return campaignResult(client, id).catch(() => now);
-        await wait(250);
-      }
+      const now = await driveCampaign(client, id, {
+        approver: { identity: DEMO_VENDOR, signing: { signer, role: 'vendor' } },
+        stopAt: [...TERMINAL_CAMPAIGN_STATES, ...NEEDS_A_PERSON],
+        pollMs: 250,
+        onApproved: () => (approvedAt = Date.now()),
+      });
+      return campaignResult(client, id).catch(() => now);
     });
     const finishedAt = Date.now();
     const pooled = ssh.stats();
