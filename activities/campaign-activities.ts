@@ -119,36 +119,46 @@ export function createCampaignActivities({
     },
 
     /**
-     * Waits up to `waitMs` for a host run this campaign started in an earlier run (it continued as new
-     * without waiting for it) and answers its outcome, or that it still runs. Read-only; heartbeats.
+     * Of host runs this campaign started in an earlier run (it continued as new without waiting for
+     * them), those that have ended, each with its outcome or why it has none. One short look at each
+     * (describe; the result only of a run that has closed): the campaign asks again every few seconds,
+     * so no activity slot is held while a host runs. Read-only.
      */
-    async awaitHostRun(hostId: string, runId: string, waitMs: number): Promise<HostRunEnd> {
+    async hostRunsEnded(runs: Array<{ hostId: string; runId: string }>): Promise<HostRunEnd[]> {
       const context = activityContext();
       if (!context)
         throw ApplicationFailure.create({
           type: 'NotAnActivity',
-          message: 'awaitHostRun runs only as an activity',
+          message: 'hostRunsEnded runs only as an activity',
           nonRetryable: true,
         });
-      const handle = context.client.workflow.getHandle(hostWorkflowId(hostId), runId);
-      const wait = AbortSignal.any([context.cancellationSignal, AbortSignal.timeout(waitMs)]);
-      return withHeartbeat(async () => {
-        try {
-          const outcome = (await context.client.connection.withAbortSignal(wait, () =>
-            handle.result(),
-          )) as HostOutcome;
-          return { state: 'ended', outcome };
-        } catch (err) {
-          if (context.cancellationSignal.aborted) throw err;
-          if (wait.aborted) return { state: 'running' };
-          // The client's error, by name: activities do not import the client.
-          if (err instanceof Error && err.name === 'WorkflowFailedError')
-            return { state: 'failed', message: `the host's workflow failed: ${failureCause(err)}` };
-          if (err instanceof WorkflowNotFoundError)
-            return { state: 'failed', message: `the host's workflow ${runId} is not known to the server` };
-          throw err;
-        }
-      });
+      const ended: HostRunEnd[] = [];
+      for (let i = 0; i < runs.length; i += LOOKS_AT_ONCE)
+        await Promise.all(
+          runs.slice(i, i + LOOKS_AT_ONCE).map(async ({ hostId, runId }) => {
+            const handle = context.client.workflow.getHandle(hostWorkflowId(hostId), runId);
+            try {
+              if ((await handle.describe()).status.name === 'RUNNING') return;
+              ended.push({ hostId, state: 'ended', outcome: (await handle.result()) as HostOutcome });
+            } catch (err) {
+              // The client's error, by name: activities do not import the client.
+              if (err instanceof Error && err.name === 'WorkflowFailedError')
+                ended.push({
+                  hostId,
+                  state: 'failed',
+                  message: `the host's workflow failed: ${failureCause(err)}`,
+                });
+              else if (err instanceof WorkflowNotFoundError)
+                ended.push({
+                  hostId,
+                  state: 'failed',
+                  message: `the host's workflow ${runId} is not known to the server`,
+                });
+              else throw err;
+            }
+          }),
+        );
+      return ended;
     },
 
     /**
@@ -163,9 +173,13 @@ export function createCampaignActivities({
   };
 }
 
-/** How a host run this campaign waits for stands: ended (its outcome), failed, or still running. */
-export type HostRunEnd =
-  { state: 'ended'; outcome: HostOutcome } | { state: 'failed'; message: string } | { state: 'running' };
+/** A host run the campaign waited for that has ended: with its outcome, or failed without one. */
+export type HostRunEnd = { hostId: string } & (
+  { state: 'ended'; outcome: HostOutcome } | { state: 'failed'; message: string }
+);
+
+/** Host runs looked at in parallel by one hostRunsEnded. */
+const LOOKS_AT_ONCE = 50;
 
 /** The reason a workflow failed, without the wrapping. */
 function failureCause(err: Error): string {

@@ -111,16 +111,3 @@ export const LOCAL_BOOKKEEPING: LocalActivityOptions = {
   startToCloseTimeout: '10s',
   retry: BOOKKEEPING.retry,
 };
-
-/** How long one wait for a carried host run lasts before the campaign asks again. */
-export const HOST_RUN_WAIT_MS = 5 * 60_000;
-
-/**
- * Waiting for a host run an earlier run of the campaign started: heartbeats while it waits; a dead
- * worker's wait is taken up by another, for as long as the host runs.
- */
-export const HOST_RUN_WAIT: ActivityOptions = {
-  startToCloseTimeout: HOST_RUN_WAIT_MS + 60_000,
-  heartbeatTimeout: HEARTBEAT_TIMEOUT,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
-};

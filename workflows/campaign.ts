@@ -71,7 +71,7 @@ export async function campaignWorkflow(input: CampaignInput): Promise<CampaignSt
     carryInFlight: patched('carry-in-flight'),
   });
   installHandlers(run);
-  for (const host of input.carry?.inFlight ?? []) adopt(run, host);
+  adopt(run, input.carry?.inFlight ?? []);
 
   const phases: Array<() => Promise<Ending>> = [
     ...(input.carry ? [] : [() => installOnTestSystems(run)]),

@@ -69,7 +69,7 @@ describe('continue-as-new in the middle of a wave', () => {
       ledger,
       artifacts: artifact.policy,
     });
-    let carriedWaits = 0;
+    let carriedLooks = 0;
     const worker = await Worker.create({
       connection: native,
       taskQueue: TASK_QUEUE,
@@ -89,9 +89,9 @@ describe('continue-as-new in the middle of a wave', () => {
         },
         ...createTrustActivities({ store: ledger, campaigns: store, logger: pino({ level: 'silent' }) }),
         ...campaign,
-        async awaitHostRun(...args: Parameters<typeof campaign.awaitHostRun>) {
-          carriedWaits += 1;
-          return campaign.awaitHostRun(...args);
+        async hostRunsEnded(...args: Parameters<typeof campaign.hostRunsEnded>) {
+          carriedLooks += 1;
+          return campaign.hostRunsEnded(...args);
         },
       },
     });
@@ -162,6 +162,6 @@ describe('continue-as-new in the middle of a wave', () => {
       }
     }
     expect(carriedRuns).toBeGreaterThan(0);
-    expect(carriedWaits).toBeGreaterThan(0);
+    expect(carriedLooks).toBeGreaterThan(0);
   });
 });

@@ -2,9 +2,8 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { CampaignActivities } from '../../activities/campaign-activities.js';
 import type { TrustActivities } from '../../activities/trust-activities.js';
-import { HEARTBEATING, HOST_RUN_WAIT, QUICK } from '../activity-options.js';
+import { HEARTBEATING, QUICK } from '../activity-options.js';
 
 export const quick = proxyActivities<CampaignActivities>(QUICK);
 export const heartbeating = proxyActivities<CampaignActivities>(HEARTBEATING);
-export const hostRuns = proxyActivities<CampaignActivities>(HOST_RUN_WAIT);
 export const trust = proxyActivities<TrustActivities>(QUICK);

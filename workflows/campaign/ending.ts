@@ -36,9 +36,9 @@ export async function finish(
 /** Continues as a new run of the same campaign, carrying its status and the current wave's progress. */
 export async function carryOn(run: CampaignRun, phase: 'soak' | 'rollout'): Promise<never> {
   await run.drainNotifications();
-  // A host run must have started (its run ID known) to be carried; runs that carry none have none.
-  await condition(() => run.starting.size === 0);
-  await condition(allHandlersFinished);
+  // A host run must have started (its run ID known) to be carried, also one a handler launches while
+  // this waits: one condition for both (runs that carry none have none starting).
+  await condition(() => run.starting.size === 0 && allHandlersFinished());
   const { input } = run;
   const inFlight = [...run.inFlight.values()];
   return continueAsNew<(input: CampaignInput) => Promise<CampaignStatus>>({

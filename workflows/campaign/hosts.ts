@@ -3,15 +3,14 @@
  * status when it ends (counts, failed list, budget, attention, notifications). Runs an earlier run of
  * the campaign started are adopted: waited for by their run ID.
  */
-import { executeChild, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
+import { executeChild, ParentClosePolicy, patched, sleep, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { hostWorkflowId } from '../../domain/ids.js';
 import type { HostRunEnd } from '../../activities/campaign-activities.js';
 import type { HostOutcome, HostRun, ImageRecord, InFlightHost } from '../../domain/schema.js';
-import { HOST_RUN_WAIT_MS } from '../activity-options.js';
 import { hostPatchWorkflow } from '../host-patch.js';
-import { hostRuns } from './activities.js';
-import { ARTIFACT_SUSPECT, childFailureText, failureText } from './failures.js';
+import { quick } from './activities.js';
+import { ARTIFACT_SUSPECT, childFailureText } from './failures.js';
 import type { CampaignRun } from './state.js';
 
 /** Host outcomes that put a host on the campaign's failed list (shown to on-call and in reports). */
@@ -176,31 +175,42 @@ function recordFailure(
   );
 }
 
+/** How often a run looks whether the host runs it carried from the last run have ended. */
+const CARRIED_LOOK_MS = 5_000;
+
 /**
- * Takes up a host run an earlier run of this campaign started and did not see end: it stays in flight
- * (it holds its lane and its redundancy group's room) until its outcome comes, and is never started
- * again.
+ * Takes up the host runs an earlier run of this campaign started and did not see end: they stay in
+ * flight (each holds its lane and its redundancy group's room) until their outcome comes, and are never
+ * started again. One short activity every few seconds looks at all of them.
  */
-export function adopt(run: CampaignRun, host: InFlightHost): void {
-  run.inFlight.set(host.id, host);
-  run.adopted.add(host.id);
+export function adopt(run: CampaignRun, hosts: InFlightHost[]): void {
+  const waiting = new Map<string, InFlightHost & { runId: string }>();
   const since = run.now();
+  for (const host of hosts) {
+    run.inFlight.set(host.id, host);
+    run.adopted.add(host.id);
+    if (host.runId) waiting.set(host.id, { ...host, runId: host.runId });
+    else recordFailure(run, host, since, 'HostWorkflowFailed', `${host.id} was carried without its run`);
+  }
+  if (waiting.size === 0) return;
   void (async () => {
-    if (!host.runId) {
-      recordFailure(run, host, since, 'HostWorkflowFailed', `${host.id} was carried without its run`);
-      return;
-    }
-    for (;;) {
-      let end: HostRunEnd;
+    while (waiting.size > 0) {
+      await sleep(CARRIED_LOOK_MS);
+      let ended: HostRunEnd[];
       try {
-        end = await hostRuns.awaitHostRun(host.id, host.runId, HOST_RUN_WAIT_MS);
-      } catch (err) {
-        end = { state: 'failed', message: failureText(err) };
+        ended = await quick.hostRunsEnded(
+          [...waiting.values()].map((h) => ({ hostId: h.id, runId: h.runId })),
+        );
+      } catch {
+        continue; // The server did not answer: look again; the hosts stay in flight meanwhile.
       }
-      if (end.state === 'running') continue;
-      if (end.state === 'ended') record(run, end.outcome, host.group, host.isTest);
-      else recordFailure(run, host, since, 'HostWorkflowFailed', end.message);
-      return;
+      for (const end of ended) {
+        const host = waiting.get(end.hostId);
+        if (!host) continue;
+        waiting.delete(end.hostId);
+        if (end.state === 'ended') record(run, end.outcome, host.group, host.isTest);
+        else recordFailure(run, host, since, 'HostWorkflowFailed', end.message);
+      }
     }
   })();
 }
