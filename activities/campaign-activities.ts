@@ -102,20 +102,22 @@ export function createCampaignActivities({
      * could not be run at all (no key, store unreadable). Never throws for an unhealthy host.
      */
     async probeTestHosts(campaignId: string, fileSha256: string, hostIds: string[]): Promise<SoakProbe> {
-      const failed: string[] = [];
-      let error = false;
-      for (const hostId of hostIds) {
-        try {
-          const report = await checkHealth(hostPatchInput(await store.get(fileSha256), campaignId, hostId));
-          failed.push(...report.checks.filter((c) => !c.ok).map((c) => `${hostId}/${c.name}`));
-        } catch (err) {
-          error = true;
-          failed.push(`${hostId}/probe-error: ${(err as Error).message.slice(0, 200)}`);
+      return withHeartbeat(async () => {
+        const failed: string[] = [];
+        let error = false;
+        for (const hostId of hostIds) {
+          try {
+            const report = await checkHealth(hostPatchInput(await store.get(fileSha256), campaignId, hostId));
+            failed.push(...report.checks.filter((c) => !c.ok).map((c) => `${hostId}/${c.name}`));
+          } catch (err) {
+            error = true;
+            failed.push(`${hostId}/probe-error: ${(err as Error).message.slice(0, 200)}`);
+          }
         }
-      }
-      const result = error ? 'error' : failed.length ? 'failed' : 'ok';
-      logger.info({ campaignId, result, failed: failed.length }, 'soak probe');
-      return { at: new Date().toISOString(), result, failed };
+        const result = error ? 'error' : failed.length ? 'failed' : 'ok';
+        logger.info({ campaignId, result, failed: failed.length }, 'soak probe');
+        return { at: new Date().toISOString(), result, failed };
+      });
     },
 
     /**
@@ -133,8 +135,8 @@ export function createCampaignActivities({
           nonRetryable: true,
         });
       const ended: HostRunEnd[] = [];
-      for (let i = 0; i < runs.length; i += LOOKS_AT_ONCE)
-        await Promise.all(
+      const look = async (i: number) =>
+        Promise.all(
           runs.slice(i, i + LOOKS_AT_ONCE).map(async ({ hostId, runId }) => {
             const handle = context.client.workflow.getHandle(hostWorkflowId(hostId), runId);
             try {
@@ -158,6 +160,9 @@ export function createCampaignActivities({
             }
           }),
         );
+      await withHeartbeat(async () => {
+        for (let i = 0; i < runs.length; i += LOOKS_AT_ONCE) await look(i);
+      });
       return ended;
     },
 

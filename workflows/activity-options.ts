@@ -19,6 +19,13 @@ export const QUICK: ActivityOptions = {
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 4, nonRetryableErrorTypes },
 };
 
+/**
+ * Short steps whose loss must be noticed within seconds, not at their start-to-close timeout: a step
+ * dispatched or finishing while the server restarts is otherwise waited for for the full 2 minutes
+ * (a soak probe stalled the soak that long). The step heartbeats (`withHeartbeat`).
+ */
+export const QUICK_WATCHED: ActivityOptions = { ...QUICK, heartbeatTimeout: HEARTBEAT_TIMEOUT };
+
 /** Steps that may take a while on a big artifact or a slow host: upload, health checks, source checksum. */
 export const HEARTBEATING: ActivityOptions = {
   ...QUICK,
@@ -79,9 +86,7 @@ export function integrityOptions(patch: Patch): ActivityOptions {
  * take, heartbeating; a plain preflight when the patch protects no paths.
  */
 export function inspectOptions(patch: Patch): ActivityOptions {
-  return patch.integrity.protectedPaths.length > 0
-    ? integrityOptions(patch)
-    : { ...QUICK, heartbeatTimeout: HEARTBEAT_TIMEOUT };
+  return patch.integrity.protectedPaths.length > 0 ? integrityOptions(patch) : QUICK_WATCHED;
 }
 
 /** Version, health checks and protected-path comparison in one step (`checkAfterInstall`). */

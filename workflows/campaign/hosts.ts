@@ -9,7 +9,7 @@ import { hostWorkflowId } from '../../domain/ids.js';
 import type { HostRunEnd } from '../../activities/campaign-activities.js';
 import type { HostOutcome, HostRun, ImageRecord, InFlightHost } from '../../domain/schema.js';
 import { hostPatchWorkflow } from '../host-patch.js';
-import { quick } from './activities.js';
+import { watched } from './activities.js';
 import { ARTIFACT_SUSPECT, childFailureText } from './failures.js';
 import type { CampaignRun } from './state.js';
 
@@ -198,7 +198,7 @@ export function adopt(run: CampaignRun, hosts: InFlightHost[]): void {
       await sleep(CARRIED_LOOK_MS);
       let ended: HostRunEnd[];
       try {
-        ended = await quick.hostRunsEnded(
+        ended = await watched.hostRunsEnded(
           [...waiting.values()].map((h) => ({ hostId: h.id, runId: h.runId })),
         );
       } catch {

@@ -8,7 +8,7 @@ import { condition, patched, workflowInfo } from '@temporalio/workflow';
 import { gateAudience } from '../../domain/access.js';
 import { failsEarly, scheduledProbes, soakExtensionMs, soakVerdict } from '../../domain/soak.js';
 import type { SoakProbe } from '../../domain/schema.js';
-import { quick } from './activities.js';
+import { watched } from './activities.js';
 import { carryOn, end, type Ending } from './ending.js';
 import { launch } from './hosts.js';
 import type { CampaignRun } from './state.js';
@@ -45,7 +45,7 @@ export async function soak(run: CampaignRun): Promise<Ending> {
   for (;;) {
     let probe: SoakProbe;
     try {
-      probe = await quick.probeTestHosts(input.campaignId, input.fileSha256, plan.testHosts);
+      probe = await watched.probeTestHosts(input.campaignId, input.fileSha256, plan.testHosts);
     } catch (err) {
       probe = { at: '', result: 'error', failed: [`probe could not run: ${failureText(err)}`] };
     }
