@@ -276,14 +276,18 @@ export async function runHealthChecks(
         batchMs = Date.now() - began;
         outputs?.forEach((output, i) => ran.set(scripted[i]!, output));
       }
-      for (const check of checks) {
-        if (batchError !== undefined && scripted.includes(check)) {
-          results.push({ name: check.name, ok: false, durationMs: batchMs, detail: batchError });
-          continue;
-        }
-        const result = await runCheck(check, target, ssh, ran.get(check));
-        results.push(ran.has(check) ? { ...result, durationMs: batchMs } : result);
-      }
+      // The others (a port, a C-ECHO, a web page, a single script) at the same time: each has its own
+      // timeout and connection, and none changes the host. Reported in the campaign's order.
+      results.push(
+        ...(await Promise.all(
+          checks.map(async (check): Promise<CheckResult> => {
+            if (batchError !== undefined && scripted.includes(check))
+              return { name: check.name, ok: false, durationMs: batchMs, detail: batchError };
+            const result = await runCheck(check, target, ssh, ran.get(check));
+            return ran.has(check) ? { ...result, durationMs: batchMs } : result;
+          }),
+        )),
+      );
       return report(results);
     });
   } catch (err) {

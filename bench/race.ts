@@ -18,7 +18,8 @@
  * Every contender starts on a freshly made lab, and every host must end on the new version, or the
  * race says so. The patch is the demo patch without its NAS driver update (which breaks NAS boots on
  * purpose in the demo): here every host must come back. Prints each wall time, the ratios, per-step
- * medians and CPU seconds per host. A script that prints figures, not a timed test. Needs root.
+ * medians, CPU seconds per host and, for rollout, where each host run's time goes between its steps
+ * (bench/history-latency.ts). `--only floor,rollout` runs some of them. A script that prints figures, not a timed test. Needs root.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -51,6 +52,8 @@ import { ANSIBLE_DIR } from '../runtime/setup.js';
 import { createLogger } from '../workers/logger.js';
 import { createWorker } from '../workers/worker.js';
 import { ownCpuSeconds, treeCpuSeconds } from './cpu.js';
+import { addLatencies, latencyLines, type Latencies } from './history-latency.js';
+import { hostWorkflowId } from '../domain/ids.js';
 import { driveCampaign, NEEDS_A_PERSON } from './drive-campaign.js';
 
 const { values } = parseArgs({
@@ -58,6 +61,8 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '50' },
     lanes: { type: 'string', default: '10' },
     net: { type: 'string', default: '127.0.64' },
+    /** Contenders to run, comma-separated (floor,rollout,ansible); all by default. */
+    only: { type: 'string', default: 'floor,rollout,ansible' },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -83,6 +88,8 @@ interface Result {
   steps: Map<string, number[]>;
   cpu: Record<string, number>;
   note?: string;
+  /** rollout only: wait / run / back medians of each activity and workflow task, from the host histories. */
+  latencies?: Latencies;
   /** Hosts that did not end on the new version, with what they show. */
   wrong: string[];
 }
@@ -301,13 +308,18 @@ async function rollout(lab: LabInventory, artifact: string, sha256: string, dir:
     const plan = planCampaign(file);
     const ids = [...plan.testHosts, ...plan.waves.flatMap((w) => w.hosts.map((h) => h.id))];
     const steps = new Map<string, number[]>();
-    for (const outcome of (await hostOutcomes(client, final.campaignId, ids)).values())
+    const latencies: Latencies = new Map();
+    for (const outcome of (await hostOutcomes(client, final.campaignId, ids)).values()) {
       for (const t of outcome?.timings ?? []) record(steps, t.step, t.durationMs);
+      const history = await client.workflow.getHandle(hostWorkflowId(outcome.hostId)).fetchHistory();
+      addLatencies(latencies, history.events ?? []);
+    }
     return {
       name: 'rollout',
       wallMs,
       ...(approvedAt ? { waveMs: finishedAt - approvedAt } : {}),
       steps,
+      latencies,
       cpu: used,
       note: `SSH sessions opened ${pooled.opened}, reused ${pooled.reused}, discarded after a failed use ${pooled.discarded}`,
       wrong: final.state === 'completed' ? [] : [`campaign ended ${final.state}`],
@@ -470,13 +482,18 @@ async function onFreshLab(
   }
 }
 
+const only = new Set(values.only!.split(','));
 const results: Result[] = [];
-results.push(await onFreshLab('floor', floor));
-results.push(await onFreshLab('rollout', rollout));
-for (const strategy of ['linear', 'free'] as const)
-  results.push(await onFreshLab(`ansible ${strategy}`, (l, a, s, d) => ansible(l, a, s, d, strategy)));
+const floorResult = only.has('floor') ? await onFreshLab('floor', floor) : undefined;
+const rolloutResult = only.has('rollout') ? await onFreshLab('rollout', rollout) : undefined;
+const ansibleResults: Result[] = [];
+if (only.has('ansible'))
+  for (const strategy of ['linear', 'free'] as const)
+    ansibleResults.push(
+      await onFreshLab(`ansible ${strategy}`, (l, a, s, d) => ansible(l, a, s, d, strategy)),
+    );
+results.push(...[floorResult, rolloutResult].filter((r) => r !== undefined), ...ansibleResults);
 
-const [floorResult, rolloutResult] = results;
 const out: string[] = [`race: ${HOSTS} lab hosts, ${LANES} at a time, every contender on a fresh lab`, ''];
 for (const r of results) {
   const cpu = Object.entries(r.cpu)
@@ -486,12 +503,13 @@ for (const r of results) {
     `${r.name.padEnd(24)} wall ${(r.wallMs / 1000).toFixed(1).padStart(6)} s${r.waveMs ? ` (waves ${(r.waveMs / 1000).toFixed(1)} s)` : ''}  CPU-s/host: ${cpu}  ${r.wrong.length ? `NOT ALL PATCHED: ${r.wrong.slice(0, 5).join('; ')}` : `all ${HOSTS} hosts at ${VERSION}`}${r.note ? `\n${''.padEnd(25)}${r.note}` : ''}`,
   );
 }
-if (floorResult && rolloutResult) {
+if (rolloutResult) {
   out.push('');
-  out.push(
-    `rollout / floor:          ${(rolloutResult.wallMs / floorResult.wallMs).toFixed(2)}× (waves alone ${((rolloutResult.waveMs ?? 0) / floorResult.wallMs).toFixed(2)}×)`,
-  );
-  for (const r of results.slice(2))
+  if (floorResult)
+    out.push(
+      `rollout / floor:          ${(rolloutResult.wallMs / floorResult.wallMs).toFixed(2)}× (waves alone ${((rolloutResult.waveMs ?? 0) / floorResult.wallMs).toFixed(2)}×)`,
+    );
+  for (const r of ansibleResults)
     out.push(`${`${r.name} / rollout:`.padEnd(26)}${(r.wallMs / rolloutResult.wallMs).toFixed(2)}×`);
 }
 out.push('', 'per-step medians (ms):');
@@ -501,4 +519,8 @@ for (const r of results)
       .map(([step, ms]) => `${step} ${median(ms).toFixed(0)}`)
       .join(', ')}`,
   );
+if (rolloutResult?.latencies) {
+  out.push('', 'rollout host runs, medians: task waits for a worker / runs / until the workflow reads it:');
+  out.push(...latencyLines(rolloutResult.latencies).map((l) => `  ${l}`));
+}
 process.stdout.write(`${out.join('\n')}\n`);
