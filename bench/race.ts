@@ -510,7 +510,7 @@ if (rolloutResult) {
       `rollout / floor:          ${(rolloutResult.wallMs / floorResult.wallMs).toFixed(2)}× (waves alone ${((rolloutResult.waveMs ?? 0) / floorResult.wallMs).toFixed(2)}×)`,
     );
   for (const r of ansibleResults)
-    out.push(`${`${r.name} / rollout:`.padEnd(26)}${(r.wallMs / rolloutResult.wallMs).toFixed(2)}×`);
+    out.push(`${`${r.name} / rollout:`.padEnd(36)}${(r.wallMs / rolloutResult.wallMs).toFixed(2)}×`);
 }
 out.push('', 'per-step medians (ms):');
 for (const r of results)

@@ -3,14 +3,14 @@
  * status when it ends (counts, failed list, budget, attention, notifications). Runs an earlier run of
  * the campaign started are adopted: waited for by their run ID.
  */
-import { executeChild, ParentClosePolicy, patched, sleep, startChild } from '@temporalio/workflow';
+import { executeChild, log, ParentClosePolicy, patched, sleep, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { hostWorkflowId } from '../../domain/ids.js';
 import type { HostRunEnd } from '../../activities/campaign-activities.js';
 import type { HostOutcome, HostRun, ImageRecord, InFlightHost } from '../../domain/schema.js';
 import { hostPatchWorkflow } from '../host-patch.js';
 import { watched } from './activities.js';
-import { ARTIFACT_SUSPECT, childFailureText } from './failures.js';
+import { ARTIFACT_SUSPECT, childFailureText, failureText } from './failures.js';
 import type { CampaignRun } from './state.js';
 
 /** Host outcomes that put a host on the campaign's failed list (shown to on-call and in reports). */
@@ -201,8 +201,15 @@ export function adopt(run: CampaignRun, hosts: InFlightHost[]): void {
         ended = await watched.hostRunsEnded(
           [...waiting.values()].map((h) => ({ hostId: h.id, runId: h.runId })),
         );
-      } catch {
-        continue; // The server did not answer: look again; the hosts stay in flight meanwhile.
+      } catch (err) {
+        // The server did not answer (after the activity's own retries): look again; the hosts stay in
+        // flight meanwhile, and the worker's log says why the wave is not moving.
+        log.warn('carried host runs could not be looked at; looking again', {
+          campaignId: run.input.campaignId,
+          hosts: waiting.size,
+          error: failureText(err),
+        });
+        continue;
       }
       for (const end of ended) {
         const host = waiting.get(end.hostId);
