@@ -7,26 +7,12 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createTrustActivities } from '../../activities/trust-activities.js';
-import { openRolloutStore } from '../../adapters/rollout-store.js';
-import {
-  approveOpenGate,
-  BENCH_OPERATOR,
-  benchCampaign,
-  benchSigners,
-  simulatedArtifact,
-} from '../../bench/fleet-file.js';
-import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
+import { approveOpenGate, BENCH_OPERATOR, benchCampaign, benchSigners } from '../../bench/fleet-file.js';
+import { startSimulatedCampaign } from '../helpers/simulated-campaign.js';
 import { campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
 import { campaignWorkflowId } from '../../domain/ids.js';
 import { TERMINAL_CAMPAIGN_STATES, type CampaignInput } from '../../domain/schema.js';
-import { freePort, startDevServer } from '../../runtime/dev-server.js';
-import { bundleWorkflows } from '../helpers/temporal.js';
 
 const TASK_QUEUE = 'e2e-carry-in-flight';
 const HOSTS = 24;
@@ -42,40 +28,17 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('continue-as-new in the middle of a wave', () => {
   it('carries the hosts in flight into the new run: each installed once, the lanes never drained', async () => {
-    const server = await startDevServer({
-      port: await freePort(),
-      dbFile: `${dir}/temporal.sqlite`,
-      logFile: `${dir}/temporal.log`,
-      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
-    });
-    cleanups.push(() => server.stop());
-    const artifact = simulatedArtifact(dir);
-    const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
-    cleanups.push(() => ledger.close());
-    const store = ledger.campaignFiles;
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-    cleanups.push(() => client.connection.close());
-    const native = await NativeConnection.connect({ address: server.address });
-    cleanups.push(() => native.close());
-
-    const host = simulatedHostActivities({ stepMs: 150, brokenBoot: new Set() });
     const installs = new Map<string, number>();
     let installing = 0;
     let mostInstallsAtOnce = 0;
-    const campaign = createCampaignActivities({
-      store,
-      logger: pino({ level: 'silent' }),
-      checkHealth: host.checkHealth,
-      ledger,
-      artifacts: artifact.policy,
-    });
     let carriedLooks = 0;
-    const worker = await Worker.create({
-      connection: native,
+    const { client, ledger, artifact } = await startSimulatedCampaign({
+      dir,
       taskQueue: TASK_QUEUE,
-      workflowBundle: await bundleWorkflows(),
-      activities: {
-        ...host,
+      cleanups,
+      stepMs: 150,
+      dynamicConfig: { 'limit.historyCount.suggestContinueAsNew': 60 },
+      activities: ({ host, campaign }) => ({
         async installPatch(...args: Parameters<typeof host.installPatch>) {
           const [input] = args;
           installs.set(input.host.id, (installs.get(input.host.id) ?? 0) + 1);
@@ -87,19 +50,13 @@ describe('continue-as-new in the middle of a wave', () => {
             installing -= 1;
           }
         },
-        ...createTrustActivities({ store: ledger, campaigns: store, logger: pino({ level: 'silent' }) }),
-        ...campaign,
         async hostRunsEnded(...args: Parameters<typeof campaign.hostRunsEnded>) {
           carriedLooks += 1;
           return campaign.hostRunsEnded(...args);
         },
-      },
+      }),
     });
-    const running = worker.run();
-    cleanups.push(async () => {
-      worker.shutdown();
-      await running;
-    });
+    const store = ledger.campaignFiles;
 
     const file = benchCampaign(HOSTS, {
       soak: '1s',

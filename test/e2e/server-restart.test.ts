@@ -7,26 +7,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCampaignActivities } from '../../activities/campaign-activities.js';
-import { createTrustActivities } from '../../activities/trust-activities.js';
-import { openRolloutStore } from '../../adapters/rollout-store.js';
-import {
-  approveOpenGate,
-  BENCH_OPERATOR,
-  benchCampaign,
-  benchSigners,
-  simulatedArtifact,
-} from '../../bench/fleet-file.js';
-import { simulatedHostActivities } from '../../bench/simulated-fleet.js';
+import { approveOpenGate, BENCH_OPERATOR, benchCampaign, benchSigners } from '../../bench/fleet-file.js';
 import { campaignResult, campaignStatus, startCampaign } from '../../client/campaigns.js';
-import { freePort, startDevServer, type DevServer } from '../../runtime/dev-server.js';
+import { startDevServer } from '../../runtime/dev-server.js';
 import { PROJECT_ROOT } from '../../runtime/paths.js';
-import { bundleWorkflows } from '../helpers/temporal.js';
 import { childEnvironment } from '../../runtime/config.js';
+import { startSimulatedCampaign } from '../helpers/simulated-campaign.js';
 
 const TASK_QUEUE = 'e2e-server-restart';
 const dir = mkdtempSync(`${tmpdir()}/rollout-restart-server-`);
@@ -41,40 +28,9 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the embedded server restarted mid-soak', () => {
   it('loses nothing, makes up the missed probes, and status --watch rides it out', async () => {
-    const port = await freePort();
-    const serverOptions = { port, dbFile: `${dir}/temporal.sqlite`, logFile: `${dir}/temporal.log` };
-    let server: DevServer = await startDevServer(serverOptions);
-    cleanups.push(() => server.stop());
-    const artifact = simulatedArtifact(dir);
-    const ledger = await openRolloutStore({ sqliteFile: `${dir}/rollout.sqlite` });
-    cleanups.push(() => ledger.close());
+    const parts = await startSimulatedCampaign({ dir, taskQueue: TASK_QUEUE, cleanups, stepMs: 50 });
+    const { client, ledger, artifact } = parts;
     const store = ledger.campaignFiles;
-    const client = new Client({ connection: await Connection.connect({ address: server.address }) });
-    cleanups.push(() => client.connection.close());
-    const native = await NativeConnection.connect({ address: server.address });
-    cleanups.push(() => native.close());
-    const host = simulatedHostActivities({ stepMs: 50, brokenBoot: new Set() });
-    const worker = await Worker.create({
-      connection: native,
-      taskQueue: TASK_QUEUE,
-      workflowBundle: await bundleWorkflows(),
-      activities: {
-        ...host,
-        ...createTrustActivities({ store: ledger, campaigns: store, logger: pino({ level: 'silent' }) }),
-        ...createCampaignActivities({
-          store,
-          logger: pino({ level: 'silent' }),
-          checkHealth: host.checkHealth,
-          ledger,
-          artifacts: artifact.policy,
-        }),
-      },
-    });
-    const running = worker.run();
-    cleanups.push(async () => {
-      worker.shutdown();
-      await running;
-    });
 
     const file = benchCampaign(4, { soak: '30s', probe: '1s', concurrency: 2, artifactPath: artifact.path });
     file.campaign.waves = [{ name: 'all', size: '100%' }];
@@ -95,7 +51,7 @@ describe('the embedded server restarted mid-soak', () => {
       'node',
       [`${PROJECT_ROOT}/bin/rollout.js`, 'status', id, '--watch', '--json'],
       {
-        env: childEnvironment({ TEMPORAL_ADDRESS: server.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE }),
+        env: childEnvironment({ TEMPORAL_ADDRESS: parts.server.address, ROLLOUT_TASK_QUEUE: TASK_QUEUE }),
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -106,9 +62,9 @@ describe('the embedded server restarted mid-soak', () => {
     for (let i = 0; i < 100 && (await campaignStatus(client, id)).state !== 'soaking'; i++) await wait(100);
     await wait(2_000);
     // Down for 6 s of the 30 s soak: six probes cannot run.
-    await server.stop();
+    await parts.server.stop();
     await wait(6_000);
-    server = await startDevServer(serverOptions);
+    parts.server = await startDevServer(parts.serverOptions);
 
     let status = await campaignStatus(client, id);
     for (let i = 0; i < 600 && status.state !== 'awaiting-approval'; i++) {
