@@ -137,10 +137,11 @@ export const COMMANDS: CommandSpec[] = [
     names: ['hosts'],
     section: 'Watch and report',
     help: [
-      'hosts ID [--state S] [--json]',
-      '  every host of the campaign with its state, step, image, failure',
+      'hosts ID [--state S[,S...]] [--format table|json|csv]',
+      '  every host of the campaign with its state, step, image, failure;',
+      '  --state rolled-back,needs-attention: the hosts to look at or re-run',
     ],
-    flags: { state: s() },
+    flags: { state: s(), format: s() },
     load: () => import('./commands/hosts.js'),
   },
   {

@@ -10,6 +10,14 @@ export function print(text: string): void {
   process.stdout.write(printable(text));
 }
 
+/**
+ * Writes CSV made by client/csv.ts `toCsv` as it is: its cells are neutralised there, and `print`
+ * would also turn its CRLF line ends into "\uFFFD" + LF (it did, for `ledger --format csv`).
+ */
+export function printCsv(csv: string): void {
+  process.stdout.write(csv);
+}
+
 /** Writes a message to stderr, neutralised the same way. */
 export function printError(text: string): void {
   process.stderr.write(printable(text));

@@ -3,6 +3,7 @@
  * approvals its campaign went out under; filtered to the hosts that lack a patch; as JSON or CSV.
  */
 import { HAS_PATCH, type RolloutStore } from '../adapters/rollout-store.js';
+import { toCsv } from './csv.js';
 
 export interface LedgerRow {
   hostId: string;
@@ -87,18 +88,7 @@ const CSV_COLUMNS: (keyof LedgerRow)[] = [
   'failure',
 ];
 
-/**
- * RFC 4180 CSV; a cell that a spreadsheet would run as a formula (it starts with = + - @, or a tab or
- * carriage return that some spreadsheets skip before reading one) is prefixed with a quote.
- */
+/** The ledger as CSV (client/csv.ts: RFC 4180, formula cells neutralised). */
 export function ledgerCsv(rows: LedgerRow[]): string {
-  const cell = (value: unknown) => {
-    let text = value === undefined ? '' : String(value);
-    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  return (
-    [CSV_COLUMNS.join(','), ...rows.map((r) => CSV_COLUMNS.map((c) => cell(r[c])).join(','))].join('\r\n') +
-    '\r\n'
-  );
+  return toCsv(CSV_COLUMNS, rows);
 }

@@ -1,7 +1,7 @@
 import { ledgerCsv } from '../../client/ledger-report.js';
 import { EXIT, stringFlag, UsageError, type CommandInput } from '../common.js';
 import { formatLedger } from '../format.js';
-import { print } from '../output.js';
+import { print, printCsv } from '../output.js';
 import { withReading } from '../session.js';
 
 export async function run({ flags }: CommandInput): Promise<number> {
@@ -11,12 +11,7 @@ export async function run({ flags }: CommandInput): Promise<number> {
   const rows = await withReading((reading) =>
     reading.ledger({ ...(patch ? { patchId: patch } : {}), missing: flags.missing === true }),
   );
-  print(
-    format === 'csv'
-      ? ledgerCsv(rows)
-      : format === 'json'
-        ? `${JSON.stringify(rows, null, 2)}\n`
-        : formatLedger(rows),
-  );
+  if (format === 'csv') printCsv(ledgerCsv(rows));
+  else print(format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : formatLedger(rows));
   return EXIT.ok;
 }

@@ -1293,6 +1293,29 @@ describe('the CLI through the rollout API (ROLLOUT_API_URL)', () => {
         .map((h: { hostId: string }) => h.hostId)
         .sort(),
     ).toEqual(['d-h0', 'd-h1', 'd-h2']);
+    // The host list by state, as CSV for a spreadsheet; a misspelt state is refused by name.
+    const patchedCsv = await cli('operator', [
+      'hosts',
+      campaignId,
+      '--state',
+      'patched,rolled-back',
+      '--format',
+      'csv',
+    ]);
+    expect(patchedCsv.code, patchedCsv.stderr).toBe(0);
+    const [header, ...lines] = patchedCsv.stdout.trim().split('\r\n');
+    expect(header).toBe('hostId,role,wave,state,step,imageId,failure,updatedAt');
+    expect(lines.map((l) => l.split(',').slice(0, 4).join(' ')).sort()).toEqual(
+      ['d-h0', 'd-h1', 'd-h2'].map((h) => expect.stringMatching(new RegExp(`^${h} \\S+ \\S.* patched$`))),
+    );
+    // Line ends stay CRLF through the CLI (its control-character guard once printed them as U+FFFD).
+    const ledgerCsv = await cli('auditor', ['ledger', '--format', 'csv']);
+    expect(ledgerCsv.stdout).toMatch(/^hostId,[^\r\n]*\r\n/);
+    expect(ledgerCsv.stdout).not.toContain('\uFFFD');
+    expect(patchedCsv.stdout).not.toContain('\uFFFD');
+    const misspelt = await cli('operator', ['hosts', campaignId, '--state', 'rolledback']);
+    expect(misspelt.code).toBe(2);
+    expect(misspelt.stderr).toMatch(/--state: unknown host state 'rolledback'/);
     const entries = await rollout.store.auditEntries({ campaignId, limit: 10 });
     expect(entries.map((e) => `${e.action} ${e.outcome} ${e.actor} via ${e.via}`).reverse()).toEqual([
       `start accepted ${STARTER} via api`,

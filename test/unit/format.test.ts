@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { columns, formatReport } from '../../cli/format.js';
 import type { CampaignReport } from '../../client/report.js';
 import { ledgerCsv, type LedgerRow } from '../../client/ledger-report.js';
+import { statesOf } from '../../cli/commands/hosts.js';
 
 describe('terminal tables', () => {
   it('never runs a long value into the next column', () => {
@@ -70,6 +71,18 @@ describe('ledger CSV', () => {
       .split('\r\n')
       .slice(1)
       .map((line) => line.split(',')[0]);
-    expect(firstCells).toEqual(["'=cmd|calc", "'\t=1+1", `"'\r@SUM(A1)"`, "'+1", "'-1", 'plain']);
+    // A carriage return is no line end inside a cell: shown as U+FFFD, like every control character.
+    expect(firstCells).toEqual(["'=cmd|calc", "'\t=1+1", '\uFFFD@SUM(A1)', "'+1", "'-1", 'plain']);
+  });
+});
+
+describe('rollout hosts', () => {
+  it('takes one or more states and refuses an unknown one by name, listing the known ones', () => {
+    expect(statesOf(undefined)).toBeUndefined();
+    expect([...statesOf('rolled-back, needs-attention')!]).toEqual(['rolled-back', 'needs-attention']);
+    expect(() => statesOf('rolled-back,rolledback')).toThrow(
+      /--state: unknown host state 'rolledback'; one or more of pending, .*needs-attention/,
+    );
+    expect(() => statesOf('')).toThrow(/unknown host state ''/);
   });
 });
